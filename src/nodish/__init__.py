@@ -1,0 +1,34 @@
+"""nodish: Node.js's network programming model for Python.
+
+TCP (``net``), UDP (``dgram``), and the layers that build on them, with Node's objects,
+events and edge cases, Python's naming, on one event loop (uvloop when available).
+
+    import nodish
+    from nodish import net
+
+    def on_connection(sock):
+        sock.write('hello\\n')
+        sock.on('data', sock.write)
+
+    net.create_server(on_connection).listen(8124)
+    nodish.run()
+"""
+
+from __future__ import annotations
+
+from . import errors, events, runtime, timers
+from .process import process
+from .runtime import get_loop, run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "errors",
+    "events",
+    "get_loop",
+    "process",
+    "run",
+    "runtime",
+    "timers",
+]

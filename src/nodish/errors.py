@@ -1,0 +1,350 @@
+"""Errors with Node's codes.
+
+Theory of operation
+-------------------
+Two families, as in Node:
+
+* **Library errors** (``ERR_*``): one class per Node code, generated from the table
+  ``_CODES`` below, which is Node's ``E(code, message, Base)`` list in Python form. Each
+  class is named exactly like its code, derives from :class:`NodeError` and from the
+  Python built-in that matches Node's base (``TypeError`` for Node's TypeError,
+  ``ValueError`` for Node's RangeError), so ``except TypeError`` and
+  ``err.code == 'ERR_INVALID_ARG_TYPE'`` both work. ``str(err)`` is the message alone;
+  the class name already says the code.
+* **System errors** (``ECONNREFUSED``, ``EADDRINUSE``, ``ENOTFOUND`` ...): Python's own
+  ``OSError`` subclasses (``ConnectionRefusedError`` ...) mixed with
+  :class:`NodeSystemError`, carrying Node's fields ``code``, ``errno``, ``syscall``,
+  ``address``, ``port`` (and ``hostname`` for DNS) and Node's message
+  (``connect ECONNREFUSED 127.0.0.1:8080``). ``errno`` is Python's positive errno (or
+  the ``socket.EAI_*`` value for DNS failures), so it compares with the ``errno``
+  module; Node's negative numbers are a libuv detail we do not copy.
+
+OS and DNS failures are translated here, once, by :func:`system_error` and
+:func:`translate_os_error`; transports call them at the boundary and nothing above
+sees a raw ``OSError``.
+
+Codes are the contract; messages are prose and may change.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+import socket
+from typing import Any
+
+__all__ = [
+    "AbortError",
+    "NodeError",
+    "NodeSystemError",
+    "codes",
+    "system_error",
+    "translate_os_error",
+]
+
+
+class NodeError(Exception):
+    """Base of every ``ERR_*`` error: ``.code`` is Node's code, ``.message`` the text."""
+
+    code: str = "ERR_NODISH"
+    template: str = "{}"
+
+    def __init__(self, *args: Any, message: str | None = None) -> None:
+        if message is None:
+            if args:
+                try:
+                    message = self.template.format(*args)
+                except IndexError:
+                    message = " ".join(str(a) for a in args)
+            else:
+                message = self.template.replace(" {}", "").replace("{}", "")
+        super().__init__(message)
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class AbortError(NodeError):
+    """An operation was aborted (Node's ``AbortError``, code ``ABORT_ERR``)."""
+
+    code = "ABORT_ERR"
+    template = "The operation was aborted"
+
+
+# (code, message template with {} placeholders, Python base besides NodeError)
+# Node's TypeError -> TypeError, RangeError -> ValueError, Error -> NodeError alone.
+_CODES: list[tuple[str, str, type[Exception] | None]] = [
+    ("ERR_INVALID_ARG_TYPE", 'The "{}" argument must be {}. Received {}', TypeError),
+    ("ERR_INVALID_ARG_VALUE", "The argument '{}' is invalid. Received {}", ValueError),
+    ("ERR_OUT_OF_RANGE", 'The value of "{}" is out of range. It must be {}. Received {}', ValueError),
+    ("ERR_MISSING_ARGS", 'The "{}" argument must be specified', TypeError),
+    ("ERR_INVALID_RETURN_VALUE", "Expected {} to be returned from the \"{}\" function", TypeError),
+    ("ERR_INVALID_STATE", "Invalid state: {}", None),
+    ("ERR_METHOD_NOT_IMPLEMENTED", "The {} method is not implemented", None),
+    ("ERR_MULTIPLE_CALLBACK", "Callback called multiple times", None),
+    ("ERR_UNHANDLED_ERROR", "Unhandled error. ({})", None),
+    ("ERR_STREAM_WRITE_AFTER_END", "write after end", None),
+    ("ERR_STREAM_DESTROYED", "Cannot call {} after a stream was destroyed", None),
+    ("ERR_STREAM_PREMATURE_CLOSE", "Premature close", None),
+    ("ERR_STREAM_PUSH_AFTER_EOF", "stream.push() after EOF", None),
+    ("ERR_STREAM_UNSHIFT_AFTER_END_EVENT", "stream.unshift() after end event", None),
+    ("ERR_STREAM_NULL_VALUES", "May not write null values to stream", TypeError),
+    ("ERR_STREAM_ALREADY_FINISHED", "Cannot call {} after a stream was finished", None),
+    ("ERR_STREAM_CANNOT_PIPE", "Cannot pipe, not readable", None),
+    ("ERR_SOCKET_CLOSED", "Socket is closed", None),
+    ("ERR_SOCKET_CLOSED_BEFORE_CONNECTION", "Socket closed before the connection was established", None),
+    ("ERR_SOCKET_CONNECTION_TIMEOUT", "Socket connection timeout", None),
+    ("ERR_SOCKET_BAD_PORT", "{} should be >= 0 and < 65536. Received {}", ValueError),
+    ("ERR_SOCKET_BAD_TYPE", "Bad socket type specified. Valid types are: udp4, udp6", TypeError),
+    ("ERR_SOCKET_BAD_BUFFER_SIZE", "Buffer size must be a positive integer", TypeError),
+    ("ERR_SOCKET_BUFFER_SIZE", "Could not get or set buffer size: {}", None),
+    ("ERR_SOCKET_ALREADY_BOUND", "Socket is already bound", None),
+    ("ERR_SOCKET_DGRAM_NOT_RUNNING", "Not running", None),
+    ("ERR_SOCKET_DGRAM_IS_CONNECTED", "Already connected", None),
+    ("ERR_SOCKET_DGRAM_NOT_CONNECTED", "Not connected", None),
+    ("ERR_SERVER_NOT_RUNNING", "Server is not running.", None),
+    ("ERR_SERVER_ALREADY_LISTEN", "Listen method has been called more than once without closing.", None),
+    ("ERR_INVALID_IP_ADDRESS", "Invalid IP address: {}", TypeError),
+    ("ERR_INVALID_ADDRESS_FAMILY", "Invalid address family: {} {}:{}", ValueError),
+    ("ERR_INVALID_HANDLE_TYPE", "This handle type cannot be sent", TypeError),
+    ("ERR_SYSTEM_ERROR", "A system error occurred: {}", None),
+]
+
+
+class _Codes:
+    """Namespace of the generated ``ERR_*`` classes, like Node's ``errors.codes``."""
+
+    def __getattr__(self, name: str) -> type[NodeError]:
+        raise AttributeError(f"no error code {name!r}")
+
+
+codes: Any = _Codes()
+
+
+def _make(code: str, template: str, base: type[Exception] | None) -> type[NodeError]:
+    bases: tuple[type, ...] = (NodeError,) if base is None else (NodeError, base)
+    cls = type(code, bases, {"code": code, "template": template, "__module__": __name__})
+    cls.__doc__ = f"Node's {code}: {template}"
+    return cls
+
+
+for _code, _template, _base in _CODES:
+    _cls = _make(_code, _template, _base)
+    setattr(codes, _code, _cls)
+    globals()[_code] = _cls
+    __all__.append(_code)
+
+# Typed aliases for the codes the library raises most (mypy cannot see generated names).
+ERR_INVALID_ARG_TYPE: type[NodeError] = codes.ERR_INVALID_ARG_TYPE
+ERR_INVALID_ARG_VALUE: type[NodeError] = codes.ERR_INVALID_ARG_VALUE
+ERR_OUT_OF_RANGE: type[NodeError] = codes.ERR_OUT_OF_RANGE
+ERR_MISSING_ARGS: type[NodeError] = codes.ERR_MISSING_ARGS
+ERR_INVALID_RETURN_VALUE: type[NodeError] = codes.ERR_INVALID_RETURN_VALUE
+ERR_INVALID_STATE: type[NodeError] = codes.ERR_INVALID_STATE
+ERR_METHOD_NOT_IMPLEMENTED: type[NodeError] = codes.ERR_METHOD_NOT_IMPLEMENTED
+ERR_MULTIPLE_CALLBACK: type[NodeError] = codes.ERR_MULTIPLE_CALLBACK
+ERR_UNHANDLED_ERROR: type[NodeError] = codes.ERR_UNHANDLED_ERROR
+ERR_STREAM_WRITE_AFTER_END: type[NodeError] = codes.ERR_STREAM_WRITE_AFTER_END
+ERR_STREAM_DESTROYED: type[NodeError] = codes.ERR_STREAM_DESTROYED
+ERR_STREAM_PREMATURE_CLOSE: type[NodeError] = codes.ERR_STREAM_PREMATURE_CLOSE
+ERR_STREAM_PUSH_AFTER_EOF: type[NodeError] = codes.ERR_STREAM_PUSH_AFTER_EOF
+ERR_STREAM_UNSHIFT_AFTER_END_EVENT: type[NodeError] = codes.ERR_STREAM_UNSHIFT_AFTER_END_EVENT
+ERR_STREAM_NULL_VALUES: type[NodeError] = codes.ERR_STREAM_NULL_VALUES
+ERR_STREAM_ALREADY_FINISHED: type[NodeError] = codes.ERR_STREAM_ALREADY_FINISHED
+ERR_STREAM_CANNOT_PIPE: type[NodeError] = codes.ERR_STREAM_CANNOT_PIPE
+ERR_SOCKET_CLOSED: type[NodeError] = codes.ERR_SOCKET_CLOSED
+ERR_SOCKET_CLOSED_BEFORE_CONNECTION: type[NodeError] = codes.ERR_SOCKET_CLOSED_BEFORE_CONNECTION
+ERR_SOCKET_CONNECTION_TIMEOUT: type[NodeError] = codes.ERR_SOCKET_CONNECTION_TIMEOUT
+ERR_SOCKET_BAD_PORT: type[NodeError] = codes.ERR_SOCKET_BAD_PORT
+ERR_SOCKET_BAD_TYPE: type[NodeError] = codes.ERR_SOCKET_BAD_TYPE
+ERR_SOCKET_BAD_BUFFER_SIZE: type[NodeError] = codes.ERR_SOCKET_BAD_BUFFER_SIZE
+ERR_SOCKET_BUFFER_SIZE: type[NodeError] = codes.ERR_SOCKET_BUFFER_SIZE
+ERR_SOCKET_ALREADY_BOUND: type[NodeError] = codes.ERR_SOCKET_ALREADY_BOUND
+ERR_SOCKET_DGRAM_NOT_RUNNING: type[NodeError] = codes.ERR_SOCKET_DGRAM_NOT_RUNNING
+ERR_SOCKET_DGRAM_IS_CONNECTED: type[NodeError] = codes.ERR_SOCKET_DGRAM_IS_CONNECTED
+ERR_SOCKET_DGRAM_NOT_CONNECTED: type[NodeError] = codes.ERR_SOCKET_DGRAM_NOT_CONNECTED
+ERR_SERVER_NOT_RUNNING: type[NodeError] = codes.ERR_SERVER_NOT_RUNNING
+ERR_SERVER_ALREADY_LISTEN: type[NodeError] = codes.ERR_SERVER_ALREADY_LISTEN
+ERR_INVALID_IP_ADDRESS: type[NodeError] = codes.ERR_INVALID_IP_ADDRESS
+ERR_INVALID_ADDRESS_FAMILY: type[NodeError] = codes.ERR_INVALID_ADDRESS_FAMILY
+ERR_INVALID_HANDLE_TYPE: type[NodeError] = codes.ERR_INVALID_HANDLE_TYPE
+ERR_SYSTEM_ERROR: type[NodeError] = codes.ERR_SYSTEM_ERROR
+
+
+# ---------------------------------------------------------------------------
+# System errors
+
+
+class NodeSystemError(OSError):
+    """An OS-level failure with Node's fields.
+
+    Attributes:
+        code: Node's code, e.g. ``'ECONNREFUSED'``, ``'ENOTFOUND'``.
+        errno: Python's errno value (``errno.ECONNREFUSED``), or the ``socket.EAI_*``
+            value for name resolution failures.
+        syscall: the operation that failed: ``'connect'``, ``'listen'``, ``'bind'``,
+            ``'getaddrinfo'``, ``'read'``, ``'write'``, ``'send'``.
+        address, port: the peer or local address involved, when there is one.
+        hostname: for DNS failures, the name that did not resolve.
+    """
+
+    code: str
+    syscall: str
+    address: str | None
+    port: int | None
+    hostname: str | None
+
+    def __init__(
+        self,
+        errno_: int,
+        code: str,
+        syscall: str,
+        message: str,
+        *,
+        address: str | None = None,
+        port: int | None = None,
+        hostname: str | None = None,
+    ) -> None:
+        super().__init__(errno_, message)
+        self.code = code
+        self.syscall = syscall
+        self.address = address
+        self.port = port
+        self.hostname = hostname
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> Any:  # keep pickling (and copy) working with keyword fields
+        return (
+            _rebuild_system_error,
+            (
+                self.errno,
+                self.code,
+                self.syscall,
+                self.message,
+                self.address,
+                self.port,
+                self.hostname,
+            ),
+        )
+
+
+def _rebuild_system_error(*args: Any) -> NodeSystemError:
+    err, code, syscall, message, address, port, hostname = args
+    return system_error(err, syscall, address, port, hostname=hostname, code=code, message=message)
+
+
+# The built-in OSError subclass that Python itself would pick for each errno.
+_BUILTIN_FOR_ERRNO: dict[int, type[OSError]] = {
+    _errno.ECONNREFUSED: ConnectionRefusedError,
+    _errno.ECONNRESET: ConnectionResetError,
+    _errno.ECONNABORTED: ConnectionAbortedError,
+    _errno.EPIPE: BrokenPipeError,
+    _errno.ESHUTDOWN: BrokenPipeError,
+    _errno.ETIMEDOUT: TimeoutError,
+    _errno.EACCES: PermissionError,
+    _errno.EPERM: PermissionError,
+    _errno.ENOENT: FileNotFoundError,
+    _errno.EEXIST: FileExistsError,
+    _errno.EINTR: InterruptedError,
+    _errno.EAGAIN: BlockingIOError,
+}
+
+_classes: dict[type[OSError], type[NodeSystemError]] = {}
+
+
+def _class_for(builtin: type[OSError]) -> type[NodeSystemError]:
+    cls = _classes.get(builtin)
+    if cls is None:
+        if builtin is OSError:
+            cls = NodeSystemError
+        else:
+            cls = type(builtin.__name__, (NodeSystemError, builtin), {"__module__": __name__})
+        _classes[builtin] = cls
+    return cls
+
+
+# getaddrinfo failures: Node reports EAI_NONAME/EAI_NODATA as ENOTFOUND, EAI_AGAIN as is.
+_EAI_CODES: dict[int, str] = {}
+for _name in ("EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY"):
+    if hasattr(socket, _name):
+        _EAI_CODES[getattr(socket, _name)] = "ENOTFOUND"
+for _name in ("EAI_AGAIN", "EAI_FAIL", "EAI_MEMORY", "EAI_FAMILY", "EAI_SERVICE", "EAI_SOCKTYPE"):
+    if hasattr(socket, _name):
+        _EAI_CODES[getattr(socket, _name)] = _name
+
+
+def errno_code(err: int) -> str:
+    """Node's code for a positive errno value (``111`` → ``'ECONNREFUSED'``)."""
+    return _errno.errorcode.get(err, "UNKNOWN")
+
+
+def system_error(
+    err: int,
+    syscall: str,
+    address: str | None = None,
+    port: int | None = None,
+    *,
+    hostname: str | None = None,
+    code: str | None = None,
+    message: str | None = None,
+    detail: bool = False,
+) -> NodeSystemError:
+    """Build a Node-shaped system error.
+
+    Args:
+        err: the errno (positive) or, for ``syscall='getaddrinfo'``, the EAI value.
+        syscall: the failed operation.
+        address, port: appended to the message as Node does (``127.0.0.1:8080``).
+        hostname: for DNS failures, the name looked up.
+        code: overrides the code derived from ``err``.
+        message: overrides the message entirely.
+        detail: include the OS description, as Node's libuv-style errors do
+            (``listen EADDRINUSE: address already in use 127.0.0.1:8124``).
+    """
+    if code is None:
+        code = _EAI_CODES.get(err, "EAI_FAIL") if syscall == "getaddrinfo" else errno_code(err)
+    if message is None:
+        if syscall == "getaddrinfo":
+            message = f"getaddrinfo {code} {hostname or address or ''}".rstrip()
+        else:
+            message = f"{syscall} {code}"
+            if detail:
+                message += f": {os.strerror(err).lower() if err > 0 else code}"
+            if address is not None and port is not None:
+                message += f" {address}:{port}"
+            elif address is not None:
+                message += f" {address}"
+    builtin = _BUILTIN_FOR_ERRNO.get(err, OSError) if syscall != "getaddrinfo" else OSError
+    return _class_for(builtin)(
+        err, code, syscall, message, address=address, port=port, hostname=hostname
+    )
+
+
+def translate_os_error(
+    exc: BaseException,
+    syscall: str,
+    address: str | None = None,
+    port: int | None = None,
+    *,
+    detail: bool = False,
+) -> BaseException:
+    """Turn an ``OSError`` (or ``socket.gaierror``) into a :class:`NodeSystemError`.
+
+    Anything that is already a Node error, or is not an ``OSError``, is returned as is.
+    The original exception is kept as ``__cause__``.
+    """
+    if isinstance(exc, (NodeSystemError, NodeError)) or not isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, socket.gaierror):
+        out = system_error(exc.errno or 0, "getaddrinfo", hostname=address)
+    elif isinstance(exc, TimeoutError) and exc.errno is None:
+        out = system_error(_errno.ETIMEDOUT, syscall, address, port)
+    else:
+        err = exc.errno if exc.errno is not None else _errno.EIO
+        out = system_error(err, syscall, address, port, detail=detail)
+    out.__cause__ = exc
+    return out
