@@ -1,0 +1,69 @@
+"""Small waiting helpers for tests: wait on events with a deadline, never sleep."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from typing import Any
+
+from nodish import events
+
+DEFAULT_TIMEOUT = 10.0 * float(os.environ.get("NODISH_TIMEOUT_FACTOR", "1"))
+NODE = shutil.which("node") or "node"
+
+
+async def wait_event(emitter: Any, name: str, timeout: float = DEFAULT_TIMEOUT) -> tuple[Any, ...]:
+    """The arguments of the next ``name`` event on ``emitter``; fails after ``timeout``."""
+    return await asyncio.wait_for(events.once(emitter, name), timeout)
+
+
+async def wait_for(fut: Any, timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """``asyncio.wait_for`` with the test suite's default deadline."""
+    return await asyncio.wait_for(fut, timeout)
+
+
+class NodeProcess:
+    """A ``node -e script`` child whose stdout lines are JSON messages."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, script: str, *args: str) -> NodeProcess:
+        proc = await asyncio.create_subprocess_exec(
+            NODE,
+            "-e",
+            script,
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        return cls(proc)
+
+    async def message(self, timeout: float = DEFAULT_TIMEOUT) -> Any:
+        """The next JSON line the script printed."""
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        if not line:
+            err = b""
+            if self.proc.stderr is not None:
+                err = await self.proc.stderr.read()
+            raise AssertionError(f"node exited early: {err.decode(errors='replace')}")
+        return json.loads(line)
+
+    async def send(self, obj: Any) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(obj) + "\n").encode())
+        await self.proc.stdin.drain()
+
+    async def finish(self, timeout: float = DEFAULT_TIMEOUT) -> int:
+        """Wait for the script to exit; returns its exit code."""
+        try:
+            return await asyncio.wait_for(self.proc.wait(), timeout)
+        finally:
+            if self.proc.returncode is None:
+                self.proc.kill()
+                await self.proc.wait()
