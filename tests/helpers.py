@@ -67,3 +67,16 @@ class NodeProcess:
             if self.proc.returncode is None:
                 self.proc.kill()
                 await self.proc.wait()
+
+
+async def until(predicate: Any, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Yield to the loop until ``predicate()`` is true; fails after ``timeout``.
+
+    For conditions that have no event of their own (a counter reaching a value).
+    """
+
+    async def spin() -> None:
+        while not predicate():
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(spin(), timeout)
