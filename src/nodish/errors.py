@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+import re
 import socket
 from typing import Any
 
@@ -64,6 +65,15 @@ class NodeError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
+    def __reduce__(self) -> Any:
+        # Exception's default pickling re-runs __init__ with the message as the first
+        # template argument, which would format it a second time.
+        return (_rebuild_node_error, (type(self), self.message), self.__dict__)
+
+
+def _rebuild_node_error(cls: type[NodeError], message: str) -> NodeError:
+    return cls(message=message)
+
 
 class AbortError(NodeError):
     """An operation was aborted (Node's ``AbortError``, code ``ABORT_ERR``)."""
@@ -74,12 +84,19 @@ class AbortError(NodeError):
 
 # (code, message template with {} placeholders, Python base besides NodeError)
 # Node's TypeError -> TypeError, RangeError -> ValueError, Error -> NodeError alone.
-_CODES: list[tuple[str, str, type[Exception] | None]] = [
+# ERR_INVALID_ARG_VALUE is a TypeError in Node and a bad value in Python's terms: it is
+# both, so ``except TypeError`` (Node's habit) and ``except ValueError`` (Python's) work.
+_Base = type[Exception] | tuple[type[Exception], ...] | None
+_CODES: list[tuple[str, str, _Base]] = [
     ("ERR_INVALID_ARG_TYPE", 'The "{}" argument must be {}. Received {}', TypeError),
-    ("ERR_INVALID_ARG_VALUE", "The argument '{}' is invalid. Received {}", ValueError),
-    ("ERR_OUT_OF_RANGE", 'The value of "{}" is out of range. It must be {}. Received {}', ValueError),
+    ("ERR_INVALID_ARG_VALUE", "The argument '{}' is invalid. Received {}", (TypeError, ValueError)),
+    (
+        "ERR_OUT_OF_RANGE",
+        'The value of "{}" is out of range. It must be {}. Received {}',
+        ValueError,
+    ),
     ("ERR_MISSING_ARGS", 'The "{}" argument must be specified', TypeError),
-    ("ERR_INVALID_RETURN_VALUE", "Expected {} to be returned from the \"{}\" function", TypeError),
+    ("ERR_INVALID_RETURN_VALUE", 'Expected {} to be returned from the "{}" function', TypeError),
     ("ERR_INVALID_STATE", "Invalid state: {}", None),
     ("ERR_METHOD_NOT_IMPLEMENTED", "The {} method is not implemented", None),
     ("ERR_MULTIPLE_CALLBACK", "Callback called multiple times", None),
@@ -93,7 +110,11 @@ _CODES: list[tuple[str, str, type[Exception] | None]] = [
     ("ERR_STREAM_ALREADY_FINISHED", "Cannot call {} after a stream was finished", None),
     ("ERR_STREAM_CANNOT_PIPE", "Cannot pipe, not readable", None),
     ("ERR_SOCKET_CLOSED", "Socket is closed", None),
-    ("ERR_SOCKET_CLOSED_BEFORE_CONNECTION", "Socket closed before the connection was established", None),
+    (
+        "ERR_SOCKET_CLOSED_BEFORE_CONNECTION",
+        "Socket closed before the connection was established",
+        None,
+    ),
     ("ERR_SOCKET_CONNECTION_TIMEOUT", "Socket connection timeout", None),
     ("ERR_SOCKET_BAD_PORT", "{} should be >= 0 and < 65536. Received {}", ValueError),
     ("ERR_SOCKET_BAD_TYPE", "Bad socket type specified. Valid types are: udp4, udp6", TypeError),
@@ -104,7 +125,11 @@ _CODES: list[tuple[str, str, type[Exception] | None]] = [
     ("ERR_SOCKET_DGRAM_IS_CONNECTED", "Already connected", None),
     ("ERR_SOCKET_DGRAM_NOT_CONNECTED", "Not connected", None),
     ("ERR_SERVER_NOT_RUNNING", "Server is not running.", None),
-    ("ERR_SERVER_ALREADY_LISTEN", "Listen method has been called more than once without closing.", None),
+    (
+        "ERR_SERVER_ALREADY_LISTEN",
+        "Listen method has been called more than once without closing.",
+        None,
+    ),
     ("ERR_INVALID_IP_ADDRESS", "Invalid IP address: {}", TypeError),
     ("ERR_INVALID_ADDRESS_FAMILY", "Invalid address family: {} {}:{}", ValueError),
     ("ERR_INVALID_HANDLE_TYPE", "This handle type cannot be sent", TypeError),
@@ -122,8 +147,13 @@ class _Codes:
 codes: Any = _Codes()
 
 
-def _make(code: str, template: str, base: type[Exception] | None) -> type[NodeError]:
-    bases: tuple[type, ...] = (NodeError,) if base is None else (NodeError, base)
+def _make(code: str, template: str, base: _Base) -> type[NodeError]:
+    if base is None:
+        bases: tuple[type, ...] = (NodeError,)
+    elif isinstance(base, tuple):
+        bases = (NodeError, *base)
+    else:
+        bases = (NodeError, base)
     cls = type(code, bases, {"code": code, "template": template, "__module__": __name__})
     cls.__doc__ = f"Node's {code}: {template}"
     return cls
@@ -175,6 +205,99 @@ ERR_SYSTEM_ERROR: type[NodeError] = codes.ERR_SYSTEM_ERROR
 # ---------------------------------------------------------------------------
 # System errors
 
+# libuv's description of each code (``uv_strerror``), which Node puts in the message of
+# errors built by ``uvExceptionWithHostPort`` (``listen EADDRINUSE: address already in
+# use 127.0.0.1:8124``). Taken from Node 20's ``util.getSystemErrorMap()``; keyed by code
+# name because errno numbers differ between platforms. The glibc wording
+# (``os.strerror``) differs for several codes (EADDRNOTAVAIL, EHOSTUNREACH, ...), which is
+# why the table exists.
+_UV_MESSAGES: dict[str, str] = {
+    "E2BIG": "argument list too long",
+    "EACCES": "permission denied",
+    "EADDRINUSE": "address already in use",
+    "EADDRNOTAVAIL": "address not available",
+    "EAFNOSUPPORT": "address family not supported",
+    "EAGAIN": "resource temporarily unavailable",
+    "EAI_ADDRFAMILY": "address family not supported",
+    "EAI_AGAIN": "temporary failure",
+    "EAI_BADFLAGS": "bad ai_flags value",
+    "EAI_BADHINTS": "invalid value for hints",
+    "EAI_CANCELED": "request canceled",
+    "EAI_FAIL": "permanent failure",
+    "EAI_FAMILY": "ai_family not supported",
+    "EAI_MEMORY": "out of memory",
+    "EAI_NODATA": "no address",
+    "EAI_NONAME": "unknown node or service",
+    "EAI_OVERFLOW": "argument buffer overflow",
+    "EAI_PROTOCOL": "resolved protocol is unknown",
+    "EAI_SERVICE": "service not available for socket type",
+    "EAI_SOCKTYPE": "socket type not supported",
+    "EALREADY": "connection already in progress",
+    "EBADF": "bad file descriptor",
+    "EBUSY": "resource busy or locked",
+    "ECANCELED": "operation canceled",
+    "ECHARSET": "invalid Unicode character",
+    "ECONNABORTED": "software caused connection abort",
+    "ECONNREFUSED": "connection refused",
+    "ECONNRESET": "connection reset by peer",
+    "EDESTADDRREQ": "destination address required",
+    "EEXIST": "file already exists",
+    "EFAULT": "bad address in system call argument",
+    "EFBIG": "file too large",
+    "EFTYPE": "inappropriate file type or format",
+    "EHOSTDOWN": "host is down",
+    "EHOSTUNREACH": "host is unreachable",
+    "EILSEQ": "illegal byte sequence",
+    "EINTR": "interrupted system call",
+    "EINVAL": "invalid argument",
+    "EIO": "i/o error",
+    "EISCONN": "socket is already connected",
+    "EISDIR": "illegal operation on a directory",
+    "ELOOP": "too many symbolic links encountered",
+    "EMFILE": "too many open files",
+    "EMLINK": "too many links",
+    "EMSGSIZE": "message too long",
+    "ENAMETOOLONG": "name too long",
+    "ENETDOWN": "network is down",
+    "ENETUNREACH": "network is unreachable",
+    "ENFILE": "file table overflow",
+    "ENOBUFS": "no buffer space available",
+    "ENODATA": "no data available",
+    "ENODEV": "no such device",
+    "ENOENT": "no such file or directory",
+    "ENOMEM": "not enough memory",
+    "ENONET": "machine is not on the network",
+    "ENOPROTOOPT": "protocol not available",
+    "ENOSPC": "no space left on device",
+    "ENOSYS": "function not implemented",
+    "ENOTCONN": "socket is not connected",
+    "ENOTDIR": "not a directory",
+    "ENOTEMPTY": "directory not empty",
+    "ENOTSOCK": "socket operation on non-socket",
+    "ENOTSUP": "operation not supported on socket",
+    "ENOTTY": "inappropriate ioctl for device",
+    "ENXIO": "no such device or address",
+    "EOF": "end of file",
+    "EOVERFLOW": "value too large for defined data type",
+    "EPERM": "operation not permitted",
+    "EPIPE": "broken pipe",
+    "EPROTO": "protocol error",
+    "EPROTONOSUPPORT": "protocol not supported",
+    "EPROTOTYPE": "protocol wrong type for socket",
+    "ERANGE": "result too large",
+    "EREMOTEIO": "remote I/O error",
+    "EROFS": "read-only file system",
+    "ESHUTDOWN": "cannot send after transport endpoint shutdown",
+    "ESOCKTNOSUPPORT": "socket type not supported",
+    "ESPIPE": "invalid seek",
+    "ESRCH": "no such process",
+    "ETIMEDOUT": "connection timed out",
+    "ETXTBSY": "text file is busy",
+    "EUNATCH": "protocol driver not attached",
+    "EXDEV": "cross-device link not permitted",
+    "UNKNOWN": "unknown error",
+}
+
 
 class NodeSystemError(OSError):
     """An OS-level failure with Node's fields.
@@ -187,6 +310,7 @@ class NodeSystemError(OSError):
             ``'getaddrinfo'``, ``'read'``, ``'write'``, ``'send'``.
         address, port: the peer or local address involved, when there is one.
         hostname: for DNS failures, the name that did not resolve.
+        message: the whole message, Node's format (also ``str(err)``).
     """
 
     code: str
@@ -194,6 +318,7 @@ class NodeSystemError(OSError):
     address: str | None
     port: int | None
     hostname: str | None
+    message: str
 
     def __init__(
         self,
@@ -217,6 +342,9 @@ class NodeSystemError(OSError):
     def __str__(self) -> str:
         return self.message
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
     def __reduce__(self) -> Any:  # keep pickling (and copy) working with keyword fields
         return (
             _rebuild_system_error,
@@ -237,49 +365,67 @@ def _rebuild_system_error(*args: Any) -> NodeSystemError:
     return system_error(err, syscall, address, port, hostname=hostname, code=code, message=message)
 
 
-# The built-in OSError subclass that Python itself would pick for each errno.
-_BUILTIN_FOR_ERRNO: dict[int, type[OSError]] = {
-    _errno.ECONNREFUSED: ConnectionRefusedError,
-    _errno.ECONNRESET: ConnectionResetError,
-    _errno.ECONNABORTED: ConnectionAbortedError,
-    _errno.EPIPE: BrokenPipeError,
-    _errno.ESHUTDOWN: BrokenPipeError,
-    _errno.ETIMEDOUT: TimeoutError,
-    _errno.EACCES: PermissionError,
-    _errno.EPERM: PermissionError,
-    _errno.ENOENT: FileNotFoundError,
-    _errno.EEXIST: FileExistsError,
-    _errno.EINTR: InterruptedError,
-    _errno.EAGAIN: BlockingIOError,
-}
-
 _classes: dict[type[OSError], type[NodeSystemError]] = {}
 
 
 def _class_for(builtin: type[OSError]) -> type[NodeSystemError]:
+    """``NodeSystemError`` mixed with ``builtin`` (one class per builtin, made once)."""
     cls = _classes.get(builtin)
     if cls is None:
         if builtin is OSError:
             cls = NodeSystemError
         else:
             cls = type(builtin.__name__, (NodeSystemError, builtin), {"__module__": __name__})
+            cls.__doc__ = f"A :class:`NodeSystemError` that is also a ``{builtin.__name__}``."
         _classes[builtin] = cls
     return cls
 
 
-# getaddrinfo failures: Node reports EAI_NONAME/EAI_NODATA as ENOTFOUND, EAI_AGAIN as is.
+_builtin_for_errno: dict[int, type[OSError]] = {}
+
+
+def _builtin_for(err: int) -> type[OSError]:
+    """The ``OSError`` subclass Python itself picks for ``err`` (``ConnectionRefusedError``)."""
+    builtin = _builtin_for_errno.get(err)
+    if builtin is None:
+        builtin = _builtin_for_errno[err] = type(OSError(err, ""))
+    return builtin
+
+
+# getaddrinfo failures. Node's dnsException turns EAI_NODATA and EAI_NONAME into
+# ENOTFOUND and keeps libuv's name for the rest (EAI_AGAIN, EAI_FAIL ...).
 _EAI_CODES: dict[int, str] = {}
-for _name in ("EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY"):
-    if hasattr(socket, _name):
-        _EAI_CODES[getattr(socket, _name)] = "ENOTFOUND"
-for _name in ("EAI_AGAIN", "EAI_FAIL", "EAI_MEMORY", "EAI_FAMILY", "EAI_SERVICE", "EAI_SOCKTYPE"):
+for _name in (
+    "EAI_ADDRFAMILY",
+    "EAI_AGAIN",
+    "EAI_BADFLAGS",
+    "EAI_FAIL",
+    "EAI_FAMILY",
+    "EAI_MEMORY",
+    "EAI_OVERFLOW",
+    "EAI_SERVICE",
+    "EAI_SOCKTYPE",
+    "EAI_NODATA",
+    "EAI_NONAME",
+):
     if hasattr(socket, _name):
         _EAI_CODES[getattr(socket, _name)] = _name
+for _name in ("EAI_NODATA", "EAI_NONAME"):
+    if hasattr(socket, _name):
+        _EAI_CODES[getattr(socket, _name)] = "ENOTFOUND"
 
 
 def errno_code(err: int) -> str:
     """Node's code for a positive errno value (``111`` → ``'ECONNREFUSED'``)."""
     return _errno.errorcode.get(err, "UNKNOWN")
+
+
+def uv_message(code: str, err: int = 0) -> str:
+    """libuv's description of ``code`` (``'EADDRINUSE'`` → ``'address already in use'``)."""
+    text = _UV_MESSAGES.get(code)
+    if text is None:
+        text = os.strerror(err).lower() if err > 0 else "unknown error"
+    return text
 
 
 def system_error(
@@ -295,6 +441,13 @@ def system_error(
 ) -> NodeSystemError:
     """Build a Node-shaped system error.
 
+    The message follows Node's builders (``lib/internal/errors.js``):
+    ``exceptionWithHostPort`` gives ``connect ECONNREFUSED 127.0.0.1:8080``,
+    ``uvExceptionWithHostPort`` (``detail=True``) gives
+    ``listen EADDRINUSE: address already in use 127.0.0.1:8124``, and ``dnsException``
+    gives ``getaddrinfo ENOTFOUND nope.invalid``. As in Node, the port is shown only
+    when it is above 0, the address alone otherwise.
+
     Args:
         err: the errno (positive) or, for ``syscall='getaddrinfo'``, the EAI value.
         syscall: the failed operation.
@@ -302,26 +455,39 @@ def system_error(
         hostname: for DNS failures, the name looked up.
         code: overrides the code derived from ``err``.
         message: overrides the message entirely.
-        detail: include the OS description, as Node's libuv-style errors do
-            (``listen EADDRINUSE: address already in use 127.0.0.1:8124``).
+        detail: include libuv's description of the code, as Node's ``listen`` and
+            ``bind`` errors do.
+
+    Returns:
+        A :class:`NodeSystemError` that is also the ``OSError`` subclass Python picks
+        for ``err`` (``ConnectionRefusedError`` ...), or a ``socket.gaierror`` for
+        ``getaddrinfo``.
     """
+    dns = syscall == "getaddrinfo"
     if code is None:
-        code = _EAI_CODES.get(err, "EAI_FAIL") if syscall == "getaddrinfo" else errno_code(err)
+        code = _EAI_CODES.get(err, "EAI_FAIL") if dns else errno_code(err)
     if message is None:
-        if syscall == "getaddrinfo":
-            message = f"getaddrinfo {code} {hostname or address or ''}".rstrip()
+        if dns:
+            name = hostname if hostname is not None else address
+            message = f"getaddrinfo {code} {name}" if name else f"getaddrinfo {code}"
         else:
             message = f"{syscall} {code}"
             if detail:
-                message += f": {os.strerror(err).lower() if err > 0 else code}"
-            if address is not None and port is not None:
+                message += f": {uv_message(code, err)}"
+            if port is not None and port > 0 and address is not None:
                 message += f" {address}:{port}"
-            elif address is not None:
+            elif address:
                 message += f" {address}"
-    builtin = _BUILTIN_FOR_ERRNO.get(err, OSError) if syscall != "getaddrinfo" else OSError
-    return _class_for(builtin)(
+    if dns:
+        return _class_for(socket.gaierror)(
+            err, code, syscall, message, hostname=hostname if hostname is not None else address
+        )
+    return _class_for(_builtin_for(err))(
         err, code, syscall, message, address=address, port=port, hostname=hostname
     )
+
+
+_ERRNO_IN_TEXT = re.compile(r"\[Errno (\d+)\]")
 
 
 def translate_os_error(
@@ -336,15 +502,28 @@ def translate_os_error(
 
     Anything that is already a Node error, or is not an ``OSError``, is returned as is.
     The original exception is kept as ``__cause__``.
+
+    Args:
+        exc: what the socket call raised.
+        syscall: Node's name for the failed operation (``'connect'``, ``'listen'``,
+            ``'getaddrinfo'`` ...). A ``socket.gaierror`` is always ``getaddrinfo``.
+        address, port: the address involved (for ``getaddrinfo``: the host name).
+        detail: Node's ``uvExceptionWithHostPort`` format (``listen`` and ``bind``).
     """
     if isinstance(exc, (NodeSystemError, NodeError)) or not isinstance(exc, OSError):
         return exc
     if isinstance(exc, socket.gaierror):
         out = system_error(exc.errno or 0, "getaddrinfo", hostname=address)
     elif isinstance(exc, TimeoutError) and exc.errno is None:
-        out = system_error(_errno.ETIMEDOUT, syscall, address, port)
+        out = system_error(_errno.ETIMEDOUT, syscall, address, port, detail=detail)
     else:
-        err = exc.errno if exc.errno is not None else _errno.EIO
+        err = exc.errno
+        if err is None:
+            # asyncio's create_connection/create_server fold several failures into one
+            # OSError('Multiple exceptions: [Errno 111] ...') without an errno: take the
+            # first one named in the text.
+            found = _ERRNO_IN_TEXT.search(str(exc))
+            err = int(found.group(1)) if found else _errno.EIO
         out = system_error(err, syscall, address, port, detail=detail)
     out.__cause__ = exc
     return out

@@ -1,27 +1,44 @@
-"""``nodish.process``: the process-wide emitter (``'uncaughtException'``, ``'SIGINT'``).
+"""``nodish.process``: the process-wide emitter.
 
-Only what the runtime needs from Node's ``process`` object lives here: the
-``'uncaughtException'`` event that receives exceptions raised by callbacks, the
-``'SIGINT'`` event that replaces the default Ctrl-C behaviour while it has a listener,
-and ``next_tick``. Everything else of Node's ``process`` has a Python home already
-(``os.environ``, ``sys.argv``, ``os.getpid()``).
+Only what the runtime needs from Node's ``process`` object lives here:
+
+* ``'uncaughtException'`` ``(exc, origin)``: receives exceptions raised by callbacks
+  run from the loop (see :func:`nodish.runtime.report_uncaught`).
+* ``'unhandledRejection'`` ``(exc, task)``: a coroutine listener failed and its
+  emitter does not capture rejections. Without a listener it goes to
+  ``'uncaughtException'`` with origin ``'unhandledRejection'``.
+* ``'SIGINT'``: while it has a listener, Ctrl-C under :func:`nodish.run` calls it instead
+  of closing every handle and exiting with 130.
+* ``'beforeExit'`` ``(exit_code)`` and ``'exit'`` ``(exit_code)``, emitted by
+  :func:`nodish.run` when nothing is left to do, as Node emits them.
+* ``next_tick``, ``exit_code``, ``exit()``.
+
+Everything else of Node's ``process`` has a Python home already (``os.environ``,
+``sys.argv``, ``os.getpid()``).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
+from . import runtime
 from .events import EventEmitter
 
 __all__ = ["Process", "process"]
 
 
 class Process(EventEmitter):
-    """The type of :data:`process`."""
+    """The type of :data:`process` (Node's ``process`` object, the parts nodish needs)."""
 
-    __slots__ = ()
+    __slots__ = ("exit_code",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exit_code: int = 0
+        """The code ``run()`` reports in ``'beforeExit'``/``'exit'`` (Node's ``exitCode``)."""
 
     @property
     def pid(self) -> int:
@@ -33,12 +50,33 @@ class Process(EventEmitter):
         """``sys.platform`` (``'linux'``, ``'darwin'``, ``'win32'``), as Node's."""
         return sys.platform
 
+    @property
+    def argv(self) -> list[str]:
+        """``sys.argv``."""
+        return sys.argv
+
+    @property
+    def env(self) -> os._Environ[str]:
+        """``os.environ``."""
+        return os.environ
+
     @staticmethod
-    def next_tick(callback: Any, *args: Any) -> None:
+    def next_tick(callback: Callable[..., object], *args: Any) -> None:
         """Same as :func:`nodish.timers.next_tick`."""
         from .timers import next_tick
 
         next_tick(callback, *args)
+
+    def exit(self, code: int | None = None) -> NoReturn:
+        """Emit ``'exit'`` and end the process with ``code`` (default: ``exit_code``).
+
+        Raises:
+            SystemExit: always; from a callback it ends ``run()`` at once.
+        """
+        if code is not None:
+            self.exit_code = code
+        runtime.guarded(None, self.emit, "exit", self.exit_code)
+        raise SystemExit(self.exit_code)
 
 
 process = Process()

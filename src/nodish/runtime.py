@@ -1,20 +1,38 @@
-"""The loop, the handle registry and the uncaught-exception path.
+"""The loop, the handle registry, the tick queue and the uncaught-exception path.
 
 Theory of operation
 -------------------
 A Node process stays alive while a *referenced handle* exists: a listening server,
 an open socket, a pending timer, an immediate, a connect in flight. nodish keeps the
-same books. Every such object owns one :class:`HandleRef`, which it ``open()``\\s when it
-becomes active and ``close()``\\s when it is done (for sockets and servers: when their
-``'close'`` event has been emitted, so that a ``'close'`` listener that opens something
-new keeps the process alive). ``ref()``/``unref()`` move a handle in and out of the
-count. :func:`run` runs ``main`` and then waits until the count of referenced active
-handles, plus coroutine listeners still running, has dropped to zero.
+same books, per loop, in a :class:`_LoopState`:
 
-State is kept per loop (a ``WeakKeyDictionary``), so objects created inside an
-already-running asyncio program bind to that loop and need no ``run()``; objects
-created at the top level of a script before ``run()`` bind to nodish's default loop,
-which ``run()`` then drives.
+* ``refs``: how many active, referenced :class:`HandleRef` there are. Every such object
+  owns one ``HandleRef``, which it ``open()``\\s when it becomes active and
+  ``close()``\\s when it is done (for sockets and servers: when their ``'close'`` event
+  has been emitted, so that a ``'close'`` listener that opens something new keeps the
+  process alive). ``ref()``/``unref()`` move a handle in and out of the count.
+* ``tasks``: coroutines started by :func:`spawn` (coroutine listeners) still running.
+* ``ticks``: the ``next_tick`` queue, and ``soon``: callbacks scheduled by
+  :func:`call_soon` that have not run yet. Neither is a handle in Node, but both run
+  before Node decides the loop is empty, so they count here too.
+
+:func:`wait_idle` returns when all of these are empty, and :func:`run` is ``main``
+followed by ``wait_idle`` (with Node's ``'beforeExit'`` and ``'exit'`` events around it).
+
+State is kept per loop (a ``WeakKeyDictionary``; the state never holds its loop, so a
+closed loop can be collected), so objects created inside an already-running asyncio
+program bind to that loop and need no ``run()``; objects created at the top level of a
+script before ``run()`` bind to nodish's default loop (one per thread), which ``run()``
+then drives.
+
+The tick queue. Node runs ``process.nextTick`` callbacks as soon as the current
+callback returns, before anything else. asyncio has a single FIFO ready queue and no
+way to run something ahead of it, so nodish gets as close as the loop allows: the tick
+queue is drained right after each callback that nodish itself runs from the loop
+(timers, immediates, :func:`call_soon` callbacks), and otherwise by one drain scheduled
+with ``loop.call_soon`` when the first tick is queued. Immediates are queued behind the
+ticks (an immediate batch drains the tick queue first), so ``next_tick`` callbacks
+always run before ``set_immediate`` callbacks, as in Node.
 
 Uncaught exceptions. A user callback that raises, when called by nodish from the
 loop (a transport callback, a timer, a scheduled emit), goes to
@@ -22,30 +40,42 @@ loop (a transport callback, a timer, a scheduled emit), goes to
 traceback is logged on the ``nodish`` logger (printed to stderr when logging is not
 configured); then only the object whose callback raised is destroyed. Node would exit
 the process instead; nodish keeps serving everyone else, by design.
+``KeyboardInterrupt`` and ``SystemExit`` are never reported: they propagate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import signal
 import sys
 import threading
 import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 __all__ = [
     "HandleRef",
+    "call_soon",
     "get_loop",
+    "guarded",
+    "loop_state",
     "new_event_loop",
+    "next_tick",
     "report_uncaught",
     "run",
     "spawn",
+    "wait_idle",
 ]
 
 logger = logging.getLogger("nodish")
+
+# How long run() waits, after Ctrl-C, for closed handles to finish closing ('close'
+# listeners, callbacks already queued) before it gives up and exits anyway.
+SHUTDOWN_GRACE = 1.0
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -64,53 +94,116 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
-_default_loop: asyncio.AbstractEventLoop | None = None
+class _Local(threading.local):
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+_local = _Local()
 
 
 def get_loop() -> asyncio.AbstractEventLoop:
-    """The running loop if there is one, else nodish's default loop (created on demand)."""
+    """The running loop if there is one, else nodish's default loop for this thread.
+
+    The default loop is created on first use and is the one :func:`run` drives, so
+    servers and timers made at the top level of a script, before ``run()``, are served
+    by it.
+    """
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
         pass
-    global _default_loop
-    if _default_loop is None or _default_loop.is_closed():
-        _default_loop = new_event_loop()
-        if threading.current_thread() is threading.main_thread():
-            asyncio.set_event_loop(_default_loop)
-    return _default_loop
+    loop = _local.loop
+    if loop is None or loop.is_closed():
+        loop = _local.loop = new_event_loop()
+        asyncio.set_event_loop(loop)
+    return loop
 
 
 class _LoopState:
-    """Books of one loop: referenced active handles and running nodish tasks."""
+    """Books of one loop: referenced handles, nodish tasks, ticks and soon-callbacks.
 
-    __slots__ = ("__weakref__", "handles", "idle_waiter", "loop", "refs", "tasks")
+    Attributes:
+        refs: active referenced handles.
+        handles: every active handle (referenced or not), for Ctrl-C.
+        tasks: running :func:`spawn` tasks.
+        ticks: queued ``next_tick`` callbacks as ``(fn, args, owner)``.
+        immediates: queued ``set_immediate`` objects (run by the timers module).
+        soon, soon_ran: :func:`call_soon` callbacks pending, and run so far.
+    """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    __slots__ = (
+        "__weakref__",
+        "handles",
+        "idle_waiter",
+        "immediates",
+        "immediates_scheduled",
+        "refs",
+        "soon",
+        "soon_ran",
+        "tasks",
+        "tick_scheduled",
+        "ticks",
+    )
+
+    def __init__(self) -> None:
         self.refs = 0
         self.handles: set[HandleRef] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.idle_waiter: asyncio.Future[None] | None = None
+        self.ticks: deque[tuple[Callable[..., object], tuple[Any, ...], Any]] = deque()
+        self.tick_scheduled = False
+        self.immediates: deque[Any] = deque()
+        self.immediates_scheduled = False
+        self.soon = 0
+        self.soon_ran = 0
 
-    def busy(self) -> bool:
+    def holding(self) -> bool:
+        """Whether a referenced handle or a nodish task keeps the loop alive."""
         return self.refs > 0 or bool(self.tasks)
 
+    def busy(self) -> bool:
+        """Whether anything at all is left to do (handles, tasks, ticks, callbacks)."""
+        return self.refs > 0 or bool(self.tasks) or bool(self.ticks) or self.soon > 0
+
     def maybe_idle(self) -> None:
+        """Wake :func:`wait_idle` when no handle or task holds the loop any more."""
         waiter = self.idle_waiter
-        if waiter is not None and not self.busy() and not waiter.done():
+        if waiter is not None and not self.holding() and not waiter.done():
             waiter.set_result(None)
+
+    def run_ticks(self) -> None:
+        """Run every queued ``next_tick`` callback, including ones queued meanwhile."""
+        ticks = self.ticks
+        while ticks:
+            fn, args, owner = ticks.popleft()
+            try:
+                fn(*args)
+            except BaseException as exc:
+                report_uncaught(exc, owner)
+
+    def scheduled_ticks(self) -> None:
+        self.tick_scheduled = False
+        self.run_ticks()
 
 
 _states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
     weakref.WeakKeyDictionary()
 )
+# The last (loop, state) looked up: nearly every lookup is for the same loop, and a
+# WeakKeyDictionary lookup costs a weakref per call.
+_last: tuple[asyncio.AbstractEventLoop | None, _LoopState | None] = (None, None)
 
 
 def loop_state(loop: asyncio.AbstractEventLoop) -> _LoopState:
+    """The books of ``loop`` (created on first use)."""
+    global _last
+    last_loop, st = _last
+    if last_loop is loop and st is not None:
+        return st
     st = _states.get(loop)
     if st is None:
-        st = _states[loop] = _LoopState(loop)
+        st = _states[loop] = _LoopState()
+    _last = (loop, st)
     return st
 
 
@@ -118,7 +211,12 @@ class HandleRef:
     """One handle's entry in the books: active or not, referenced or not.
 
     Owners call :meth:`open` when they start keeping the process alive and
-    :meth:`close` when they stop. ``closer`` is called on Ctrl-C to close the owner.
+    :meth:`close` when they stop; both may be called any number of times. ``closer`` is
+    called on Ctrl-C to close the owner.
+
+    Args:
+        loop: the loop whose books the handle is kept in.
+        closer: closes the owner (``server.close``, ``socket.destroy``).
     """
 
     __slots__ = ("_st", "active", "closer", "refed")
@@ -132,6 +230,7 @@ class HandleRef:
         self.closer = closer
 
     def open(self) -> None:
+        """Mark the handle active: it keeps the loop alive while referenced."""
         if not self.active:
             self.active = True
             self._st.handles.add(self)
@@ -139,6 +238,7 @@ class HandleRef:
                 self._st.refs += 1
 
     def close(self) -> None:
+        """Mark the handle done."""
         if self.active:
             self.active = False
             st = self._st
@@ -149,12 +249,14 @@ class HandleRef:
                     st.maybe_idle()
 
     def ref(self) -> None:
+        """Count the handle again (the default)."""
         if not self.refed:
             self.refed = True
             if self.active:
                 self._st.refs += 1
 
     def unref(self) -> None:
+        """Stop counting the handle: the loop may end while it is still active."""
         if self.refed:
             self.refed = False
             if self.active:
@@ -162,6 +264,10 @@ class HandleRef:
                 st.refs -= 1
                 if st.refs == 0:
                     st.maybe_idle()
+
+    def __repr__(self) -> str:
+        state = "active" if self.active else "inactive"
+        return f"<HandleRef {state}{'' if self.refed else ' unref'} closer={self.closer!r}>"
 
 
 def spawn(
@@ -171,8 +277,16 @@ def spawn(
 ) -> asyncio.Task[Any]:
     """Run ``coro`` as a task that keeps the process alive until it finishes.
 
-    A failure goes to ``on_error`` when given, else to :func:`report_uncaught` with
-    ``owner``. Cancellation is never reported.
+    Args:
+        coro: the coroutine (a coroutine listener's call, typically).
+        owner: the object destroyed if the coroutine fails and nothing handles it.
+        on_error: called with the exception instead of the uncaught path (an
+            emitter's ``'error'`` when it captures rejections).
+
+    A failure without ``on_error`` is a rejection nobody handled: it goes to
+    ``process.on('unhandledRejection', fn(exc, task))`` listeners when there are any,
+    else to :func:`report_uncaught` with origin ``'unhandledRejection'``, as Node does.
+    Cancellation is never reported.
     """
     loop = get_loop()
     st = loop_state(loop)
@@ -181,30 +295,58 @@ def spawn(
 
     def done(t: asyncio.Task[Any]) -> None:
         st.tasks.discard(t)
-        if not t.cancelled():
-            exc = t.exception()
-            if exc is not None:
-                if on_error is not None:
-                    try:
-                        on_error(exc)
-                    except BaseException as exc2:  # noqa: BLE001 - reported, not lost
-                        report_uncaught(exc2, owner)
-                else:
-                    report_uncaught(exc, owner)
-        if not st.tasks:
-            st.maybe_idle()
+        try:
+            if not t.cancelled():
+                exc = t.exception()
+                if exc is not None:
+                    if on_error is not None:
+                        try:
+                            on_error(exc)
+                        except BaseException as exc2:
+                            report_uncaught(exc2, owner)
+                    else:
+                        _unhandled_rejection(exc, t, owner)
+        finally:
+            if not st.tasks:
+                st.maybe_idle()
 
     task.add_done_callback(done)
     return task
 
 
-def report_uncaught(exc: BaseException, owner: Any = None) -> None:
+def _unhandled_rejection(exc: BaseException, task: asyncio.Task[Any], owner: Any) -> None:
+    from .process import process
+
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        raise exc
+    if process.listener_count("unhandledRejection"):
+        try:
+            process.emit("unhandledRejection", exc, task)
+        except Exception as exc2:
+            report_uncaught(exc2, None)
+        _destroy_owner(owner, exc)
+    else:
+        report_uncaught(exc, owner, origin="unhandledRejection")
+
+
+def report_uncaught(
+    exc: BaseException, owner: Any = None, *, origin: str = "uncaughtException"
+) -> None:
     """The single path for exceptions raised by user callbacks run from the loop.
 
-    ``process.on('uncaughtException', fn)`` listeners get ``(exc, 'uncaughtException')``;
-    without one the traceback is logged. Then ``owner`` (the socket, request or server
-    whose callback raised) is destroyed: its ``_on_uncaught(exc)`` hook if it has one,
-    else ``destroy()``.
+    ``process.on('uncaughtException', fn)`` listeners get ``(exc, origin)``; without
+    one the traceback is logged on the ``nodish`` logger. Then ``owner`` (the socket,
+    request or server whose callback raised) is destroyed: its ``_on_uncaught(exc)``
+    hook if it has one, else ``destroy()``. The owner is destroyed in both cases: its
+    callback stopped half-way, so its state can no longer be trusted.
+
+    Args:
+        exc: the exception.
+        owner: the object whose callback raised, or None.
+        origin: ``'uncaughtException'``, or ``'unhandledRejection'`` for a coroutine.
+
+    Raises:
+        KeyboardInterrupt, SystemExit: re-raised at once, never reported.
     """
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         raise exc
@@ -212,7 +354,7 @@ def report_uncaught(exc: BaseException, owner: Any = None) -> None:
 
     try:
         if process.listener_count("uncaughtException"):
-            process.emit("uncaughtException", exc, "uncaughtException")
+            process.emit("uncaughtException", exc, origin)
         else:
             where = f" in a callback of {type(owner).__name__}" if owner is not None else ""
             logger.error(
@@ -220,17 +362,22 @@ def report_uncaught(exc: BaseException, owner: Any = None) -> None:
             )
     except Exception as exc2:  # an uncaughtException listener that raises: log it
         logger.error("uncaughtException listener raised", exc_info=exc2)
-    if owner is not None:
-        hook = getattr(owner, "_on_uncaught", None)
-        try:
-            if hook is not None:
-                hook(exc)
-            else:
-                destroy = getattr(owner, "destroy", None)
-                if destroy is not None:
-                    destroy()
-        except Exception as exc3:
-            logger.error("destroying %r after an uncaught exception failed", owner, exc_info=exc3)
+    _destroy_owner(owner, exc)
+
+
+def _destroy_owner(owner: Any, exc: BaseException) -> None:
+    if owner is None:
+        return
+    hook = getattr(owner, "_on_uncaught", None)
+    try:
+        if hook is not None:
+            hook(exc)
+        else:
+            destroy = getattr(owner, "destroy", None)
+            if destroy is not None:
+                destroy()
+    except Exception as exc3:
+        logger.error("destroying %r after an uncaught exception failed", owner, exc_info=exc3)
 
 
 def guarded(owner: Any, fn: Callable[..., object], *args: Any) -> None:
@@ -241,34 +388,84 @@ def guarded(owner: Any, fn: Callable[..., object], *args: Any) -> None:
         report_uncaught(exc, owner)
 
 
+def _run_soon(st: _LoopState, owner: Any, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
+    st.soon -= 1
+    st.soon_ran += 1
+    try:
+        fn(*args)
+    except BaseException as exc:
+        report_uncaught(exc, owner)
+    if st.ticks:
+        st.run_ticks()
+
+
 def call_soon(fn: Callable[..., object], *args: Any, owner: Any = None) -> asyncio.Handle:
-    """Schedule ``fn(*args)`` on the loop, guarded by the uncaught-exception path."""
-    return get_loop().call_soon(guarded, owner, fn, *args)
+    """Schedule ``fn(*args)`` on the loop, guarded by the uncaught-exception path.
+
+    The callback keeps :func:`run` alive until it has run (or its handle is
+    cancelled), and queued ``next_tick`` callbacks run right after it.
+    """
+    loop = get_loop()
+    st = loop_state(loop)
+    st.soon += 1
+    return loop.call_soon(_run_soon, st, owner, fn, args)
+
+
+def next_tick(fn: Callable[..., object], *args: Any, owner: Any = None) -> None:
+    """Queue ``fn(*args)`` on the tick queue (Node's ``process.nextTick``).
+
+    Ticks run in order, after the current callback returns and before immediates;
+    see the module notes for how close to Node asyncio allows this to be.
+    """
+    loop = get_loop()
+    st = loop_state(loop)
+    st.ticks.append((fn, args, owner))
+    if not st.tick_scheduled:
+        st.tick_scheduled = True
+        loop.call_soon(st.scheduled_ticks)
 
 
 async def wait_idle(loop: asyncio.AbstractEventLoop | None = None) -> None:
-    """Wait until no referenced handle and no nodish task is left on the loop."""
+    """Wait until no referenced handle, nodish task, tick or callback is left.
+
+    This is what :func:`run` does after ``main``; inside an asyncio program that does
+    not use ``run()``, ``await wait_idle()`` waits the same way. Do not await it from a
+    coroutine listener: that listener's own task keeps the loop busy.
+    """
     loop = loop or asyncio.get_running_loop()
     st = loop_state(loop)
+    settled = 0
     while True:
-        if not st.busy():
-            # Let callbacks already scheduled run (a 'close' listener may open a new
-            # handle) before deciding the loop is idle.
-            for _ in range(3):
-                await asyncio.sleep(0)
-                if st.busy():
-                    break
-            else:
-                return
-        waiter = st.idle_waiter = loop.create_future()
-        try:
-            await waiter
-        finally:
-            st.idle_waiter = None
+        if st.holding():
+            settled = 0
+            waiter = st.idle_waiter
+            if waiter is None or waiter.done():
+                waiter = st.idle_waiter = loop.create_future()
+            # shared by every waiter; shielded so that one cancelled waiter does not
+            # cancel the others
+            await asyncio.shield(waiter)
+            continue
+        if st.ticks or st.soon:
+            settled = 0
+            pending, ran = st.soon, st.soon_ran
+            await asyncio.sleep(0)
+            # The loop is FIFO: every callback queued before this task yielded has
+            # run by now, unless its handle was cancelled. Those never run; forget them.
+            lost = pending - (st.soon_ran - ran)
+            if lost > 0:
+                st.soon -= lost
+            continue
+        # Nothing of ours is left. Give the loop two more turns for callbacks it
+        # queued itself (a transport's connection_lost, a future's done callbacks),
+        # which may open a new handle.
+        if settled >= 2:
+            return
+        settled += 1
+        await asyncio.sleep(0)
 
 
 def close_all_handles(loop: asyncio.AbstractEventLoop) -> None:
-    """Close every active handle of the loop (Ctrl-C)."""
+    """Close every active handle of the loop and cancel nodish tasks (Ctrl-C)."""
     st = loop_state(loop)
     for h in list(st.handles):
         if h.closer is not None:
@@ -289,13 +486,16 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
             the top level of a script before ``run()`` are served as well).
 
     Returns when no referenced handle is left (every server closed or ``unref()``\\ed,
-    every socket closed, every timer fired or cleared). An exception raised by ``main``
-    propagates. Ctrl-C closes every handle and raises ``SystemExit(130)``, unless
-    ``process`` has a ``'SIGINT'`` listener, which is then called instead.
+    every socket closed, every timer fired or cleared). Then ``process`` emits
+    ``'beforeExit'`` (its listeners may start new work, which is then waited for) and
+    ``'exit'``, as Node does. An exception raised by ``main`` propagates. Ctrl-C closes
+    every handle and raises ``SystemExit(130)``, unless ``process`` has a ``'SIGINT'``
+    listener, which is then called instead.
 
     Raises:
         RuntimeError: when called from inside a running loop (there, just ``await``
             your code; ``await nodish.runtime.wait_idle()`` waits like ``run``).
+        SystemExit: 130 after Ctrl-C.
     """
     try:
         asyncio.get_running_loop()
@@ -303,6 +503,8 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
         pass
     else:
         raise RuntimeError("nodish.run() cannot be called from a running event loop")
+    from .process import process
+
     loop = get_loop()
     interrupted = False
     main_task: asyncio.Task[None] | None = None
@@ -310,16 +512,24 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
     async def _main() -> None:
         if main is not None:
             result = main()
-            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            if inspect.isawaitable(result):
                 await result
-        await wait_idle(loop)
+        while True:
+            await wait_idle(loop)
+            if not process.listener_count("beforeExit"):
+                return
+            guarded(None, process.emit, "beforeExit", process.exit_code)
+            await asyncio.sleep(0)
+            if not loop_state(loop).busy():
+                return
 
     def on_sigint() -> None:
         nonlocal interrupted
-        from .process import process
-
         if process.listener_count("SIGINT"):
-            process.emit("SIGINT", "SIGINT")
+            guarded(None, process.emit, "SIGINT", "SIGINT")
+            return
+        if interrupted:  # a second Ctrl-C while closing: stop waiting
+            loop.stop()
             return
         interrupted = True
         if main_task is not None:
@@ -327,7 +537,10 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
 
     use_signal = threading.current_thread() is threading.main_thread() and sys.platform != "win32"
     if use_signal:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        try:
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - no signals here
+            use_signal = False
     try:
         main_task = loop.create_task(_main())
         try:
@@ -338,9 +551,14 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
         except KeyboardInterrupt:
             interrupted = True
         if interrupted:
+            process.exit_code = 130
             close_all_handles(loop)
-            for _ in range(5):
-                loop.run_until_complete(asyncio.sleep(0))
+            try:
+                loop.run_until_complete(asyncio.wait_for(wait_idle(loop), SHUTDOWN_GRACE))
+            except (asyncio.TimeoutError, RuntimeError, KeyboardInterrupt):
+                pass
+        guarded(None, process.emit, "exit", process.exit_code)
+        if interrupted:
             raise SystemExit(130)
     finally:
         if use_signal and not loop.is_closed():
@@ -349,7 +567,6 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
-    global _default_loop
     try:
         pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for t in pending:
@@ -357,7 +574,9 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
         if pending:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
     finally:
         loop.close()
-        if _default_loop is loop:
-            _default_loop = None
+        if _local.loop is loop:
+            _local.loop = None
+            asyncio.set_event_loop(None)

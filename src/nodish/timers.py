@@ -1,20 +1,40 @@
 """Timers: ``set_timeout``, ``set_interval``, ``set_immediate``, ``next_tick``.
 
-Durations are seconds (floats). As in Node, a delay below one millisecond (or not a
-number) becomes one millisecond, pending timeouts and immediates keep the process
-alive until they fire or are cleared unless ``unref()``\\ed, and an interval keeps it
-alive until cleared. Callbacks run through the runtime's uncaught path: a callback that
-raises is reported, and an interval whose callback raised is cleared.
+Theory of operation
+-------------------
+Durations are seconds (floats). Node's rules, each with a test:
 
-``next_tick`` and ``set_immediate`` both map to ``loop.call_soon``: asyncio has one
-ready queue, so nodish does not reproduce Node's separate nextTick queue. Both run
-after the current callback returns and before any I/O of the next loop iteration.
+* A delay below one millisecond, or above ``TIMEOUT_MAX`` (Node's 2**31 - 1 ms), becomes
+  one millisecond; the second case also warns (``TimeoutOverflowWarning``). ``None``
+  means no delay. Anything that is not a number raises ``ERR_INVALID_ARG_TYPE`` (Node
+  coerces strings; nodish keeps Python's manners).
+* Pending timeouts, intervals and immediates keep :func:`nodish.run` alive until they
+  fire or are cleared, unless ``unref()``\\ed. A timeout that has fired no longer does.
+* ``refresh()`` restarts a timer from now with its delay, and re-arms one that has
+  already fired; it does nothing to a cleared timer.
+* An interval is rescheduled *before* its callback runs (so ``clear_interval`` inside the
+  callback works, and the period does not drift by the callback's run time). A callback
+  that raises goes to the runtime's uncaught path, and an interval whose callback
+  raised is cleared.
+* ``clear_*`` of ``None`` does nothing, as Node ignores ``undefined``.
+
+Ordering. Timers ride on ``loop.call_later``. Immediates are queued on the loop's books
+and run in batches from one ``loop.call_soon``: an immediate queued by an immediate
+runs on the next turn of the loop, as in Node's check phase. ``next_tick`` callbacks
+(Node's ``process.nextTick``) go to the runtime's tick queue, which is drained after
+each timer and immediate callback, and before each batch of immediates, so a tick
+always runs before an immediate queued earlier or later in the same callback. What
+asyncio does not allow: a tick queued from a callback that nodish does not run itself
+(an asyncio callback or a coroutine step) waits behind the callbacks already in the
+loop's ready queue (see :mod:`nodish.runtime`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import numbers
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +42,10 @@ from . import runtime
 from .errors import ERR_INVALID_ARG_TYPE
 
 __all__ = [
+    "TIMEOUT_MAX",
     "Immediate",
     "Timeout",
+    "TimeoutOverflowWarning",
     "clear_immediate",
     "clear_interval",
     "clear_timeout",
@@ -33,7 +55,14 @@ __all__ = [
     "set_timeout",
 ]
 
-TIMEOUT_MAX = 2147483.647  # Node's TIMEOUT_MAX (2**31 - 1 ms), in seconds
+TIMEOUT_MAX = 2147483.647
+"""Node's TIMEOUT_MAX (2**31 - 1 ms), in seconds: longer delays become 1 ms."""
+
+_MIN_DELAY = 0.001  # Node's floor: 1 ms
+
+
+class TimeoutOverflowWarning(RuntimeWarning):
+    """A delay longer than ``TIMEOUT_MAX`` was given; it was set to 1 ms (Node's rule)."""
 
 
 def _check_callback(callback: Any) -> None:
@@ -42,29 +71,55 @@ def _check_callback(callback: Any) -> None:
 
 
 def _delay(delay: Any) -> float:
-    try:
-        d = float(delay)
-    except (TypeError, ValueError):
-        return 0.001
-    if math.isnan(d) or d < 0.001 or d > TIMEOUT_MAX:
-        return 0.001
+    """Node's delay rule, in seconds."""
+    if delay is None:
+        return _MIN_DELAY
+    if isinstance(delay, bool) or not isinstance(delay, numbers.Real):
+        raise ERR_INVALID_ARG_TYPE("delay", "a number of seconds", type(delay).__name__)
+    d = float(delay)
+    if d > TIMEOUT_MAX:
+        warnings.warn(
+            TimeoutOverflowWarning(
+                f"{delay} does not fit into a 32-bit signed integer (in milliseconds). "
+                "Timeout duration was set to 0.001."
+            ),
+            stacklevel=3,
+        )
+        return _MIN_DELAY
+    if math.isnan(d) or d < _MIN_DELAY:
+        return _MIN_DELAY
     return d
 
 
 class Timeout:
-    """A pending ``set_timeout``/``set_interval``; Node's ``Timeout`` object."""
+    """A pending ``set_timeout``/``set_interval``: Node's ``Timeout`` object.
 
-    __slots__ = ("_args", "_callback", "_delay", "_handle", "_loop", "_repeat", "_timer")
+    Not made directly: :func:`set_timeout` and :func:`set_interval` return one.
+    """
+
+    __slots__ = (
+        "_args",
+        "_callback",
+        "_cleared",
+        "_delay",
+        "_handle",
+        "_loop",
+        "_repeat",
+        "_st",
+        "_timer",
+    )
 
     def __init__(
         self, callback: Callable[..., Any], delay: float, args: tuple[Any, ...], repeat: bool
     ) -> None:
-        self._loop = runtime.get_loop()
+        self._loop = loop = runtime.get_loop()
+        self._st = runtime.loop_state(loop)
         self._callback = callback
         self._args = args
         self._delay = delay
         self._repeat = repeat
-        self._handle = runtime.HandleRef(self._loop, self.close)
+        self._cleared = False
+        self._handle = runtime.HandleRef(loop, self.close)
         self._timer: asyncio.TimerHandle | None = None
         self._schedule()
 
@@ -81,8 +136,11 @@ class Timeout:
         try:
             self._callback(*self._args)
         except BaseException as exc:
-            self.close()
+            if self._repeat:
+                self.close()
             runtime.report_uncaught(exc)
+        if self._st.ticks:
+            self._st.run_ticks()
 
     def ref(self) -> Timeout:
         """Keep the process alive while this timer is pending (the default)."""
@@ -95,18 +153,24 @@ class Timeout:
         return self
 
     def has_ref(self) -> bool:
-        """Whether the timer keeps the process alive."""
+        """Whether the timer keeps the process alive while pending."""
         return self._handle.refed
 
     def refresh(self) -> Timeout:
-        """Restart the timer from now with its original delay (also after it fired)."""
+        """Restart the timer from now with its delay; re-arm it if it already fired.
+
+        A cleared timer stays cleared, as in Node.
+        """
+        if self._cleared:
+            return self
         if self._timer is not None:
             self._timer.cancel()
         self._schedule()
         return self
 
     def close(self) -> Timeout:
-        """Cancel the timer (``clear_timeout``)."""
+        """Cancel the timer (same as :func:`clear_timeout`)."""
+        self._cleared = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -115,33 +179,43 @@ class Timeout:
 
     @property
     def pending(self) -> bool:
-        """Whether the timer is still scheduled."""
+        """Whether the timer is scheduled to fire."""
         return self._timer is not None
+
+    @property
+    def delay(self) -> float:
+        """The delay (or period), in seconds, after Node's 1 ms rule."""
+        return self._delay
+
+    def __repr__(self) -> str:
+        kind = "interval" if self._repeat else "timeout"
+        state = "pending" if self._timer is not None else "idle"
+        return f"<Timeout {kind} {self._delay}s {state}{'' if self.has_ref() else ' unref'}>"
 
 
 class Immediate:
-    """A pending ``set_immediate``; Node's ``Immediate`` object."""
+    """A pending ``set_immediate``: Node's ``Immediate`` object.
 
-    __slots__ = ("_handle", "_timer")
+    Not made directly: :func:`set_immediate` returns one.
+    """
+
+    __slots__ = ("_args", "_callback", "_handle")
 
     def __init__(self, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
         loop = runtime.get_loop()
+        st = runtime.loop_state(loop)
+        self._callback: Callable[..., Any] | None = callback
+        self._args = args
         self._handle = runtime.HandleRef(loop, self._cancel)
         self._handle.open()
-
-        def fire() -> None:
-            self._handle.close()
-            try:
-                callback(*args)
-            except BaseException as exc:
-                runtime.report_uncaught(exc)
-
-        self._timer: asyncio.Handle | None = loop.call_soon(fire)
+        st.immediates.append(self)
+        if not st.immediates_scheduled:
+            st.immediates_scheduled = True
+            loop.call_soon(_run_immediates, st)
 
     def _cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._callback = None
+        self._args = ()
         self._handle.close()
 
     def ref(self) -> Immediate:
@@ -158,41 +232,90 @@ class Immediate:
         """Whether the immediate keeps the process alive."""
         return self._handle.refed
 
+    def __repr__(self) -> str:
+        state = "pending" if self._callback is not None else "done"
+        return f"<Immediate {state}{'' if self.has_ref() else ' unref'}>"
 
-def set_timeout(callback: Callable[..., Any], delay: float = 0.001, *args: Any) -> Timeout:
-    """Call ``callback(*args)`` once, ``delay`` seconds from now."""
+
+def _run_immediates(st: Any) -> None:
+    """Run the immediates queued so far; later ones wait for the next turn (Node)."""
+    st.immediates_scheduled = False
+    if st.ticks:
+        st.run_ticks()
+    queue = st.immediates
+    for _ in range(len(queue)):
+        imm: Immediate = queue.popleft()
+        callback = imm._callback
+        if callback is None:  # cleared
+            continue
+        args = imm._args
+        imm._callback = None
+        imm._args = ()
+        imm._handle.close()
+        try:
+            callback(*args)
+        except BaseException as exc:
+            runtime.report_uncaught(exc)
+        if st.ticks:
+            st.run_ticks()
+
+
+def set_timeout(callback: Callable[..., Any], delay: float | None = None, *args: Any) -> Timeout:
+    """Call ``callback(*args)`` once, ``delay`` seconds from now (Node's ``setTimeout``).
+
+    Raises:
+        ERR_INVALID_ARG_TYPE: ``callback`` is not callable or ``delay`` not a number.
+    """
     _check_callback(callback)
     return Timeout(callback, _delay(delay), args, False)
 
 
-def set_interval(callback: Callable[..., Any], delay: float = 0.001, *args: Any) -> Timeout:
-    """Call ``callback(*args)`` every ``delay`` seconds until cleared."""
+def set_interval(callback: Callable[..., Any], delay: float | None = None, *args: Any) -> Timeout:
+    """Call ``callback(*args)`` every ``delay`` seconds until cleared (``setInterval``).
+
+    Raises:
+        ERR_INVALID_ARG_TYPE: ``callback`` is not callable or ``delay`` not a number.
+    """
     _check_callback(callback)
     return Timeout(callback, _delay(delay), args, True)
 
 
 def set_immediate(callback: Callable[..., Any], *args: Any) -> Immediate:
-    """Call ``callback(*args)`` on the next turn of the loop."""
+    """Call ``callback(*args)`` on the next turn of the loop (Node's ``setImmediate``).
+
+    Raises:
+        ERR_INVALID_ARG_TYPE: ``callback`` is not callable.
+    """
     _check_callback(callback)
     return Immediate(callback, args)
 
 
 def clear_timeout(timeout: Timeout | None) -> None:
-    """Cancel a timeout (``None`` is ignored, as Node ignores ``undefined``)."""
+    """Cancel a timeout or an interval (``None`` is ignored, as Node ignores ``undefined``)."""
     if timeout is not None:
         timeout.close()
 
 
-clear_interval = clear_timeout
+def clear_interval(interval: Timeout | None) -> None:
+    """Cancel an interval (``None`` is ignored)."""
+    if interval is not None:
+        interval.close()
 
 
 def clear_immediate(immediate: Immediate | None) -> None:
-    """Cancel an immediate that has not run yet."""
+    """Cancel an immediate that has not run yet (``None`` is ignored)."""
     if immediate is not None:
         immediate._cancel()
 
 
 def next_tick(callback: Callable[..., Any], *args: Any) -> None:
-    """Call ``callback(*args)`` after the current callback returns."""
+    """Call ``callback(*args)`` after the current callback returns (``process.nextTick``).
+
+    Ticks run in the order queued, before any immediate. A tick that raises goes to
+    the uncaught path.
+
+    Raises:
+        ERR_INVALID_ARG_TYPE: ``callback`` is not callable.
+    """
     _check_callback(callback)
-    runtime.call_soon(callback, *args)
+    runtime.next_tick(callback, *args)
