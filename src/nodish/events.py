@@ -10,7 +10,9 @@ beyond its arguments tuple.
 
 A listener registered with ``once`` is stored as a :class:`_Once` wrapper whose
 ``.listener`` is the user's function; ``listeners()`` unwraps, ``raw_listeners()`` does
-not, ``remove_listener(fn)`` finds either. A coroutine function is stored as an
+not, ``remove_listener(fn)`` finds either. Listeners are found by equality, so a bound
+method (``self.on_data``, a new object at each access) is removed by the same
+expression that added it. A coroutine function is stored as an
 :class:`_Async` wrapper that starts the coroutine as a task (:func:`runtime.spawn`); its
 failure goes to ``'error'`` when the emitter captures rejections, else to
 ``process.on('unhandledRejection')`` or the uncaught path. Node runs an async
@@ -288,7 +290,9 @@ class EventEmitter:
             return self
         for i in range(len(current) - 1, -1, -1):
             fn = current[i]
-            if fn is listener or _unwrap(fn) is listener:
+            # == and not only `is`: ``obj.method`` is a new bound-method object at
+            # each access, and ``off('x', self.on_x)`` must find ``on('x', self.on_x)``.
+            if fn is listener or _unwrap(fn) == listener:
                 if len(current) == 1:
                     del events[event]
                 else:
@@ -390,7 +394,7 @@ class EventEmitter:
         current = self._events.get(event, ())
         if listener is None:
             return len(current)
-        return sum(1 for fn in current if fn is listener or _unwrap(fn) is listener)
+        return sum(1 for fn in current if fn is listener or _unwrap(fn) == listener)
 
     def listeners(self, event: Hashable) -> list[Listener]:
         """A copy of ``event``'s listeners, once-wrappers unwrapped."""

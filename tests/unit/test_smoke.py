@@ -30,3 +30,16 @@ def test_default_loop_is_uvloop_unless_forced() -> None:
 
 async def test_get_loop_returns_the_running_loop() -> None:
     assert runtime.get_loop() is asyncio.get_running_loop()
+
+
+def test_python_dash_m_nodish_version_prints_the_version() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "nodish", "version"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == nodish.__version__
+
+
+def test_the_cli_without_a_command_prints_help_and_succeeds() -> None:
+    from nodish import cli
+
+    assert cli.main([]) == 0

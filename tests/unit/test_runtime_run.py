@@ -1,0 +1,249 @@
+"""nodish.run(): a Node process's lifetime.
+
+``run()`` cannot be called from a running loop, so these tests are plain functions (the
+conftest wraps only ``async def`` tests) or drive a script in a child process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import nodish
+from nodish import process, runtime, timers
+from nodish.runtime import HandleRef
+
+ROOT = Path(__file__).resolve().parents[2]
+DEADLINE = 10.0 * float(os.environ.get("NODISH_TIMEOUT_FACTOR", "1"))
+
+
+@pytest.fixture(autouse=True)
+def clean_process() -> Any:
+    yield
+    for name in ("beforeExit", "exit", "SIGINT", "uncaughtException"):
+        process.remove_all_listeners(name)
+    process.exit_code = 0
+
+
+def test_run_returns_once_the_last_timer_has_fired() -> None:
+    fired: list[str] = []
+    timers.set_timeout(fired.append, 0.02, "fired")
+    start = time.monotonic()
+    nodish.run()
+    assert fired == ["fired"]
+    assert time.monotonic() - start >= 0.02 - 0.002
+
+
+def test_a_pending_referenced_timer_keeps_run_alive_an_unrefd_one_does_not() -> None:
+    fired: list[str] = []
+    timers.set_timeout(fired.append, 3600, "never").unref()
+    timers.set_timeout(fired.append, 0.01, "kept run alive")
+    start = time.monotonic()
+    nodish.run()
+    assert fired == ["kept run alive"]
+    assert time.monotonic() - start < DEADLINE
+
+
+def test_an_interval_cleared_after_three_ticks_lets_run_return() -> None:
+    ticks: list[int] = []
+
+    def tick() -> None:
+        ticks.append(1)
+        if len(ticks) == 3:
+            timers.clear_interval(interval)
+
+    interval = timers.set_interval(tick, 0.005)
+    nodish.run()
+    assert len(ticks) == 3
+
+
+def test_run_with_a_coroutine_main_awaits_it_then_waits_for_its_handles() -> None:
+    seen: list[str] = []
+
+    async def main() -> None:
+        await asyncio.sleep(0.001)
+        seen.append("main done")
+        timers.set_timeout(seen.append, 0.01, "timer after main")
+
+    nodish.run(main)
+    assert seen == ["main done", "timer after main"]
+
+
+def test_run_with_a_plain_function_main_calls_it_on_the_loop() -> None:
+    seen: list[Any] = []
+
+    def main() -> None:
+        seen.append(asyncio.get_running_loop() is runtime.get_loop())
+        timers.set_immediate(seen.append, "immediate")
+
+    nodish.run(main)
+    assert seen == [True, "immediate"]
+
+
+def test_an_exception_from_main_propagates_out_of_run() -> None:
+    def main() -> None:
+        raise LookupError("main failed")
+
+    with pytest.raises(LookupError):
+        nodish.run(main)
+
+
+def test_objects_made_before_run_are_served_by_run() -> None:
+    loop = runtime.get_loop()
+    handle = HandleRef(loop)
+    handle.open()  # as a listening server made at the top level of a script would
+    seen: list[str] = []
+    timers.set_timeout(lambda: (seen.append("closing"), handle.close()), 0.01)
+    nodish.run()
+    assert seen == ["closing"]
+    assert loop.is_closed()
+
+
+def test_run_can_be_called_again_after_it_returned() -> None:
+    for n in range(2):
+        seen: list[int] = []
+        timers.set_timeout(seen.append, 0.001, n)
+        nodish.run()
+        assert seen == [n]
+
+
+def test_the_same_objects_work_inside_an_asyncio_program_without_run() -> None:
+    seen: list[str] = []
+
+    async def program() -> None:
+        ticks: list[int] = []
+
+        def tick() -> None:
+            ticks.append(1)
+            if len(ticks) == 3:
+                timers.clear_interval(interval)
+                seen.append("interval done")
+
+        interval = timers.set_interval(tick, 0.001)
+        timers.set_timeout(seen.append, 0.005, "timeout")
+        await runtime.wait_idle()
+        seen.append("idle")
+
+    asyncio.run(program())
+    assert sorted(seen[:2]) == ["interval done", "timeout"] and seen[2] == "idle"
+
+
+def test_before_exit_listeners_may_start_new_work_and_exit_gets_the_exit_code() -> None:
+    seen: list[Any] = []
+
+    def before_exit(code: int) -> None:
+        seen.append(("beforeExit", code))
+        if len(seen) == 1:
+            timers.set_timeout(seen.append, 0.001, "more work")
+
+    process.on("beforeExit", before_exit)
+    process.on("exit", lambda code: seen.append(("exit", code)))
+    process.exit_code = 3
+    nodish.run()
+    assert seen == [("beforeExit", 3), "more work", ("beforeExit", 3), ("exit", 3)]
+
+
+def test_process_exit_from_a_callback_ends_run_with_that_code() -> None:
+    seen: list[Any] = []
+    process.on("exit", lambda code: seen.append(code))
+    timers.set_interval(lambda: None, 3600)
+    timers.set_timeout(process.exit, 0.001, 4)
+    with pytest.raises(SystemExit) as info:
+        nodish.run()
+    assert info.value.code == 4
+    assert seen == [4]
+
+
+# -- Ctrl-C -------------------------------------------------------------------------
+
+CTRL_C_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    import nodish
+    from nodish import process, runtime, timers
+
+    mode = sys.argv[1]
+    loop = runtime.get_loop()
+
+    class EchoProtocol(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            self.transport.write(data)
+
+    server = loop.run_until_complete(loop.create_server(EchoProtocol, "127.0.0.1", 0))
+
+    def close_server():
+        server.close()
+        print("server closed", flush=True)
+
+    handle = runtime.HandleRef(loop, close_server)
+    handle.open()
+    interval = timers.set_interval(lambda: None, 3600)
+
+    if mode == "listener":
+        def on_sigint(name):
+            print("got", name, flush=True)
+            handle.close()
+            server.close()
+            timers.clear_interval(interval)
+        process.on("SIGINT", on_sigint)
+
+    process.on("exit", lambda code: print("exit", code, flush=True))
+
+    async def main():
+        print("ready", server.sockets[0].getsockname()[1], flush=True)
+        if mode == "coroutine":
+            await asyncio.get_running_loop().create_future()  # main itself never ends
+
+    nodish.run(main)
+    print("run returned", flush=True)
+    """
+)
+
+
+def run_until_ready(mode: str, loop_kind: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "NODISH_LOOP": loop_kind, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_SCRIPT, mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # blocks until the child printed: no sleeping
+    if not line.startswith("ready"):
+        proc.kill()
+        raise AssertionError(f"child did not start: {line!r} {proc.stderr.read()!r}")  # type: ignore[union-attr]
+    return proc
+
+
+@pytest.mark.parametrize("kind", ["uvloop", "asyncio"])
+@pytest.mark.parametrize("mode", ["handles", "coroutine"])
+def test_ctrl_c_closes_every_handle_and_exits_with_130(mode: str, kind: str) -> None:
+    proc = run_until_ready(mode, kind)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=DEADLINE)
+    assert proc.returncode == 130, err
+    assert out.splitlines() == ["server closed", "exit 130"]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("kind", ["uvloop", "asyncio"])
+def test_a_sigint_listener_replaces_the_default_ctrl_c(kind: str) -> None:
+    proc = run_until_ready("listener", kind)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=DEADLINE)
+    assert proc.returncode == 0, err
+    assert out.splitlines() == ["got SIGINT", "exit 0", "run returned"]
