@@ -28,6 +28,7 @@ Codes are the contract; messages are prose and may change.
 
 from __future__ import annotations
 
+import asyncio
 import errno as _errno
 import os
 import re
@@ -510,6 +511,9 @@ def translate_os_error(
         address, port: the address involved (for ``getaddrinfo``: the host name).
         detail: Node's ``uvExceptionWithHostPort`` format (``listen`` and ``bind``).
     """
+    original = exc
+    if isinstance(exc, asyncio.TimeoutError) and not isinstance(exc, OSError):
+        exc = TimeoutError()  # Python 3.10: asyncio's TimeoutError is not the builtin
     if isinstance(exc, (NodeSystemError, NodeError)) or not isinstance(exc, OSError):
         return exc
     if isinstance(exc, socket.gaierror):
@@ -525,5 +529,5 @@ def translate_os_error(
             found = _ERRNO_IN_TEXT.search(str(exc))
             err = int(found.group(1)) if found else _errno.EIO
         out = system_error(err, syscall, address, port, detail=detail)
-    out.__cause__ = exc
+    out.__cause__ = original
     return out

@@ -7,7 +7,8 @@ Durations are seconds (floats). Node's rules, each with a test:
 * A delay below one millisecond, or above ``TIMEOUT_MAX`` (Node's 2**31 - 1 ms), becomes
   one millisecond; the second case also warns (``TimeoutOverflowWarning``). ``None``
   means no delay. Anything that is not a number raises ``ERR_INVALID_ARG_TYPE`` (Node
-  coerces strings; nodish keeps Python's manners).
+  coerces strings; nodish keeps Python's manners). Node truncates a delay to whole
+  milliseconds; nodish keeps the fraction (the loop's clock decides the precision).
 * Pending timeouts, intervals and immediates keep :func:`nodish.run` alive until they
   fire or are cleared, unless ``unref()``\\ed. A timeout that has fired no longer does.
 * ``refresh()`` restarts a timer from now with its delay, and re-arms one that has

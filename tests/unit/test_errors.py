@@ -299,3 +299,12 @@ def test_messages_match_what_node_itself_says_for_the_same_failures() -> None:
     theirs = json.loads(node.stdout)
     for name, err in ours.items():
         assert [str(err), err.code, err.syscall] == theirs[name], name  # type: ignore[attr-defined]
+
+
+def test_asyncios_timeout_error_translates_to_etimedout_on_every_python() -> None:
+    import asyncio
+
+    raw = asyncio.TimeoutError()
+    err = translate_os_error(raw, "connect", "127.0.0.1", 9)
+    assert err.code == "ETIMEDOUT"  # type: ignore[attr-defined]
+    assert err.__cause__ is raw
