@@ -83,8 +83,6 @@ class _Symbol:
 error_monitor: Any = _Symbol("events.errorMonitor")
 """Listen on this to observe ``'error'`` events without handling them (Node's ``errorMonitor``)."""
 
-_ALL: Any = _Symbol("all events")
-
 
 class MaxListenersExceededWarning(RuntimeWarning):
     """More listeners were added to one event than ``max_listeners`` allows.
@@ -306,8 +304,8 @@ class EventEmitter:
 
     off = remove_listener
 
-    def remove_all_listeners(self: _E, event: Hashable = _ALL) -> _E:
-        """Remove every listener, or every listener of ``event``.
+    def remove_all_listeners(self: _E, event: Hashable | None = None) -> _E:
+        """Remove every listener, or every listener of ``event`` (``None``: all events).
 
         When there are ``'removeListener'`` listeners, the event is emitted for each
         removed listener, last added first, and the ``'removeListener'`` listeners
@@ -315,7 +313,7 @@ class EventEmitter:
         """
         events = self._events
         if "removeListener" not in events:
-            if event is _ALL:
+            if event is None:
                 events.clear()
                 self._warned = None
             else:
@@ -323,7 +321,7 @@ class EventEmitter:
                 if self._warned:
                     self._warned.discard(event)
             return self
-        if event is _ALL:
+        if event is None:
             for name in list(events):
                 if name != "removeListener":
                     self.remove_all_listeners(name)

@@ -556,3 +556,13 @@ def test_a_bound_method_is_removed_by_the_same_expression_that_added_it() -> Non
     e.off("data", h.on_data)
     e.emit("data")
     assert (h.calls, other.calls) == (0, 1)
+
+
+def test_remove_all_listeners_of_none_removes_everything() -> None:
+    e = EventEmitter()
+    removed: list[Any] = []
+    e.on("a", lambda: None).on("b", lambda: None)
+    e.on("removeListener", lambda name, fn: removed.append(name))
+    e.remove_all_listeners(None)
+    assert e.event_names() == []
+    assert removed == ["a", "b"]
