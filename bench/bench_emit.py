@@ -33,7 +33,7 @@ def _node(listeners: int, seconds: float) -> float:
 
 def run(quick: bool = False) -> list[Row]:
     """Measure emit throughput (emits per second) for each listener count."""
-    seconds = 0.1 if quick else 1.0
+    seconds = 0.1 if quick else 0.5
     reps = harness.repeats(quick)
     rows: list[Row] = []
     for n in LISTENER_COUNTS:

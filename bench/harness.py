@@ -348,7 +348,11 @@ def machine_info() -> dict[str, str]:
         except Exception:
             versions.append(f"{mod} missing")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    load = "unknown"
+    with contextlib.suppress(OSError):
+        load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     return {
+        "loadavg": load,
         "date": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "nproc": str(os.cpu_count() or 1),
         "cpu": cpu,

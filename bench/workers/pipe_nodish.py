@@ -21,7 +21,7 @@ from nodish import events
 from nodish.stream import Readable, Writable
 
 
-class Source(Readable):  # type: ignore[misc]
+class Source(Readable):
     """Pushes ``chunk`` until ``total`` bytes have been pushed, then ends."""
 
     def __init__(self, total: int, chunk: bytes) -> None:
@@ -38,7 +38,7 @@ class Source(Readable):  # type: ignore[misc]
         self.push(self.chunk)
 
 
-class Sink(Writable):  # type: ignore[misc]
+class Sink(Writable):
     """Counts what it is given and calls back at once."""
 
     def __init__(self) -> None:
