@@ -319,7 +319,7 @@ def _unhandled_rejection(exc: BaseException, task: asyncio.Task[Any], owner: Any
 
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         raise exc
-    if process.listener_count("unhandledRejection"):
+    if owner is not process and process.listener_count("unhandledRejection"):
         try:
             process.emit("unhandledRejection", exc, task)
         except Exception as exc2:
@@ -352,6 +352,12 @@ def report_uncaught(
         raise exc
     from .process import process
 
+    if owner is process:
+        # a coroutine listener of process itself failed (an async 'uncaughtException'
+        # listener, say): telling process again could loop forever, as Node's crash
+        # on a throwing handler avoids
+        logger.error("a process listener failed", exc_info=(type(exc), exc, exc.__traceback__))
+        return
     try:
         if process.listener_count("uncaughtException"):
             process.emit("uncaughtException", exc, origin)

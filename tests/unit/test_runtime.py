@@ -338,3 +338,23 @@ async def test_spawn_on_error_receives_the_failure_instead() -> None:
 async def test_run_cannot_be_called_from_a_running_loop() -> None:
     with pytest.raises(RuntimeError):
         runtime.run()
+
+
+async def test_a_failing_async_uncaught_exception_listener_is_logged_once_not_looped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls: list[str] = []
+
+    async def listener(exc: BaseException, origin: str) -> None:
+        calls.append(origin)
+        raise RuntimeError("the handler itself fails")
+
+    process.on("uncaughtException", listener)
+    try:
+        with caplog.at_level(logging.ERROR, logger="nodish"):
+            runtime.report_uncaught(ValueError("first"), None)
+            await asyncio.wait_for(runtime.wait_idle(), 5)
+    finally:
+        process.off("uncaughtException", listener)
+    assert calls == ["uncaughtException"]
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [RuntimeError]
