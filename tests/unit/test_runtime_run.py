@@ -34,6 +34,12 @@ def clean_process() -> Any:
     process.exit_code = 0
 
 
+def test_run_with_nothing_to_do_returns_at_once() -> None:
+    start = time.monotonic()
+    nodish.run()
+    assert time.monotonic() - start < DEADLINE
+
+
 def test_run_returns_once_the_last_timer_has_fired() -> None:
     fired: list[str] = []
     timers.set_timeout(fired.append, 0.02, "fired")
