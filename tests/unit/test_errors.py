@@ -111,7 +111,6 @@ def test_every_err_class_has_the_python_base_matching_nodes(code: str) -> None:
     assert issubclass(cls, ValueError) == (node_base in ("RangeError", "both"))
 
 
-
 @pytest.mark.parametrize("code", [*ALL_CODES, "AbortError"])
 def test_every_err_class_pickles_and_copies_with_its_message(code: str) -> None:
     cls = getattr(errors, code)
