@@ -109,10 +109,18 @@ def _measure(
             wall = elapsed()
         server.check_alive()
         tally.server_cpu.append((server.cpu_seconds() - cpu0) / wall)
+    _check_quiet(server)
     tally.client_cpu.append(float(out["cpu"]))
     value = float(out[key])
     tally.values.append(value)
     return value
+
+
+def _check_quiet(server: Server) -> None:
+    """Fail when the server wrote anything on stderr: its figure could not be trusted."""
+    err = server.stop()
+    if err.strip():
+        raise BenchError(f"server {' '.join(server.cmd)} reported errors:\n{err[-2000:]}")
 
 
 def _idle_memory(cmd: list[str] | None, client: str, conns: int, tally: Tally) -> float | None:
@@ -149,6 +157,7 @@ def _idle_memory(cmd: list[str] | None, client: str, conns: int, tally: Tally) -
                 proc.wait(5)
             proc.stdout.close()
             proc.stderr.close()
+    _check_quiet(server)
     value = (after - before) / held / 1024
     tally.values.append(value)
     return value

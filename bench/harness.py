@@ -30,6 +30,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -176,10 +177,13 @@ class Server:
 
     def __init__(self, cmd: Sequence[str], *, core: int = SERVER_CORE, timeout: float = 15.0):
         self.cmd = list(cmd)
+        self._stderr: str | None = None
+        # a file, not a pipe: a server that logs a lot must never block on a full pipe
+        self._errfile = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             pinned(cmd, core),
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._errfile,
             stdin=subprocess.DEVNULL,
             text=True,
             cwd=ROOT,
@@ -232,7 +236,9 @@ class Server:
             raise BenchError(f"server {' '.join(self.cmd)} died: {err[-2000:]}")
 
     def stop(self) -> str:
-        """Terminate the server (SIGTERM, then SIGKILL) and return its stderr."""
+        """Terminate the server (SIGTERM, then SIGKILL) and return its stderr (idempotent)."""
+        if self._stderr is not None:
+            return self._stderr
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -240,11 +246,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        err = self.proc.stderr.read() if self.proc.stderr else ""
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
-        return err
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self._errfile.seek(0)
+        self._stderr = self._errfile.read()
+        self._errfile.close()
+        return self._stderr
 
     def __enter__(self) -> Server:
         return self

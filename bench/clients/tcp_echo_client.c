@@ -29,7 +29,8 @@
  *
  * "cpu" is this process's own user+system CPU time over the measured interval divided
  * by its wall time (1.0 = one core busy): near 1.0 means the client, not the server,
- * was the bottleneck. An alarm ends the process if anything hangs.
+ * was the bottleneck. A server that makes no progress for 10 s fails the run, and an
+ * alarm ends the process if anything else hangs.
  *
  * Exit status: 0 on success, 2 on a usage error, 1 on any socket error (a message on
  * stderr). Linux only (epoll).
@@ -64,6 +65,14 @@ static int port = 0;
 
 static void die(const char *what) {
     fprintf(stderr, "tcp_echo_client: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+/* A server that stops answering fails the run quickly instead of at the alarm. */
+#define STALL_SECONDS 10.0
+
+static void stalled(const char *mode, double since) {
+    fprintf(stderr, "tcp_echo_client: %s: no progress for %.0f s (server stalled)\n", mode, since);
     exit(1);
 }
 
@@ -159,6 +168,7 @@ static int run_pingpong(int nconns, size_t size, double duration, double warmup)
     int measuring = warmup <= 0;
     double cpu0 = cpu_seconds(), t0 = start;
     uint64_t count = 0;
+    double last_progress = start;
     for (;;) {
         int n = epoll_wait(ep, events, MAX_EVENTS, 100);
         if (n < 0) {
@@ -185,6 +195,10 @@ static int run_pingpong(int nconns, size_t size, double duration, double warmup)
             if (write(c->fd, msg, size) != (ssize_t)size) die("write");
         }
         double t = now();
+        if (n > 0)
+            last_progress = t;
+        else if (t - last_progress > STALL_SECONDS)
+            stalled("ping-pong", t - last_progress);
         if (!measuring && t >= measure_from) {
             measuring = 1;
             count = 0;
@@ -193,6 +207,7 @@ static int run_pingpong(int nconns, size_t size, double duration, double warmup)
         }
         if (measuring && t >= end) {
             double secs = t - t0;
+            if (count == 0) stalled("ping-pong", secs);
             double cpu = (cpu_seconds() - cpu0) / secs;
             printf("{\"mode\":\"pingpong\",\"conns\":%d,\"size\":%zu,\"round_trips\":%llu,"
                    "\"seconds\":%.6f,\"rate\":%.1f,\"cpu\":%.4f}\n",
@@ -216,14 +231,18 @@ static int run_throughput(uint64_t total, size_t chunk) {
     uint64_t sent = 0, received = 0;
     int want_out = 1;
     struct epoll_event events[4];
-    double t0 = now(), cpu0 = cpu_seconds();
+    double t0 = now(), cpu0 = cpu_seconds(), last_progress = t0;
     while (received < total) {
         int n = epoll_wait(ep, events, 4, 1000);
         if (n < 0) {
             if (errno == EINTR) continue;
             die("epoll_wait");
         }
-        if (n == 0) continue;
+        if (n == 0) {
+            if (now() - last_progress > STALL_SECONDS) stalled("throughput", now() - last_progress);
+            continue;
+        }
+        last_progress = now();
         uint32_t ev = events[0].events;
         if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
             for (;;) {
@@ -275,7 +294,7 @@ static int run_hold(int nconns, int window) {
     if (ep < 0) die("epoll_create1");
     struct epoll_event events[MAX_EVENTS];
     int opened = 0, done = 0, inflight = 0;
-    double t0 = now();
+    double t0 = now(), last_progress = t0;
     char byte = 'h';
     while (done < nconns) {
         while (opened < nconns && inflight < window) {
@@ -289,6 +308,10 @@ static int run_hold(int nconns, int window) {
             if (errno == EINTR) continue;
             die("epoll_wait");
         }
+        if (n > 0)
+            last_progress = now();
+        else if (now() - last_progress > STALL_SECONDS)
+            stalled("hold", now() - last_progress);
         for (int k = 0; k < n; k++) {
             int i = (int)events[k].data.u64;
             struct conn *c = &conns[i];
