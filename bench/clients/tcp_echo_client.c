@@ -145,6 +145,50 @@ static void epoll_mod(int ep, int fd, uint32_t events, uint64_t data) {
     if (epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) < 0) die("epoll_ctl");
 }
 
+/*
+ * Close like a polite peer: send FIN, then read (and drop) whatever is still in flight
+ * until the server's FIN. Closing a socket with unread data would send RST instead,
+ * and a server written like Node's example (no 'error' listener) would then report
+ * ECONNRESET: the run must not end with an error that the load itself caused.
+ * Sockets are read from the caller's epoll set `ep` when given (-1: a fresh one).
+ */
+static void close_gracefully(struct conn *conns, int nconns, int ep) {
+    if (ep < 0) {
+        ep = epoll_create1(0);
+        if (ep < 0) die("epoll_create1");
+        for (int i = 0; i < nconns; i++) epoll_add(ep, conns[i].fd, EPOLLIN, (uint64_t)i);
+    }
+    for (int i = 0; i < nconns; i++) {
+        shutdown(conns[i].fd, SHUT_WR);
+        conns[i].state = 0;
+    }
+    int open = nconns;
+    char buf[65536];
+    struct epoll_event events[MAX_EVENTS];
+    double last_progress = now();
+    while (open > 0) {
+        int n = epoll_wait(ep, events, MAX_EVENTS, 1000);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            die("epoll_wait");
+        }
+        if (n == 0 && now() - last_progress > STALL_SECONDS) stalled("close", now() - last_progress);
+        if (n > 0) last_progress = now();
+        for (int k = 0; k < n; k++) {
+            struct conn *c = &conns[events[k].data.u64];
+            if (c->state == 3) continue;
+            ssize_t r = read(c->fd, buf, sizeof buf);
+            if (r > 0 || (r < 0 && (errno == EAGAIN || errno == EINTR))) continue;
+            /* EOF, or an error: this connection is over either way */
+            epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+            close(c->fd);
+            c->state = 3;
+            open--;
+        }
+    }
+    close(ep);
+}
+
 static int run_pingpong(int nconns, size_t size, double duration, double warmup) {
     char *msg = malloc(size);
     char *buf = malloc(size);
@@ -213,7 +257,7 @@ static int run_pingpong(int nconns, size_t size, double duration, double warmup)
                    "\"seconds\":%.6f,\"rate\":%.1f,\"cpu\":%.4f}\n",
                    nconns, size, (unsigned long long)count, secs, (double)count / secs, cpu);
             fflush(stdout);
-            for (int i = 0; i < nconns; i++) close(conns[i].fd);
+            close_gracefully(conns, nconns, ep);
             return 0;
         }
     }
@@ -283,7 +327,9 @@ static int run_throughput(uint64_t total, size_t chunk) {
            "\"cpu\":%.4f}\n",
            (unsigned long long)total, secs, (double)total / 1e6 / secs, cpu);
     fflush(stdout);
-    close(fd);
+    close(ep);
+    struct conn one = {.fd = fd};
+    close_gracefully(&one, 1, -1);
     return 0;
 }
 
@@ -349,7 +395,7 @@ static int run_hold(int nconns, int window) {
     char sink[64];
     while (read(0, sink, sizeof sink) > 0) {
     }
-    for (int i = 0; i < nconns; i++) close(conns[i].fd);
+    close_gracefully(conns, nconns, -1);
     return 0;
 }
 
