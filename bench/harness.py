@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import resource
+import selectors
 import shutil
 import signal
 import statistics
@@ -193,8 +194,6 @@ class Server:
     def _read_port(self, timeout: float) -> int:
         assert self.proc.stdout is not None
         # A blocking readline would hang on a server that never listens: poll instead.
-        import selectors
-
         with selectors.DefaultSelector() as sel:
             sel.register(self.proc.stdout, selectors.EVENT_READ)
             if not sel.select(timeout):
