@@ -110,6 +110,7 @@ _CODES: list[tuple[str, str, _Base]] = [
     ("ERR_STREAM_NULL_VALUES", "May not write null values to stream", TypeError),
     ("ERR_STREAM_ALREADY_FINISHED", "Cannot call {} after a stream was finished", None),
     ("ERR_STREAM_CANNOT_PIPE", "Cannot pipe, not readable", None),
+    ("ERR_UNKNOWN_ENCODING", "Unknown encoding: {}", TypeError),
     ("ERR_SOCKET_CLOSED", "Socket is closed", None),
     (
         "ERR_SOCKET_CLOSED_BEFORE_CONNECTION",
@@ -184,6 +185,7 @@ ERR_STREAM_UNSHIFT_AFTER_END_EVENT: type[NodeError] = codes.ERR_STREAM_UNSHIFT_A
 ERR_STREAM_NULL_VALUES: type[NodeError] = codes.ERR_STREAM_NULL_VALUES
 ERR_STREAM_ALREADY_FINISHED: type[NodeError] = codes.ERR_STREAM_ALREADY_FINISHED
 ERR_STREAM_CANNOT_PIPE: type[NodeError] = codes.ERR_STREAM_CANNOT_PIPE
+ERR_UNKNOWN_ENCODING: type[NodeError] = codes.ERR_UNKNOWN_ENCODING
 ERR_SOCKET_CLOSED: type[NodeError] = codes.ERR_SOCKET_CLOSED
 ERR_SOCKET_CLOSED_BEFORE_CONNECTION: type[NodeError] = codes.ERR_SOCKET_CLOSED_BEFORE_CONNECTION
 ERR_SOCKET_CONNECTION_TIMEOUT: type[NodeError] = codes.ERR_SOCKET_CONNECTION_TIMEOUT
