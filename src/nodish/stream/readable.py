@@ -194,6 +194,47 @@ class Readable(Stream):
 
         A push after ``push(None)`` destroys the stream with ``ERR_STREAM_PUSH_AFTER_EOF``.
         """
+        # Fast path (Node's addChunk): bytes into a flowing, empty, healthy stream with a
+        # 'data' listener, outside a synchronous _read: emitted at once.
+        if (
+            type(chunk) is bytes
+            and chunk
+            and self._r_flowing
+            and not (
+                self._r_length
+                or self._r_sync
+                or self._r_ended
+                or self._destroyed
+                or self._r_object_mode
+            )
+            and self._errored is None
+            and self._r_decoder is None
+            and "data" in self._events
+        ):
+            self._r_reading = False
+            if self._r_await_drain is not None:
+                self._clear_await_drain()
+            self._r_data_emitted = True
+            self.emit("data", chunk)
+            if self._r_length:
+                self._maybe_read_more()
+            elif not (
+                self._r_reading or self._r_ended or self._r_reading_more or self._destroyed
+            ) and (
+                self._errored is None and self._constructed and (self._r_hwm or self._r_flowing)
+            ):
+                # Node's maybeReadMore (a read(0) on the empty buffer), done now instead
+                # of on the next tick: see the theory of operation.
+                self._r_reading = self._r_sync = self._r_need_readable = True
+                try:
+                    self._read(self._r_hwm)
+                except Exception as exc:
+                    self._error_or_destroy(exc)
+                self._r_sync = False
+                if self._r_length <= self._r_hwm:
+                    self._r_need_readable = True
+            return not self._r_ended and (self._r_length < self._r_hwm or not self._r_length)
+
         if self._r_object_mode:
             return self._push_object(chunk, encoding)
         if chunk is None:
@@ -429,9 +470,11 @@ class Readable(Stream):
         or None until they are there (or the rest, after the end). Object mode returns
         one object. Data returned is also emitted as ``'data'``.
         """
-        if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+        if size is None:
+            return self._read_next()
+        if not isinstance(size, int) or isinstance(size, bool):
             raise ERR_INVALID_ARG_TYPE("size", "of type int", type(size).__name__)
-        n = size
+        n: int | None = size
         if n is not None and n > self._r_hwm:
             self._r_hwm = _compute_new_hwm(n)
         if n != 0:
@@ -498,6 +541,59 @@ class Readable(Stream):
                 self._end_readable()
 
         if ret is not None and not self._error_emitted and not self._close_emitted:
+            self._r_data_emitted = True
+            self.emit("data", ret)
+        return ret
+
+    def _read_next(self) -> Any:
+        # read() without a size: read(size) with Node's NaN, specialised (it runs once
+        # per chunk in flowing mode). Same steps and flags as the general path.
+        self._r_emitted_readable = False
+        length = self._r_length
+        if not length:
+            if self._r_ended:
+                self._end_readable()
+                return None
+            n = 0
+        elif self._r_object_mode:
+            n = 1
+        elif self._r_flowing:
+            buf = self._r_buffer
+            assert buf is not None
+            n = len(buf[0])
+        else:
+            n = length
+        if (
+            (self._r_need_readable or not length or length - n < self._r_hwm)
+            and not (self._r_reading or self._r_ended or self._destroyed)
+            and self._errored is None
+            and self._constructed
+        ):
+            self._r_reading = self._r_sync = True
+            if not length:
+                self._r_need_readable = True
+            try:
+                self._read(self._r_hwm)
+            except Exception as exc:
+                self._error_or_destroy(exc)
+            self._r_sync = False
+            if not self._r_reading:
+                n = self._how_much_to_read(None)
+
+        ret = self._from_list(n) if n > 0 else None
+        if ret is None:
+            if self._r_length <= self._r_hwm:
+                self._r_need_readable = True
+        else:
+            self._r_length -= n
+            if self._r_await_drain is not None:
+                self._clear_await_drain()
+        if not self._r_length:
+            if not self._r_ended:
+                self._r_need_readable = True
+            else:  # read past the end (Node: nOrig, NaN here, differs from n)
+                self._end_readable()
+        if ret is not None and not (self._error_emitted or self._close_emitted):
             self._r_data_emitted = True
             self.emit("data", ret)
         return ret

@@ -246,6 +246,33 @@ class Writable(Stream):
         ``ERR_STREAM_WRITE_AFTER_END`` / ``ERR_STREAM_DESTROYED`` on the next tick and
         the stream is destroyed with it.
         """
+        # Fast path: bytes, nothing in flight or queued, a healthy stream. Same steps as
+        # _write_chunk's, minus the checks that cannot apply.
+        if (
+            type(chunk) is bytes
+            and encoding is None
+            and not (
+                self._w_writing
+                or self._w_corked
+                or self._w_ending
+                or self._destroyed
+                or self._w_object_mode
+            )
+            and self._errored is None
+            and self._constructed
+        ):
+            n = len(chunk)
+            self._w_pending_cb += 1
+            self._w_length += n
+            self._w_writelen = n
+            self._w_writecb = callback
+            self._w_writing = self._w_sync = self._w_expect_cb = True
+            self._write(chunk, "buffer", self._w_onwrite)
+            self._w_sync = False
+            if self._w_length == 0 or self.writable_length < self._w_hwm:
+                return not self._destroyed and self._errored is None
+            self._w_need_drain = True
+            return False
         return self._write_chunk(chunk, encoding, callback) is True
 
     def _write_chunk(self, chunk: Any, encoding: str | None, cb: Callback | None) -> Any:
@@ -325,13 +352,12 @@ class Writable(Stream):
         if not self._w_expect_cb:
             self._error_or_destroy(ERR_MULTIPLE_CALLBACK())
             return
-        sync = self._w_sync
-        cb = self._w_writecb
-        self._w_writecb = None
-        self._w_writing = False
-        self._w_expect_cb = False
+        sync = self._w_sync  # read first: _clear_buffer below starts other writes
+        self._w_writing = self._w_expect_cb = False
         self._w_length -= self._w_writelen
-        self._w_writelen = 0
+        cb = self._w_writecb
+        if cb is not None:
+            self._w_writecb = None
 
         if er is not None:
             if self._errored is None:
@@ -345,26 +371,29 @@ class Writable(Stream):
         if self._w_buffer:
             self._clear_buffer()
 
-        if sync:
-            need_drain = self._w_need_drain and self._w_length == 0
-            if cb is None:
-                if not self._w_after_write_pending and (need_drain or self._destroyed):
-                    self._w_after_write_pending = True
-                    self._tick(self._after_write, 1, None)
-                else:
-                    self._w_pending_cb -= 1
-                    if self._w_ending:
-                        self._finish_maybe(True)
-            else:
-                info = self._w_after_write_info
-                if info is not None and info[1] is cb:
-                    info[0] += 1
-                else:
-                    info = self._w_after_write_info = [1, cb]
-                    self._w_after_write_pending = True
-                    self._tick(self._after_write_tick, info)
-        else:
+        if not sync:
             self._after_write(1, cb)
+        elif cb is None:
+            # Called back synchronously, no user callback: nothing to schedule unless
+            # a 'drain' is due (or the stream was destroyed meanwhile).
+            if not self._w_after_write_pending and (
+                (self._w_need_drain and self._w_length == 0) or self._destroyed
+            ):
+                self._w_after_write_pending = True
+                self._tick(self._after_write, 1, None)
+            else:
+                self._w_pending_cb -= 1
+                if self._w_ending:
+                    self._finish_maybe(True)
+        else:
+            # The same callback for consecutive writes is counted, not scheduled again.
+            info = self._w_after_write_info
+            if info is not None and info[1] is cb:
+                info[0] += 1
+            else:
+                info = self._w_after_write_info = [1, cb]
+                self._w_after_write_pending = True
+                self._tick(self._after_write_tick, info)
 
     def _onwrite_error(self, er: BaseException, cb: Callback | None) -> None:
         self._w_pending_cb -= 1
