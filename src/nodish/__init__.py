@@ -16,7 +16,7 @@ events and edge cases, Python's naming, on one event loop (uvloop when available
 
 from __future__ import annotations
 
-from . import errors, events, runtime, timers
+from . import errors, events, runtime, stream, timers
 from .process import process
 from .runtime import get_loop, run
 
@@ -30,5 +30,6 @@ __all__ = [
     "process",
     "run",
     "runtime",
+    "stream",
     "timers",
 ]
