@@ -9,9 +9,11 @@ An item that is awaitable, from a sync iterator, switches to awaiting each item 
 does the same for promises). None is not a valid item (``ERR_STREAM_NULL_VALUES``);
 an exception from the iterator destroys the stream with it.
 
-Destroying the stream closes the iterator: a task waiting on ``__anext__`` is cancelled,
-then ``aclose()`` (async generators) or ``close()`` (generators) runs. Node throws the
-destroy error into the iterator first; Python's generators are closed instead.
+Pulls run as :func:`nodish.runtime.spawn` tasks: a pending pull keeps ``nodish.run()``
+alive, as a pending read would. Destroying the stream closes the iterator: a task
+waiting on ``__anext__`` is cancelled, then ``aclose()`` (async generators) or
+``close()`` (generators) runs. Node throws the destroy error into the iterator first;
+Python's generators are closed instead.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import inspect
 from typing import Any
 
+from .. import runtime
 from ..errors import ERR_INVALID_ARG_TYPE, ERR_STREAM_NULL_VALUES
 from ._base import Callback
 from .readable import Readable
@@ -45,7 +48,7 @@ class _IterReadable(Readable):
         if not self._busy:
             self._busy = True
             if self._is_async:
-                self._task = self._loop.create_task(self._next_async())
+                self._task = runtime.spawn(self._next_async(), self)
             else:
                 self._next_sync()
 
@@ -62,7 +65,7 @@ class _IterReadable(Readable):
                 return
             if inspect.isawaitable(value):
                 self._is_async = True  # from now on every item may need awaiting
-                self._task = self._loop.create_task(self._next_sync_awaiting(value))
+                self._task = runtime.spawn(self._next_sync_awaiting(value), self)
                 return
             if not self._deliver(value):
                 return
@@ -139,7 +142,7 @@ class _IterReadable(Readable):
                 exc = None if t.cancelled() else t.exception()
                 self._tick(callback, exc if exc is not None else err)
 
-            self._loop.create_task(close()).add_done_callback(closed)
+            runtime.spawn(close(), self).add_done_callback(closed)
             return
         close_sync = getattr(it, "close", None)
         if close_sync is not None:

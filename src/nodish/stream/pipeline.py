@@ -146,12 +146,10 @@ def pipeline_impl(
     if len(streams) < 2:
         raise ERR_MISSING_ARGS("streams")
 
-    loop = runtime.get_loop()
     error: BaseException | None = None
     value: Any = None
     destroys: list[Callable[[BaseException | None], None]] = []
     last_cleanup: list[Callable[[], None]] = []
-    tasks: set[asyncio.Task[Any]] = set()  # referenced until done
     finish_count = 0
     called = False
 
@@ -176,9 +174,8 @@ def pipeline_impl(
             runtime.next_tick(callback, error, value)
 
     def spawn(coro: Any) -> None:
-        task = loop.create_task(coro)
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        # a running pump keeps nodish.run() alive, like the data it moves
+        runtime.spawn(coro)
 
     ret: Any = None
     n = len(streams)
