@@ -142,7 +142,9 @@ class Socket(SocketOptions, EventEmitter, asyncio.DatagramProtocol):
         "_default_ip",
         "_exclusive",
         "_family_name",
+        "_fast",
         "_handle",
+        "_ips",
         "_ipv6_only",
         "_lookups",
         "_loop",
@@ -202,6 +204,9 @@ class Socket(SocketOptions, EventEmitter, asyncio.DatagramProtocol):
         self._lookups: dict[str, list[_PendingSend]] = {}
         self._overflow = False
         self._remote: tuple[Any, ...] | None = None
+        self._fast = False
+        # destinations known to be numeric, for send's hot path (None: localhost)
+        self._ips: dict[str | None, str] = {None: self._default_ip}
         if message_listener is not None:
             self.on("message", message_listener)
 
@@ -362,6 +367,7 @@ class Socket(SocketOptions, EventEmitter, asyncio.DatagramProtocol):
             transport.abort()  # type: ignore[attr-defined]
             return
         self._bind_state = _BOUND
+        self._update_fast()
         try:
             self.emit("listening")
         except BaseException as exc:
@@ -404,6 +410,7 @@ class Socket(SocketOptions, EventEmitter, asyncio.DatagramProtocol):
         """The transport is gone; unexpected unless ``close()`` asked for it."""
         self._transport = None
         self._sock = None
+        self._fast = False
         if self._closed:
             return
         if exc is not None:
@@ -460,6 +467,38 @@ class Socket(SocketOptions, EventEmitter, asyncio.DatagramProtocol):
         resolve (``ENOTFOUND``) is reported to ``callback``. Without one, a lookup
         failure is an ``'error'`` event and a refused datagram is dropped, as in Node.
         """
+        # The hot path (an echo server's reply): a bound, unconnected socket with nothing
+        # queued, bytes, an int port, and a destination already known to be numeric.
+        if (
+            self._fast
+            and type(msg) is bytes
+            and type(port) is int
+            and 0 < port < 65536
+            and not offset
+            and length is None
+        ):
+            ip = self._ips.get(address)
+            if ip is not None and (callback is None or callable(callback)):
+                try:
+                    n = self._sock.sendto(msg, (ip, port))  # type: ignore[union-attr]
+                except OSError as exc:
+                    self._send_error(exc, msg, (ip, port), address or ip, port, callback)
+                    return
+                if callback is not None:
+                    self._loop.call_soon(runtime.guarded, self, callback, None, n)
+                return
+        self._send(msg, port, address, callback, offset, length)
+
+    def _send(
+        self,
+        msg: Any,
+        port: Any,
+        address: Any,
+        callback: Callback | None,
+        offset: int,
+        length: int | None,
+    ) -> None:
+        """``send`` in full: validation, implicit bind, lookups, connected sockets."""
         if type(msg) is bytes and not offset and length is None:
             data: bytes | bytearray | memoryview = msg
         else:
@@ -489,13 +528,14 @@ class Socket(SocketOptions, EventEmitter, asyncio.DatagramProtocol):
             assert remote is not None
             self._send_to(data, remote, remote[0], remote[1], callback)
             return
-        assert isinstance(port, int)
         if address is None:
             host = self._default_ip
             ip: str | None = host
         else:
             host = address
             ip = _sockopt.numeric_host(address, self._v6)
+            if ip and len(self._ips) < 1024:
+                self._ips[address] = ip  # for the hot path next time
         if ip is None or self._outq:
             self._send_later(data, port, host, ip, callback)
         elif not ip:
@@ -513,27 +553,60 @@ class Socket(SocketOptions, EventEmitter, asyncio.DatagramProtocol):
     ) -> None:
         """Hand one datagram to the kernel; the callback runs on the next iteration."""
         sock = self._sock
-        assert sock is not None
+        if sock is None:
+            return
         try:
             if self._overflow and self._transport_busy():
                 n = self._queue_in_transport(data, dest)
             else:
                 n = sock.sendto(data, dest)
-        except BlockingIOError:
-            self._overflow = True
-            n = self._queue_in_transport(data, dest)
         except OSError as exc:
-            self._send_failed(translate_os_error(exc, "send", host, port), callback)
+            self._send_error(exc, data, dest, host, port, callback)
             return
         if callback is not None:
             self._loop.call_soon(runtime.guarded, self, callback, None, n)
+
+    def _send_error(
+        self,
+        exc: OSError,
+        data: bytes | bytearray | memoryview,
+        dest: tuple[Any, ...],
+        host: str,
+        port: int,
+        callback: Callback | None,
+    ) -> None:
+        """``sendto`` raised: a full kernel buffer queues the datagram, the rest fail it."""
+        if isinstance(exc, BlockingIOError):
+            self._overflow = True
+            self._update_fast()
+            try:
+                n = self._queue_in_transport(data, dest)
+            except OSError as exc2:
+                self._send_failed(translate_os_error(exc2, "send", host, port), callback)
+                return
+            if callback is not None:
+                self._loop.call_soon(runtime.guarded, self, callback, None, n)
+            return
+        self._send_failed(translate_os_error(exc, "send", host, port), callback)
 
     def _transport_busy(self) -> bool:
         transport = self._transport
         if transport is not None and buffered(transport):
             return True
         self._overflow = False
+        self._update_fast()
         return False
+
+    def _update_fast(self) -> None:
+        """Whether ``send`` may take its hot path (see there)."""
+        self._fast = (
+            self._bind_state == _BOUND
+            and not self._closed
+            and self._connect_state != _CONNECTED
+            and not self._outq
+            and not self._overflow
+            and self._sock is not None
+        )
 
     def _queue_in_transport(
         self, data: bytes | bytearray | memoryview, dest: tuple[Any, ...]
@@ -568,6 +641,7 @@ class Socket(SocketOptions, EventEmitter, asyncio.DatagramProtocol):
             data = bytes(data)
         entry = _PendingSend(data, port, host, callback)
         self._outq.append(entry)
+        self._fast = False
         if ip is not None:
             entry.ready = True
             entry.ip = ip or None
@@ -614,6 +688,8 @@ class Socket(SocketOptions, EventEmitter, asyncio.DatagramProtocol):
             self._send_to(
                 entry.data, (entry.ip, entry.port), entry.address, entry.port, entry.callback
             )
+        if not outq:
+            self._update_fast()
 
     def _emit_error(self, err: BaseException) -> None:
         if self._closed:
@@ -717,6 +793,7 @@ class Socket(SocketOptions, EventEmitter, asyncio.DatagramProtocol):
             self._loop.call_soon(runtime.guarded, self, report)
             return
         self._connect_state = _CONNECTED
+        self._fast = False
         self._loop.call_soon(runtime.guarded, self, self._emit_connect)
 
     def _emit_connect(self) -> None:
@@ -740,6 +817,7 @@ class Socket(SocketOptions, EventEmitter, asyncio.DatagramProtocol):
             raise translate_os_error(exc, "connect") from None
         self._connect_state = _DISCONNECTED
         self._remote = None
+        self._update_fast()
 
     def remote_address(self) -> AddressInfo:
         """The connected peer's ``{address, family, port}``.
@@ -805,6 +883,7 @@ class Socket(SocketOptions, EventEmitter, asyncio.DatagramProtocol):
             return self
         self._health_check()
         self._closed = True
+        self._fast = False
         self._outq.clear()
         transport = self._transport
         if transport is not None:
