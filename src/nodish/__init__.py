@@ -16,7 +16,7 @@ events and edge cases, Python's naming, on one event loop (uvloop when available
 
 from __future__ import annotations
 
-from . import errors, events, runtime, stream, timers
+from . import dgram, errors, events, runtime, stream, timers
 from .process import process
 from .runtime import get_loop, run
 
@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "dgram",
     "errors",
     "events",
     "get_loop",

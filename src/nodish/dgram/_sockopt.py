@@ -8,12 +8,12 @@ the ``OSError`` into Node's error with the right ``syscall``.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import socket
 import struct
 import sys
 from functools import lru_cache
+from typing import Any
 
 from .._address import is_ip
 
@@ -188,11 +188,7 @@ def set_multicast_interface(sock: socket.socket, v6: bool, interface: str) -> No
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _ipv4(interface))
 
 
-class _SockaddrUnspec(ctypes.Structure):
-    _fields_ = [("family", ctypes.c_ushort), ("data", ctypes.c_char * 26)]
-
-
-_libc: ctypes.CDLL | None = None
+_libc: Any = None
 
 
 def disconnect(sock: socket.socket) -> None:
@@ -202,11 +198,14 @@ def disconnect(sock: socket.socket) -> None:
     ``connect(2)`` directly, as libuv's ``uv_udp_disconnect`` does. macOS answers
     ``EAFNOSUPPORT`` but disconnects anyway, so that answer is not an error.
     """
+    import ctypes  # only here: most programs never disconnect a UDP socket
+
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)
-    addr = _SockaddrUnspec(socket.AF_UNSPEC)
-    rc = _libc.connect(sock.fileno(), ctypes.byref(addr), ctypes.sizeof(addr))
+    # struct sockaddr with sa_family = AF_UNSPEC, sized like a sockaddr_in6
+    addr = ctypes.create_string_buffer(struct.pack("@H", socket.AF_UNSPEC), 28)
+    rc = _libc.connect(sock.fileno(), addr, ctypes.sizeof(addr))
     if rc != 0:
         err = ctypes.get_errno()
         if err != errno.EAFNOSUPPORT:
