@@ -641,3 +641,12 @@ async def test_events_once_works_on_dgram_events() -> None:
     msg, rinfo = await wait_for(waiting)
     assert msg == b"once" and rinfo.size == 4
     await close(server, client)
+
+
+async def test_await_close_waits_for_close_even_on_a_never_bound_socket() -> None:
+    sock = dgram.create_socket("udp4")
+    seen: list[str] = []
+    sock.on("close", lambda: seen.append("close"))
+    await sock.close()
+    assert seen == ["close"]
+    await sock  # settled: returns at once

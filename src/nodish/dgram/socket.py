@@ -60,7 +60,7 @@ from ..errors import (
     system_error,
     translate_os_error,
 )
-from ..events import error_monitor
+from ..events import error_monitor, once
 from . import _sockopt
 from ._args import check_address, check_callback
 from .options import SocketOptions
@@ -104,6 +104,7 @@ class Socket(Sending, SocketOptions, asyncio.DatagramProtocol):
 
     __slots__ = (
         "_bind_state",
+        "_close_emitted",
         "_close_queued",
         "_closed",
         "_connect_state",
@@ -160,6 +161,7 @@ class Socket(Sending, SocketOptions, asyncio.DatagramProtocol):
         self._connect_state = _DISCONNECTED
         self._closed = False
         self._close_queued = False
+        self._close_emitted = False
         self._sock: _socket.socket | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._queue: list[Callable[[], Any]] | None = None
@@ -588,6 +590,7 @@ class Socket(Sending, SocketOptions, asyncio.DatagramProtocol):
             self.close()
 
     def _emit_close(self) -> None:
+        self._close_emitted = True
         try:
             self.emit("close")
         except BaseException as exc:
@@ -607,10 +610,8 @@ class Socket(Sending, SocketOptions, asyncio.DatagramProtocol):
 
     async def _settled(self) -> Socket:
         """Wait for the pending bind, connect or close, whichever applies."""
-        from ..events import once
-
         if self._closed:
-            if self._handle.active:
+            if not self._close_emitted:
                 await once(self, "close")
         elif self._queue is not None and self._close_queued:
             await once(self, "close")
