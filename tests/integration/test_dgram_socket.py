@@ -239,12 +239,13 @@ async def test_send_forms_str_list_offset_length_make_one_datagram_each() -> Non
     client = await bound()
     port = server.address().port
     client.send("héllo", port)  # no address: localhost
+    client.send(b"empty address", str(port), "")  # '' is localhost too; ports may be str
     client.send([b"ab", "cd", bytearray(b"ef"), memoryview(b"gh")], port, "127.0.0.1")
     client.send(b"0123456789", port, "127.0.0.1", offset=2, length=3)
     client.send("深入浅出", port, "127.0.0.1", offset=3)  # offsets count bytes, as Node's
     client.send([], port, "127.0.0.1")
-    got = [(await inbox.get())[0] for _ in range(5)]
-    assert got == ["héllo".encode(), b"abcdefgh", b"234", "入浅出".encode(), b""]
+    got = [(await inbox.get())[0] for _ in range(6)]
+    assert got == ["héllo".encode(), b"empty address", b"abcdefgh", b"234", "入浅出".encode(), b""]
     await close(server, client)
 
 

@@ -214,7 +214,7 @@ class Sending(EventEmitter):
             assert remote is not None
             self._send_to(data, remote, remote[0], remote[1], callback)
             return
-        if address is None:
+        if not address:  # None or '': localhost, as Node's lookup4/lookup6
             host = self._default_ip
             ip: str | None = host
         else:
