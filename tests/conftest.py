@@ -13,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import warnings
 from typing import Any
 
 import pytest
 import uvloop
+
+from nodish import runtime
 
 TIMEOUT_FACTOR = float(os.environ.get("NODISH_TIMEOUT_FACTOR", "1"))
 ASYNC_TEST_TIMEOUT = 30.0 * TIMEOUT_FACTOR
@@ -50,12 +53,14 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
     errors: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx))
     asyncio.set_event_loop(loop)
+    leaked: list[str] = []
     try:
         loop.run_until_complete(asyncio.wait_for(fn(**kwargs), ASYNC_TEST_TIMEOUT))
         # let callbacks scheduled by the test's last step run before judging
         loop.run_until_complete(asyncio.sleep(0))
     finally:
         try:
+            leaked = _close_leaked_handles(loop)
             pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
             for t in pending:
                 t.cancel()
@@ -64,7 +69,26 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             asyncio.set_event_loop(None)
-            loop.close()
+            # A transport the test leaked warns while the loop closes; under -W error that
+            # warning would stop uvloop half-way through closing and hang the run.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)
+                loop.close()
+    if errors:
+        raise AssertionError(f"the loop's exception handler was called: {errors!r}")
+    if leaked:
+        raise AssertionError(f"the test left handles open: {leaked}")
     if errors:
         raise AssertionError(f"the loop's exception handler was called: {errors!r}")
     return True
+
+
+def _close_leaked_handles(loop: asyncio.AbstractEventLoop) -> list[str]:
+    """Close what a test left open (servers, sockets, timers) and name it."""
+    state = runtime.loop_state(loop)
+    leaked = [repr(h.closer) for h in list(state.handles) if h.active]
+    if leaked:
+        runtime.close_all_handles(loop)
+        for _ in range(5):
+            loop.run_until_complete(asyncio.sleep(0))
+    return leaked

@@ -14,9 +14,27 @@ DEFAULT_TIMEOUT = 10.0 * float(os.environ.get("NODISH_TIMEOUT_FACTOR", "1"))
 NODE = shutil.which("node") or "node"
 
 
-async def wait_event(emitter: Any, name: str, timeout: float = DEFAULT_TIMEOUT) -> tuple[Any, ...]:
-    """The arguments of the next ``name`` event on ``emitter``; fails after ``timeout``."""
-    return await asyncio.wait_for(events.once(emitter, name), timeout)
+async def wait_event(
+    emitter: Any, name: str, timeout: float = DEFAULT_TIMEOUT, *, error_rejects: bool = True
+) -> tuple[Any, ...]:
+    """The arguments of the next ``name`` event on ``emitter``; fails after ``timeout``.
+
+    Like Node's ``events.once``, an ``'error'`` emitted first raises it, unless
+    ``error_rejects`` is False (for waiting on ``'close'`` after an expected error).
+    """
+    if error_rejects:
+        return await asyncio.wait_for(events.once(emitter, name), timeout)
+    fut: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+
+    def on_event(*args: Any) -> None:
+        if not fut.done():
+            fut.set_result(args)
+
+    emitter.once(name, on_event)
+    try:
+        return await asyncio.wait_for(fut, timeout)
+    finally:
+        emitter.remove_listener(name, on_event)
 
 
 async def wait_for(fut: Any, timeout: float = DEFAULT_TIMEOUT) -> Any:

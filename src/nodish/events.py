@@ -460,17 +460,21 @@ def _as_error(err: Any) -> BaseException:
     return err if isinstance(err, BaseException) else ERR_UNHANDLED_ERROR(repr(err))
 
 
-async def once(emitter: EventEmitter, event: Hashable) -> tuple[Any, ...]:
-    """Wait for ``event`` and return its arguments as a tuple (Node's ``events.once``).
+def once(emitter: EventEmitter, event: Hashable) -> asyncio.Future[tuple[Any, ...]]:
+    """A future of ``event``'s arguments as a tuple (Node's ``events.once``).
 
-    Raises:
+    The listeners are added at once, when ``once()`` is called (as Node creates its
+    promise), so an event emitted right after the call is not missed even if the
+    future is awaited later.
+
+    Raises (when awaited):
         The error, if ``'error'`` is emitted first (unless ``event`` is ``'error'``,
         which then resolves with the error in the tuple).
 
-    Cancelling the wait (``asyncio.wait_for``, ``task.cancel()``) removes the listeners:
-    Python's cancellation takes the place of Node's ``signal`` option.
+    Cancelling the future (``asyncio.wait_for``, ``fut.cancel()``) removes the
+    listeners: Python's cancellation takes the place of Node's ``signal`` option.
     """
-    fut: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+    fut = _OnceFuture(loop=runtime.get_loop())
     watch_error = event != "error"
 
     def on_event(*args: Any) -> None:
@@ -484,16 +488,27 @@ async def once(emitter: EventEmitter, event: Hashable) -> tuple[Any, ...]:
         if not fut.done():
             fut.set_exception(_as_error(err))
 
+    def cleanup() -> None:
+        emitter.remove_listener(event, on_event)
+        if watch_error:
+            emitter.remove_listener("error", on_error)
+
+    fut.cleanup = cleanup
     emitter.once(event, on_event)
     if watch_error:
         emitter.once("error", on_error)
-    try:
-        return await fut
-    finally:
-        if not fut.done() or fut.cancelled():
-            emitter.remove_listener(event, on_event)
-            if watch_error:
-                emitter.remove_listener("error", on_error)
+    return fut
+
+
+class _OnceFuture(asyncio.Future[tuple[Any, ...]]):
+    """The future of :func:`once`: cancelling it removes its listeners at once."""
+
+    cleanup: Callable[[], None] | None = None
+
+    def cancel(self, msg: Any = None) -> bool:
+        if self.cleanup is not None and not self.done():
+            self.cleanup()
+        return super().cancel(msg)
 
 
 class _OnSink:

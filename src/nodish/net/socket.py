@@ -1,0 +1,792 @@
+"""``net.Socket``: a Duplex stream over one asyncio transport.
+
+Theory of operation
+-------------------
+A Socket *is* its transport's asyncio Protocol (``asyncio.Protocol`` has empty
+``__slots__``, so the two share one object and every transport callback is one method
+call away from the stream). The mapping, one to one with Node's ``lib/net.js``:
+
+=====================  ===================================================
+asyncio callback        Node behaviour
+=====================  ===================================================
+``connection_made``     ``'connect'`` then ``'ready'`` (client); the server's
+                        ``'connection'`` (accepted socket)
+``data_received``       ``push(data)`` → ``'data'``; ``push`` returning False
+                        stops reading (``pause_reading``) until ``_read``
+``eof_received``        ``push(None)`` → ``'end'``; returns True so the
+                        transport stays open for half-close
+``pause_writing``       the ``_write`` callback is held back, so further
+                        writes buffer in the Writable and ``write()`` returns
+                        False at the mark
+``resume_writing``      the held callback runs; the Writable flushes its
+                        buffer (``_writev``) and emits ``'drain'`` when empty
+``connection_lost``     ``'error'`` (if the peer broke it) then
+                        ``'close'(had_error)``
+=====================  ===================================================
+
+The transport's write-buffer limits are the socket's ``writable_high_water_mark``
+(low = high / 4), and ``writable_length`` adds the transport's buffered bytes to the
+stream's own, so ``write()`` returns False once *everything* not yet handed to the
+kernel reaches the mark.
+
+Closing. ``end()`` sends FIN once the buffer is flushed (``write_eof``). A socket that
+ended normally is closed gracefully (``transport.close()`` flushes first); ``destroy()``
+on a socket with unfinished writes aborts it (what is not yet in the kernel is
+dropped, as libuv's ``uv_close`` does); ``reset_and_destroy()`` sends RST. ``'close'``
+is emitted by the socket itself (``emit_close=False`` on the stream) once the transport
+is gone, with ``had_error``; it is the moment the handle stops keeping the process
+alive.
+
+Connecting. ``connect()`` validates its arguments at once, then resolves the host
+(``loop.getaddrinfo``, never blocking), emits ``'lookup'``, and tries each address in
+turn (Node's ``autoSelectFamily``: an attempt that has not connected in 0.25 s gives
+way to the next address). Writes and ``end()`` made while connecting are held and
+replayed on ``'connect'``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket as _socket
+import struct
+from collections.abc import Callable, Generator
+from typing import Any, cast
+
+from .. import runtime
+from .._address import AddressInfo, family_name, is_ip, validate_port
+from ..errors import (
+    ERR_INVALID_ARG_TYPE,
+    ERR_SOCKET_CLOSED,
+    ERR_SOCKET_CLOSED_BEFORE_CONNECTION,
+    translate_os_error,
+)
+from ..stream.duplex import Duplex
+
+__all__ = ["Socket"]
+
+# Node's net.Socket `autoSelectFamilyAttemptTimeout` default (v20): 250 ms.
+ATTEMPT_TIMEOUT = 0.25
+
+
+class Socket(Duplex, asyncio.Protocol):
+    """A TCP or Unix-domain stream socket; Node's ``net.Socket``.
+
+    Mirrors https://nodejs.org/docs/latest-v20.x/api/net.html#class-netsocket.
+    Events: ``'lookup'``, ``'connect'``, ``'ready'``, ``'data'``, ``'end'``,
+    ``'drain'``, ``'timeout'``, ``'error'``, ``'close'`` (with ``had_error``).
+
+    Args:
+        allow_half_open: keep the writable side open after the peer's FIN (``'end'``);
+            by default the socket ends its side too.
+        no_delay: disable Nagle's algorithm (Node's default is False: Nagle on).
+        keep_alive: enable TCP keep-alive, first probe after
+            ``keep_alive_initial_delay`` seconds.
+        high_water_mark: both directions' mark in bytes (default 16384).
+
+    A ``Socket`` is awaitable: ``sock = await net.connect(port)`` waits for
+    ``'connect'`` and raises the connect error.
+    """
+
+    __slots__ = (
+        "_bytes_read",
+        "_bytes_written",
+        "_connect_task",
+        "_connecting",
+        "_final_cb",
+        "_final_destroy_cb",
+        "_had_error",
+        "_handle",
+        "_keep_alive",
+        "_keep_alive_delay",
+        "_last_active",
+        "_lost",
+        "_no_delay",
+        "_peer",
+        "_pending_writes",
+        "_read_paused",
+        "_server",
+        "_sockname",
+        "_timeout",
+        "_timer",
+        "_transport",
+        "_unix_path",
+        "_write_cb",
+        "_write_paused",
+    )
+
+    def __init__(
+        self,
+        *,
+        allow_half_open: bool = False,
+        no_delay: bool = False,
+        keep_alive: bool = False,
+        keep_alive_initial_delay: float = 0,
+        high_water_mark: int | None = None,
+        _server: Any = None,
+    ) -> None:
+        super().__init__(
+            allow_half_open=allow_half_open,
+            emit_close=False,
+            high_water_mark=high_water_mark,
+        )
+        self._transport: asyncio.Transport | None = None
+        self._server = _server
+        self._handle = runtime.HandleRef(self._loop, self.destroy)
+        self._connecting = False
+        self._connect_task: asyncio.Task[None] | None = None
+        self._lost = False
+        self._had_error = False
+        self._bytes_read = 0
+        self._bytes_written = 0
+        self._read_paused = False
+        self._write_paused = False
+        self._write_cb: Callable[..., Any] | None = None
+        self._pending_writes: list[tuple[Any, Callable[..., Any]]] | None = None
+        self._final_cb: Callable[..., Any] | None = None
+        self._final_destroy_cb: tuple[BaseException | None, Callable[..., Any]] | None = None
+        self._no_delay = no_delay
+        self._keep_alive = keep_alive
+        self._keep_alive_delay = keep_alive_initial_delay
+        self._timeout = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._last_active = 0.0
+        self._peer: Any = None
+        self._sockname: Any = None
+        self._unix_path: str | None = None
+
+    # ------------------------------------------------------------------ protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        """asyncio: the connection is up (accepted, or our connect succeeded)."""
+        transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        if self.destroyed:
+            transport.abort()
+            return
+        self._transport = transport
+        hwm = self.writable_high_water_mark
+        transport.set_write_buffer_limits(high=hwm, low=hwm // 4)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (_socket.AF_INET, _socket.AF_INET6):
+            try:
+                if not self._no_delay:
+                    # asyncio turns Nagle off on every TCP transport; Node leaves it on.
+                    sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 0)
+                if self._keep_alive:
+                    self._apply_keep_alive(sock, True, self._keep_alive_delay)
+            except OSError:
+                pass
+        server = self._server
+        self._handle.open()
+        if server is not None:
+            if self._timeout:
+                self._touch()
+            server._accepted(self)
+            return
+        self._connecting = False
+        if self._timeout:
+            self._touch()
+        pending = self._pending_writes
+        self._pending_writes = None
+        try:
+            if pending:
+                for chunk, cb in pending:
+                    self._write(chunk, "buffer", cb)
+            if self._final_cb is not None:
+                cb, self._final_cb = self._final_cb, None
+                self._final(cb)
+            self.emit("connect")
+            self.emit("ready")
+        except BaseException as exc:
+            runtime.report_uncaught(exc, self)
+
+    def data_received(self, data: bytes) -> None:
+        """asyncio: bytes arrived → ``'data'`` (or the buffer, when paused)."""
+        self._bytes_read += len(data)
+        if self._timeout:
+            self._last_active = self._loop.time()
+        try:
+            if not self.push(data) and not self._read_paused:
+                self._read_paused = True
+                if self._transport is not None:
+                    self._transport.pause_reading()
+        except BaseException as exc:
+            runtime.report_uncaught(exc, self)
+
+    def eof_received(self) -> bool:
+        """asyncio: the peer sent FIN → ``'end'`` once the buffer is read."""
+        try:
+            self.push(None)
+            # Node's onStreamRead does the same: with nothing buffered, 'end' follows
+            # even when nobody consumes the socket.
+            self.read(0)
+        except BaseException as exc:
+            runtime.report_uncaught(exc, self)
+        return True  # keep the transport: our side may still write (half-open)
+
+    def pause_writing(self) -> None:
+        """asyncio: the transport's buffer is over the mark; hold write callbacks."""
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        """asyncio: the transport's buffer is under the low mark; release the callback."""
+        self._write_paused = False
+        cb = self._write_cb
+        if cb is not None:
+            self._write_cb = None
+            try:
+                cb()
+            except BaseException as exc:
+                runtime.report_uncaught(exc, self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """asyncio: the transport is closed → ``'error'`` (if any) then ``'close'``."""
+        self._lost = True
+        self._stop_timer()
+        if self._write_cb is not None:
+            # writes that never reached the kernel: their callbacks get the error
+            cb, self._write_cb = self._write_cb, None
+            err = self._translate(exc, "write") if exc else ERR_SOCKET_CLOSED()
+            try:
+                cb(err)
+            except BaseException as exc2:
+                runtime.report_uncaught(exc2, self)
+        if self.destroyed:
+            # our _destroy closed the transport: finish it
+            self._finish_destroy()
+            return
+        try:
+            if exc is not None:
+                self.destroy(self._translate(exc, "read"))
+            else:
+                self.destroy()
+        except BaseException as exc3:
+            runtime.report_uncaught(exc3, self)
+
+    # ------------------------------------------------------------------ stream hooks
+
+    def _read(self, size: int) -> None:
+        if self._read_paused:
+            self._read_paused = False
+            t = self._transport
+            if t is not None and not self._lost:
+                t.resume_reading()
+
+    def _write(self, chunk: Any, encoding: str, callback: Callable[..., Any]) -> None:
+        t = self._transport
+        if t is None or self._connecting:
+            if self._connecting or self._pending_writes is not None:
+                if self._pending_writes is None:
+                    self._pending_writes = []
+                self._pending_writes.append((chunk, callback))
+                return
+            callback(ERR_SOCKET_CLOSED())
+            return
+        if self._lost:
+            callback(ERR_SOCKET_CLOSED())
+            return
+        t.write(chunk)
+        self._bytes_written += len(chunk)
+        if self._timeout:
+            self._last_active = self._loop.time()
+        if self._write_paused:
+            self._write_cb = callback
+        else:
+            callback()
+
+    def _writev(self, chunks: list[tuple[Any, str]], callback: Callable[..., Any]) -> None:
+        t = self._transport
+        if t is None or self._connecting or self._lost:
+            self._write(b"".join(c for c, _ in chunks), "buffer", callback)
+            return
+        data = [c for c, _ in chunks]
+        t.writelines(data)
+        self._bytes_written += sum(len(c) for c in data)
+        if self._timeout:
+            self._last_active = self._loop.time()
+        if self._write_paused:
+            self._write_cb = callback
+        else:
+            callback()
+
+    def _final(self, callback: Callable[..., Any]) -> None:
+        t = self._transport
+        if t is None or self._connecting:
+            if self._connecting:
+                self._final_cb = callback
+                return
+            callback(ERR_SOCKET_CLOSED())
+            return
+        if not self._lost and t.can_write_eof():
+            try:
+                t.write_eof()
+            except OSError as exc:
+                callback(self._translate(exc, "shutdown"))
+                return
+        callback()
+
+    def _destroy(self, err: BaseException | None, callback: Callable[..., Any]) -> None:
+        self._connecting = False
+        self._stop_timer()
+        task = self._connect_task
+        if task is not None:
+            self._connect_task = None
+            task.cancel()
+        self._had_error = err is not None
+        self._final_destroy_cb = (err, callback)
+        t = self._transport
+        if t is None or self._lost:
+            self._finish_destroy()
+            return
+        if self.writable_finished and err is None:
+            t.close()  # graceful: flushes what is buffered, then connection_lost
+        else:
+            t.abort()
+
+    def _finish_destroy(self) -> None:
+        pair = self._final_destroy_cb
+        if pair is None:
+            return
+        self._final_destroy_cb = None
+        err, callback = pair
+        callback(err)
+        self._loop.call_soon(self._emit_close_event)
+
+    def _emit_close_event(self) -> None:
+        self._handle.close()
+        server = self._server
+        try:
+            self.emit("close", self._had_error)
+        except BaseException as exc:
+            runtime.report_uncaught(exc, self)
+        if server is not None:
+            server._released(self)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def writable_length(self) -> int:
+        """Bytes waiting to be written: the stream's buffer plus the transport's."""
+        own: int = Duplex.writable_length.fget(self)  # type: ignore[attr-defined]
+        t = self._transport
+        if t is not None and not self._lost:
+            return own + t.get_write_buffer_size()
+        return own
+
+    @property
+    def buffer_size(self) -> int:
+        """Node's deprecated ``bufferSize``: same as ``writable_length``."""
+        return self.writable_length
+
+    def connect(
+        self,
+        port: int | None = None,
+        host: str | None = "localhost",
+        *,
+        path: str | None = None,
+        local_address: str | None = None,
+        local_port: int | None = None,
+        family: int = 0,
+        timeout: float | None = None,
+        callback: Callable[[], Any] | None = None,
+    ) -> Socket:
+        """Open the connection (Node's ``socket.connect``). Returns the socket.
+
+        Args:
+            port: TCP port (omit when ``path`` is given).
+            host: name or address, default ``'localhost'``.
+            path: a Unix-domain socket path instead of host and port.
+            local_address, local_port: bind the local end first.
+            family: 4 or 6 to restrict the lookup, 0 for both.
+            timeout: idle timeout in seconds (``set_timeout``), armed before connecting.
+            callback: added as a ``'connect'`` listener.
+
+        Raises:
+            ERR_SOCKET_BAD_PORT: bad port (at once). Connection failures arrive as
+            ``'error'`` (ECONNREFUSED, ENOTFOUND, ETIMEDOUT, EHOSTUNREACH) then
+            ``'close'``.
+        """
+        if self._transport is not None or self._connecting:
+            raise runtime_error_already_connected()
+        if path is None:
+            if port is None:
+                raise ERR_INVALID_ARG_TYPE("port", "of type int", "None")
+            port = validate_port(port, "Port", allow_zero=False)
+            if local_port is not None:
+                local_port = validate_port(local_port, "localPort")
+            if family not in (0, 4, 6):
+                raise ERR_INVALID_ARG_TYPE("family", "one of 0, 4, 6", repr(family))
+            host = host or "localhost"
+        elif not isinstance(path, str):
+            raise ERR_INVALID_ARG_TYPE("path", "of type str", type(path).__name__)
+        if timeout is not None:
+            self.set_timeout(timeout)
+        if callback is not None:
+            self.once("connect", callback)
+        self._connecting = True
+        self._handle.open()
+        if path is not None:
+            self._unix_path = path
+            coro = self._connect_unix(path)
+        else:
+            assert port is not None and host is not None
+            coro = self._connect_tcp(host, port, local_address, local_port, family)
+        self._connect_task = self._loop.create_task(coro)
+        return self
+
+    async def _connect_unix(self, path: str) -> None:
+        try:
+            await self._loop.create_unix_connection(lambda: self, path)
+        except asyncio.CancelledError:
+            return
+        except OSError as exc:
+            self._connect_failed(translate_os_error(exc, "connect", path))
+        finally:
+            self._connect_task = None
+
+    async def _connect_tcp(
+        self,
+        host: str,
+        port: int,
+        local_address: str | None,
+        local_port: int | None,
+        family: int,
+    ) -> None:
+        loop = self._loop
+        af = {0: _socket.AF_UNSPEC, 4: _socket.AF_INET, 6: _socket.AF_INET6}[family]
+        try:
+            kind = is_ip(host)
+            if kind:
+                addresses = [(host, kind)]
+            else:
+                try:
+                    infos = await loop.getaddrinfo(host, port, family=af, type=_socket.SOCK_STREAM)
+                except OSError as exc:
+                    err = translate_os_error(exc, "getaddrinfo", host)
+                    self._emit_guarded("lookup", err, None, None, host)
+                    self._connect_failed(err)
+                    return
+                addresses = []
+                for fam, _t, _p, _c, sa in infos:
+                    entry = (str(sa[0]), 6 if fam == _socket.AF_INET6 else 4)
+                    if entry not in addresses:
+                        addresses.append(entry)
+                self._emit_guarded("lookup", None, addresses[0][0], addresses[0][1], host)
+            local = None
+            if local_address is not None or local_port:
+                local = (local_address or ("::" if addresses[0][1] == 6 else "0.0.0.0"), local_port or 0)
+            last: BaseException | None = None
+            for i, (address, _fam) in enumerate(addresses):
+                if self.destroyed:
+                    return
+                attempt = loop.create_connection(lambda: self, address, port, local_addr=local)
+                try:
+                    if i < len(addresses) - 1:
+                        await asyncio.wait_for(attempt, ATTEMPT_TIMEOUT)
+                    else:
+                        await attempt
+                    return
+                except asyncio.TimeoutError:
+                    last = translate_os_error(TimeoutError(), "connect", address, port)
+                except OSError as exc:
+                    last = translate_os_error(exc, "connect", address, port)
+            assert last is not None
+            self._connect_failed(last)
+        except asyncio.CancelledError:
+            return
+        finally:
+            self._connect_task = None
+
+    def _connect_failed(self, err: BaseException) -> None:
+        self._connecting = False
+        pending = self._pending_writes
+        self._pending_writes = None
+        if pending:
+            for _chunk, cb in pending:
+                cb(err)
+        if self._final_cb is not None:
+            cb, self._final_cb = self._final_cb, None
+            cb(err)
+        try:
+            self.destroy(err)
+        except BaseException as exc:
+            runtime.report_uncaught(exc, self)
+
+    def _emit_guarded(self, event: str, *args: Any) -> None:
+        try:
+            self.emit(event, *args)
+        except BaseException as exc:
+            runtime.report_uncaught(exc, self)
+
+    def __await__(self) -> Generator[Any, None, Socket]:
+        return self._wait_connected().__await__()
+
+    async def _wait_connected(self) -> Socket:
+        if self._transport is not None and not self._connecting:
+            return self
+        if self.destroyed:
+            err = self.errored
+            raise err if err is not None else ERR_SOCKET_CLOSED_BEFORE_CONNECTION()
+        fut: asyncio.Future[Socket] = self._loop.create_future()
+
+        def on_connect() -> None:
+            if not fut.done():
+                fut.set_result(self)
+
+        def on_error(err: BaseException) -> None:
+            if not fut.done():
+                fut.set_exception(err)
+
+        def on_close(_had_error: bool = False) -> None:
+            if not fut.done():
+                fut.set_exception(ERR_SOCKET_CLOSED_BEFORE_CONNECTION())
+
+        self.once("connect", on_connect)
+        self.once("error", on_error)
+        self.once("close", on_close)
+        try:
+            return await fut
+        finally:
+            self.remove_listener("connect", on_connect)
+            self.remove_listener("error", on_error)
+            self.remove_listener("close", on_close)
+
+    def destroy_soon(self) -> None:
+        """End the writable side, then destroy once everything is written."""
+        if self.writable:
+            self.end()
+        if self.writable_finished:
+            self.destroy()
+        else:
+            self.once("finish", self.destroy)
+
+    def reset_and_destroy(self) -> Socket:
+        """Close the connection with a TCP RST (the peer sees ECONNRESET), then destroy."""
+        t = self._transport
+        if t is not None and not self._lost:
+            sock = t.get_extra_info("socket")
+            if sock is not None:
+                try:
+                    sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_LINGER, struct.pack("ii", 1, 0))
+                except OSError:
+                    pass
+            self._had_error = False
+            self._final_destroy_cb = None
+            t.abort()
+        self.destroy()
+        return self
+
+    def pause(self) -> Socket:
+        """Stop reading from the kernel (and stop ``'data'``) until ``resume()``."""
+        super().pause()
+        if not self._read_paused:
+            self._read_paused = True
+            t = self._transport
+            if t is not None and not self._lost:
+                t.pause_reading()
+        return self
+
+    def resume(self) -> Socket:
+        """Resume ``'data'`` and reading from the kernel."""
+        super().resume()
+        return self
+
+    def set_timeout(self, timeout: float, callback: Callable[[], Any] | None = None) -> Socket:
+        """Emit ``'timeout'`` after ``timeout`` seconds without activity (0 disables).
+
+        The socket is not closed: the listener decides (usually ``end()`` or
+        ``destroy()``), as in Node.
+        """
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0:
+            raise ERR_INVALID_ARG_TYPE("timeout", "a non-negative number", repr(timeout))
+        if callback is not None:
+            if timeout == 0:
+                self.remove_listener("timeout", callback)
+            else:
+                self.once("timeout", callback)
+        self._stop_timer()
+        self._timeout = float(timeout)
+        if self._timeout and not self.destroyed:
+            self._touch()
+        return self
+
+    def _touch(self) -> None:
+        self._last_active = self._loop.time()
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._last_active + self._timeout, self._on_timer)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timer(self) -> None:
+        # Activity only records a timestamp; the timer re-arms for the remaining time.
+        self._timer = None
+        if not self._timeout or self.destroyed:
+            return
+        due = self._last_active + self._timeout
+        now = self._loop.time()
+        if now < due:
+            self._timer = self._loop.call_at(due, self._on_timer)
+            return
+        self._last_active = now
+        self._timer = self._loop.call_at(now + self._timeout, self._on_timer)
+        try:
+            self.emit("timeout")
+        except BaseException as exc:
+            runtime.report_uncaught(exc, self)
+
+    @property
+    def timeout(self) -> float | None:
+        """The idle timeout in seconds set by ``set_timeout``, or None."""
+        return self._timeout or None
+
+    def set_no_delay(self, no_delay: bool = True) -> Socket:
+        """Disable (True) or enable (False) Nagle's algorithm."""
+        self._no_delay = bool(no_delay)
+        sock = self._raw_socket()
+        if sock is not None and sock.family in (_socket.AF_INET, _socket.AF_INET6):
+            try:
+                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, int(self._no_delay))
+            except OSError:
+                pass
+        return self
+
+    def set_keep_alive(self, enable: bool = False, initial_delay: float = 0) -> Socket:
+        """Enable TCP keep-alive; the first probe after ``initial_delay`` seconds of idle."""
+        self._keep_alive = bool(enable)
+        self._keep_alive_delay = initial_delay
+        sock = self._raw_socket()
+        if sock is not None and sock.family in (_socket.AF_INET, _socket.AF_INET6):
+            try:
+                self._apply_keep_alive(sock, self._keep_alive, initial_delay)
+            except OSError:
+                pass
+        return self
+
+    @staticmethod
+    def _apply_keep_alive(sock: Any, enable: bool, delay: float) -> None:
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, int(enable))
+        if enable and delay and hasattr(_socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_KEEPIDLE, max(1, int(delay)))
+
+    def _raw_socket(self) -> Any:
+        t = self._transport
+        if t is None or self._lost:
+            return None
+        return t.get_extra_info("socket")
+
+    def _translate(self, exc: BaseException, syscall: str) -> BaseException:
+        peer = self._peer_tuple()
+        if peer is None:
+            return translate_os_error(exc, syscall)
+        return translate_os_error(exc, syscall, peer[0], peer[1])
+
+    def _peer_tuple(self) -> Any:
+        if self._peer is None and self._transport is not None:
+            self._peer = self._transport.get_extra_info("peername")
+        p = self._peer
+        return p if isinstance(p, tuple) else None
+
+    def _sock_tuple(self) -> Any:
+        if self._sockname is None and self._transport is not None:
+            self._sockname = self._transport.get_extra_info("sockname")
+        return self._sockname
+
+    def address(self) -> AddressInfo | dict[str, Any]:
+        """The local address: ``{port, family, address}`` (empty before connecting)."""
+        s = self._sock_tuple()
+        if isinstance(s, tuple):
+            return AddressInfo(str(s[0]), family_name(str(s[0])), int(s[1]))
+        return {}
+
+    @property
+    def remote_address(self) -> str | None:
+        """The peer's IP address, or None (not connected, or a Unix socket)."""
+        p = self._peer_tuple()
+        return str(p[0]) if p else None
+
+    @property
+    def remote_family(self) -> str | None:
+        """``'IPv4'`` or ``'IPv6'``, or None."""
+        p = self._peer_tuple()
+        return family_name(str(p[0])) if p else None
+
+    @property
+    def remote_port(self) -> int | None:
+        """The peer's port, or None."""
+        p = self._peer_tuple()
+        return int(p[1]) if p else None
+
+    @property
+    def local_address(self) -> str | None:
+        """The local IP address, or None."""
+        s = self._sock_tuple()
+        return str(s[0]) if isinstance(s, tuple) else None
+
+    @property
+    def local_port(self) -> int | None:
+        """The local port, or None."""
+        s = self._sock_tuple()
+        return int(s[1]) if isinstance(s, tuple) else None
+
+    @property
+    def local_family(self) -> str | None:
+        """``'IPv4'`` or ``'IPv6'`` of the local end, or None."""
+        s = self._sock_tuple()
+        return family_name(str(s[0])) if isinstance(s, tuple) else None
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes received so far."""
+        return self._bytes_read
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes handed to the connection so far, including those still buffered."""
+        return self._bytes_written + Duplex.writable_length.fget(self)  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def connecting(self) -> bool:
+        """True between ``connect()`` and ``'connect'``."""
+        return self._connecting
+
+    @property
+    def pending(self) -> bool:
+        """True until the socket is connected (Node: no handle yet, or connecting)."""
+        return self._transport is None or self._connecting
+
+    @property
+    def ready_state(self) -> str:
+        """``'opening'``, ``'open'``, ``'readOnly'``, ``'writeOnly'`` or ``'closed'``."""
+        if self._connecting:
+            return "opening"
+        if self.destroyed or self._transport is None:
+            return "closed"
+        r, w = self.readable, self.writable
+        if r and w:
+            return "open"
+        if r:
+            return "readOnly"
+        if w:
+            return "writeOnly"
+        return "closed"
+
+    def ref(self) -> Socket:
+        """Keep the process alive while this socket is open (the default)."""
+        self._handle.ref()
+        return self
+
+    def unref(self) -> Socket:
+        """Let the process exit even if this socket is still open."""
+        self._handle.unref()
+        return self
+
+    def __repr__(self) -> str:
+        return f"<nodish.net.Socket {self.ready_state} {self._peer_tuple() or ''}>"
+
+
+def runtime_error_already_connected() -> BaseException:
+    from ..errors import ERR_INVALID_STATE
+
+    return ERR_INVALID_STATE("socket is already connected or connecting")
