@@ -98,3 +98,20 @@ async def until(predicate: Any, timeout: float = DEFAULT_TIMEOUT) -> None:
             await asyncio.sleep(0)
 
     await asyncio.wait_for(spin(), timeout)
+
+
+def next_event(emitter: Any, name: str) -> asyncio.Future[tuple[Any, ...]]:
+    """A future of the next ``name`` event's arguments, listening from now on.
+
+    Unlike :func:`wait_event` the listener is added before anything is awaited, and an
+    ``'error'`` does not reject it: for events that follow one another in one turn
+    (``'error'`` then ``'close'``). Await it with :func:`wait_for`.
+    """
+    fut: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+
+    def on_event(*args: Any) -> None:
+        if not fut.done():
+            fut.set_result(args)
+
+    emitter.once(name, on_event)
+    return fut

@@ -14,7 +14,7 @@ import tempfile
 import pytest
 
 from nodish import errors, net
-from tests.helpers import until, wait_event, wait_for
+from tests.helpers import next_event, until, wait_event, wait_for
 
 
 async def echo_server(**opts):
@@ -130,13 +130,14 @@ async def test_unresolvable_host_is_ENOTFOUND_with_lookup_event() -> None:
     sock = net.connect(80, "nodish-test.invalid")
     lookups: list[tuple[object, ...]] = []
     sock.on("lookup", lambda *a: lookups.append(a))
+    closed = next_event(sock, "close")
     (err,) = await wait_event(sock, "error")
     assert err.code == "ENOTFOUND"
     assert err.syscall == "getaddrinfo"
     assert err.hostname == "nodish-test.invalid"
     assert str(err) == "getaddrinfo ENOTFOUND nodish-test.invalid"
     assert lookups and lookups[0][0] is err and lookups[0][3] == "nodish-test.invalid"
-    await wait_event(sock, "close", error_rejects=False)
+    assert await wait_for(closed) == (True,)
 
 
 async def test_localhost_lookup_event_then_connect() -> None:
@@ -222,11 +223,16 @@ async def test_default_listen_is_dual_stack_and_get_connections() -> None:
     addr = server.address()
     assert addr.address == "::" and addr.family == "IPv6"
     assert addr["port"] == addr.port
-    sock4 = await net.connect(addr.port, "127.0.0.1")
-    sock6 = await net.connect(addr.port, "::1")
-    assert sock6.remote_family == "IPv6"
-    await wait_event(sock4, "close")
-    await wait_event(sock6, "close")
+    sock4 = net.connect(addr.port, "127.0.0.1")
+    sock6 = net.connect(addr.port, "::1")
+    closed = [next_event(sock4, "close"), next_event(sock6, "close")]
+    families = []
+    sock4.on("connect", lambda: families.append(sock4.remote_family))
+    sock6.on("connect", lambda: families.append(sock6.remote_family))
+    for sock in (sock4, sock6):
+        sock.resume()
+    assert await wait_for(asyncio.gather(*closed)) == [(False,), (False,)]
+    assert sorted(families) == ["IPv4", "IPv6"]
     await close_server(server)
 
 

@@ -183,6 +183,10 @@ class Socket(Duplex, asyncio.Protocol):
             server._accepted(self)
             return
         self._connecting = False
+        # The connect task is still finishing (create_connection returns after this
+        # callback); it must not be cancelled by a destroy() from a 'connect' listener,
+        # or the loop would drop this transport without calling connection_lost.
+        self._connect_task = None
         if self._timeout:
             self._touch()
         pending = self._pending_writes
