@@ -592,6 +592,13 @@ class Socket(Duplex, asyncio.Protocol):
     def resume(self) -> Socket:
         """Resume ``'data'`` and reading from the kernel."""
         super().resume()
+        # Restart reading here rather than waiting for _read(): a _read() issued before
+        # pause() is still outstanding, so the stream would not ask again.
+        if self._read_paused and self._r_length < self._r_hwm:
+            self._read_paused = False
+            t = self._transport
+            if t is not None and not self._lost:
+                t.resume_reading()
         return self
 
     def set_timeout(self, timeout: float, callback: Callable[[], Any] | None = None) -> Socket:
