@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.helpers import wait_event, wait_for
 
 from nodish import net
-from tests.helpers import wait_event, wait_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -9,9 +9,9 @@ import sys
 import textwrap
 
 import pytest
+from tests.helpers import until, wait_event, wait_for
 
 from nodish import net, runtime
-from tests.helpers import until, wait_event, wait_for
 
 GIB = 1 << 30
 CHUNK = 64 * 1024
@@ -171,8 +171,6 @@ def test_run_returns_once_the_server_is_closed_after_many_connections() -> None:
         print("returned", count)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "returned 500"

@@ -12,9 +12,9 @@ import socket
 import tempfile
 
 import pytest
+from tests.helpers import next_event, until, wait_event, wait_for
 
 from nodish import errors, net
-from tests.helpers import next_event, until, wait_event, wait_for
 
 
 async def echo_server(**opts):

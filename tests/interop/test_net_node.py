@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-from nodish import net
 from tests.helpers import NodeProcess, wait_event, wait_for
+
+from nodish import net
 
 NODE_CLIENT = r"""
 const net = require('net');
@@ -78,7 +79,9 @@ async def test_node_client_against_nodish_server_same_bytes_and_event_order() ->
         sock.on("data", lambda d: (server_events.append("data"), received.append(d)))
         sock.on("end", lambda: server_events.append("end"))
         sock.on("finish", lambda: server_events.append("finish"))
-        sock.on("close", lambda h: (server_events.append(f"close:{str(h).lower()}"), done.set_result(1)))
+        sock.on(
+            "close", lambda h: (server_events.append(f"close:{str(h).lower()}"), done.set_result(1))
+        )
         sock.write("welcome\n")
 
     server = net.create_server(on_conn)

@@ -210,7 +210,9 @@ class Server(EventEmitter):
             else:
                 assert port is not None
                 if host is None:
-                    address, fam = ("::", _socket.AF_INET6) if _has_ipv6() else ("0.0.0.0", _socket.AF_INET)
+                    address, fam = (
+                        ("::", _socket.AF_INET6) if _has_ipv6() else ("0.0.0.0", _socket.AF_INET)
+                    )
                 elif is_ip(host):
                     address = host
                     fam = _socket.AF_INET6 if is_ip(host) == 6 else _socket.AF_INET
@@ -233,7 +235,9 @@ class Server(EventEmitter):
                     sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, int(ipv6_only))
                 sock.bind((address, port))
             sock.setblocking(False)
-            self._aserver = await self._loop.create_server(self._factory, sock=sock, backlog=backlog)
+            self._aserver = await self._loop.create_server(
+                self._factory, sock=sock, backlog=backlog
+            )
         except asyncio.CancelledError:
             if sock is not None:
                 sock.close()
@@ -406,7 +410,11 @@ class Server(EventEmitter):
         if self._aserver is None and self._listen_task is None and not self._closing:
             return
         fut: asyncio.Future[None] = self._loop.create_future()
-        self.once("close", lambda *_: fut.done() or fut.set_result(None))
+        def on_close(*_: Any) -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        self.once("close", on_close)
         self.close()
         await fut
 

@@ -477,7 +477,10 @@ class Socket(Duplex, asyncio.Protocol):
                 self._emit_guarded("lookup", None, addresses[0][0], addresses[0][1], host)
             local = None
             if local_address is not None or local_port:
-                local = (local_address or ("::" if addresses[0][1] == 6 else "0.0.0.0"), local_port or 0)
+                local = (
+                    local_address or ("::" if addresses[0][1] == 6 else "0.0.0.0"),
+                    local_port or 0,
+                )
             last: BaseException | None = None
             for i, (address, _fam) in enumerate(addresses):
                 if self.destroyed:
