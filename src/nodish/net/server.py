@@ -410,6 +410,7 @@ class Server(EventEmitter):
         if self._aserver is None and self._listen_task is None and not self._closing:
             return
         fut: asyncio.Future[None] = self._loop.create_future()
+
         def on_close(*_: Any) -> None:
             if not fut.done():
                 fut.set_result(None)
