@@ -13,7 +13,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(NPM_STAMP): tests/interop/package.json
+	cd tests/interop && npm install --no-audit --no-fund --silent
+	touch $(NPM_STAMP)
+
+SYSTEM_STAMP := $(VENV)/.system
+
+$(SYSTEM_STAMP): scripts/setup-system | $(STAMP)
+	scripts/setup-system
+	touch $(SYSTEM_STAMP)
+
+# Everything the tests need: Python packages, npm peers, Debian packages.
+install: $(STAMP) $(NPM_STAMP) $(SYSTEM_STAMP)
 
 demo: $(STAMP)
 	$(PY) examples/tcp_server.py
@@ -25,7 +36,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP)
+pytest: install
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test: lint typecheck pytest

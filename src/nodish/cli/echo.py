@@ -1,24 +1,16 @@
-"""The ``nodish`` command line.
-
-``nodish version`` prints the version; ``nodish echo [--port N] [--host H]`` runs a TCP
-echo server (Ctrl-C stops it).
-"""
+"""``nodish echo [--port N] [--host H]``: a TCP echo server (Ctrl-C stops it)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
 from typing import Any
-
-from . import __version__
 
 
 def _echo(port: int, host: str) -> int:
     import nodish
 
     try:
-        from . import net
+        from .. import net
     except ImportError as exc:  # the net module is not part of this build
         print(f"nodish echo: the net module is not available ({exc})", file=sys.stderr)
         return 1
@@ -39,19 +31,9 @@ def _echo(port: int, host: str) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``nodish`` console script; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="nodish", description=__doc__)
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("version", help="print the version")
+def register(sub: Any) -> None:
+    """Add ``nodish echo`` to the command line."""
     echo = sub.add_parser("echo", help="run a TCP echo server")
     echo.add_argument("--port", type=int, default=8124, help="port (default 8124, 0: any)")
     echo.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
-    args = parser.parse_args(argv)
-    if args.command == "version":
-        print(__version__)
-        return 0
-    if args.command == "echo":
-        return _echo(args.port, args.host)
-    parser.print_help()
-    return 0
+    echo.set_defaults(func=lambda args: _echo(args.port, args.host))
