@@ -181,6 +181,7 @@ class Socket(Duplex, asyncio.Protocol):
             if self._timeout:
                 self._touch()
             server._accepted(self)
+            self._pause_after_connection_made()
             return
         self._connecting = False
         # The connect task is still finishing (create_connection returns after this
@@ -202,6 +203,22 @@ class Socket(Duplex, asyncio.Protocol):
             self.emit("ready")
         except BaseException as exc:
             runtime.report_uncaught(exc, self)
+        self._pause_after_connection_made()
+
+    def _pause_after_connection_made(self) -> None:
+        # A pause() made before the transport existed, or from a 'connection' or
+        # 'connect' listener (both run inside connection_made), must reach the
+        # transport. uvloop ignores pause_reading() during connection_made and starts
+        # reading once it returns, so the pause is asserted again on the next turn.
+        if not self._read_paused or self._transport is None or self._lost:
+            return
+        self._transport.pause_reading()
+        self._loop.call_soon(self._assert_paused)
+
+    def _assert_paused(self) -> None:
+        t = self._transport
+        if self._read_paused and t is not None and not self._lost and not self.destroyed:
+            t.pause_reading()
 
     def data_received(self, data: bytes) -> None:
         """asyncio: bytes arrived → ``'data'`` (or the buffer, when paused)."""
@@ -209,6 +226,10 @@ class Socket(Duplex, asyncio.Protocol):
         if self._timeout:
             self._last_active = self._loop.time()
         try:
+            if self._read_paused:
+                # Paused, yet the transport still reads: a loop that dropped our
+                # pause_reading(). Stop it now, so at most this chunk is buffered.
+                self._assert_paused()
             if not self.push(data) and not self._read_paused:
                 self._read_paused = True
                 if self._transport is not None:
