@@ -22,8 +22,22 @@ from .runtime import get_loop, run
 
 __version__ = "0.1.0"
 
+# Modules on heavier dependencies (cryptography, ssl) load on first use, so that
+# `import nodish` stays fast: `nodish.certs` works all the same.
+_LAZY = ("certs",)
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "__version__",
+    "certs",
     "dgram",
     "errors",
     "events",
