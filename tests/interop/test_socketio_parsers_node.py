@@ -1,0 +1,243 @@
+"""Our codecs against the official JS ones: ``engine.io-parser`` and ``socket.io-parser``.
+
+One node process runs the official parsers for the whole module; each case is sent as
+a JSON line and the JS result compared with ours, for fixed vectors and for packets
+hypothesis generates. Binary travels in JSON as ``{"$bin": base64}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.helpers import NODE
+from tests.protocols.test_socketio_parser import BAD_TEXT, VECTORS, data_with_binary, event_name
+
+from nodish.socketio import engine_parser as eio
+from nodish.socketio import parser as sio
+
+pytestmark = pytest.mark.interop
+
+INTEROP = Path(__file__).parent
+
+SCRIPT = r"""
+const { Encoder, Decoder } = require('socket.io-parser');
+const eio = require('engine.io-parser');
+const wrap = (v) => Buffer.isBuffer(v) ? { $bin: v.toString('base64') }
+  : Array.isArray(v) ? v.map(wrap)
+  : (v && typeof v === 'object') ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, wrap(x)]))
+  : v;
+const unwrap = (v) => (v && typeof v === 'object' && !Array.isArray(v) && '$bin' in v) ? Buffer.from(v.$bin, 'base64')
+  : Array.isArray(v) ? v.map(unwrap)
+  : (v && typeof v === 'object') ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]))
+  : v;
+require('readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  const req = JSON.parse(line);
+  let out;
+  try {
+    switch (req.op) {
+      case 'sio_encode': {
+        const p = unwrap(req.packet);
+        if (p.id === null) delete p.id;
+        if (p.data === null) delete p.data;
+        out = new Encoder().encode(p);
+        break;
+      }
+      case 'sio_decode': {
+        const d = new Decoder();
+        d.on('decoded', (p) => { out = p; });
+        for (const m of unwrap(req.messages)) d.add(m);
+        if (out === undefined) throw new Error('incomplete');
+        break;
+      }
+      case 'eio_encode_payload':
+        eio.encodePayload(unwrap(req.packets), (s) => { out = s; });
+        break;
+      case 'eio_decode_payload':
+        out = eio.decodePayload(req.payload);
+        if (out.some((p) => p.type === 'error')) throw new Error('parser error');
+        break;
+    }
+    console.log(JSON.stringify({ ok: wrap(out) }));
+  } catch (e) {
+    console.log(JSON.stringify({ error: e.message }));
+  }
+});
+"""
+
+
+def wrap(v: Any) -> Any:
+    if isinstance(v, (bytes, bytearray)):
+        return {"$bin": base64.b64encode(v).decode()}
+    if isinstance(v, (list, tuple)):
+        return [wrap(x) for x in v]
+    if isinstance(v, dict):
+        return {k: wrap(x) for k, x in v.items()}
+    return v
+
+
+def unwrap(v: Any) -> Any:
+    if isinstance(v, dict):
+        if set(v) == {"$bin"}:
+            return base64.b64decode(v["$bin"])
+        return {k: unwrap(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [unwrap(x) for x in v]
+    return v
+
+
+class JSParsers:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [NODE, "-e", SCRIPT],
+            cwd=INTEROP,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+
+    def ask(self, **req: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, "node parser process exited"
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        self.proc.wait(10)
+        self.proc.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def js() -> Iterator[JSParsers]:
+    peer = JSParsers()
+    yield peer
+    peer.close()
+
+
+def js_packet(p: sio.Packet) -> dict[str, Any]:
+    return {"type": p.type, "nsp": p.nsp, "id": p.id, "data": wrap(p.data)}
+
+
+def check_sio(js: JSParsers, packet: sio.Packet) -> None:
+    ours = sio.encode(packet)
+    theirs = unwrap(js.ask(op="sio_encode", packet=js_packet(packet))["ok"])
+    if theirs != ours and any(isinstance(v, float) for v in _leaves(packet.data)):
+        # JSON.stringify writes some floats differently (1 for 1.0, 0.00001 for 1e-05):
+        # the same numbers, other bytes
+        a, b = _decode_all(theirs), _decode_all(ours)
+        assert a is not None and b is not None
+        assert _as_floats(a.data) == _as_floats(b.data) == _as_floats(packet.data)
+    else:
+        assert theirs == ours
+    decoded = js.ask(op="sio_decode", messages=wrap(ours))["ok"]
+    assert decoded["type"] == packet.type
+    assert decoded["nsp"] == packet.nsp
+    assert decoded.get("id") == packet.id
+    assert _as_floats(unwrap(decoded.get("data"))) == _as_floats(packet.data)
+
+
+@pytest.mark.parametrize(("packet", "messages"), VECTORS)
+def test_socketio_vectors_match_js(js: JSParsers, packet: sio.Packet, messages: list[Any]) -> None:
+    check_sio(js, packet)
+
+
+# The JS decoder takes "" for a CONNECT (Number("") is 0) and "2"/"3" for an EVENT/ACK
+# without data; we refuse them on purpose.
+STRICTER = ("", "2", "3")
+
+
+@pytest.mark.parametrize("bad", [b for b in BAD_TEXT if b not in STRICTER])
+def test_socketio_bad_text_refused_by_js_too(js: JSParsers, bad: str) -> None:
+    assert "error" in js.ask(op="sio_decode", messages=[bad])
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.builds(
+        sio.Packet,
+        st.just(sio.EVENT),
+        st.tuples(event_name, st.lists(data_with_binary, max_size=4)).map(lambda t: [t[0], *t[1]]),
+        st.sampled_from(["/", "/chat", "/a/b"]),
+        st.none() | st.integers(min_value=0, max_value=2**31),
+    )
+)
+def test_socketio_generated_events_match_js(js: JSParsers, packet: sio.Packet) -> None:
+    if "$bin" in json.dumps(wrap(packet.data)).replace('{"$bin"', ""):
+        return
+    if "_placeholder" in json.dumps(wrap(packet.data)):
+        return
+    check_sio(js, packet)
+
+
+def _decode_all(messages: list[Any]) -> sio.Packet | None:
+    dec = sio.Decoder()
+    out = None
+    for m in messages:
+        out = dec.add(m)
+    return out
+
+
+def _as_floats(v: Any) -> Any:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    if isinstance(v, list):
+        return [_as_floats(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _as_floats(x) for k, x in v.items()}
+    return v
+
+
+def _leaves(v: Any) -> Iterator[Any]:
+    if isinstance(v, list):
+        for x in v:
+            yield from _leaves(x)
+    elif isinstance(v, dict):
+        for x in v.values():
+            yield from _leaves(x)
+    else:
+        yield v
+
+
+EIO_PACKETS = [
+    [
+        eio.Packet(eio.MESSAGE, "hello"),
+        eio.Packet(eio.MESSAGE, b"\x00\x01\xff"),
+        eio.Packet(eio.PING),
+    ],
+    [eio.Packet(eio.OPEN, '{"sid":"x"}')],
+    [eio.Packet(eio.MESSAGE, "é€😀"), eio.Packet(eio.NOOP), eio.Packet(eio.CLOSE)],
+]
+EIO_NAMES = {i: name for i, name in enumerate(eio.TYPE_NAMES)}
+
+
+@pytest.mark.parametrize("packets", EIO_PACKETS)
+def test_engineio_payloads_match_js(js: JSParsers, packets: list[eio.Packet]) -> None:
+    as_js = [
+        {"type": EIO_NAMES[p.type], **({"data": wrap(p.data)} if p.data is not None else {})}
+        for p in packets
+    ]
+    ours = eio.encode_payload(packets)
+    assert js.ask(op="eio_encode_payload", packets=as_js)["ok"] == ours
+    theirs = js.ask(op="eio_decode_payload", payload=ours)["ok"]
+    assert [(t["type"], unwrap(t.get("data"))) for t in theirs] == [
+        (EIO_NAMES[p.type], p.data) for p in packets
+    ]
+
+
+@pytest.mark.parametrize("bad", ["", "7", "x", "4a\x1e9"])
+def test_engineio_bad_payloads_refused_by_js_too(js: JSParsers, bad: str) -> None:
+    assert "error" in js.ask(op="eio_decode_payload", payload=bad)
+    with pytest.raises(eio.EngineParseError):
+        eio.decode_payload(bad)
