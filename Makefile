@@ -27,7 +27,7 @@ $(SYSTEM_STAMP): scripts/setup-system | $(STAMP)
 install: $(STAMP) $(NPM_STAMP) $(SYSTEM_STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/tcp_server.py
+	$(PY) -m nodish demo $(DEMO)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench examples

@@ -56,7 +56,7 @@ def port_41234_is_free() -> bool:
 
 
 async def test_udp_server_example_prints_listening_and_every_datagram_with_its_sender() -> None:
-    server = await start_example("udp_server.py", 0)
+    server = await start_example("03_udp_server.py", 0)
     try:
         line = await read_line(server)
         assert line.startswith("server listening 0.0.0.0:")
@@ -78,7 +78,7 @@ async def test_udp_client_example_sends_once_and_exits_after_closing() -> None:
     receiver.bind(("127.0.0.1", 0))
     receiver.settimeout(10)
     port = receiver.getsockname()[1]
-    client = await start_example("udp_client.py", port)
+    client = await start_example("04_udp_client.py", port)
     try:
         loop = asyncio.get_running_loop()
         data, _ = await wait_for(loop.run_in_executor(None, receiver.recvfrom, 100))
@@ -93,10 +93,10 @@ async def test_udp_client_example_sends_once_and_exits_after_closing() -> None:
 async def test_udp_examples_together_on_the_chapter_port_41234() -> None:
     if not port_41234_is_free():
         pytest.skip("UDP port 41234, fixed by the chapter, is taken on this machine")
-    server = await start_example("udp_server.py", None)
+    server = await start_example("03_udp_server.py", None)
     try:
         assert await read_line(server) == "server listening 0.0.0.0:41234"
-        client = await start_example("udp_client.py", None)
+        client = await start_example("04_udp_client.py", None)
         assert await wait_for(client.wait()) == 0
         line = await read_line(server)
         assert line.startswith("server got: 深入浅出Nodejs from 127.0.0.1:")

@@ -42,7 +42,7 @@ async def stop(proc: asyncio.subprocess.Process) -> int:
 
 
 async def test_tcp_server_example_driven_like_telnet() -> None:
-    proc = await start_example("tcp_server.py", 0)
+    proc = await start_example("01_tcp_server.py", 0)
     try:
         line = await read_line(proc)
         assert line.startswith("server bound ")
@@ -70,7 +70,7 @@ async def test_tcp_client_example_against_nodish_server() -> None:
 
     server = net.create_server(on_conn)
     await server.listen(0, "127.0.0.1")
-    proc = await start_example("tcp_client.py", server.address().port)
+    proc = await start_example("02_tcp_client.py", server.address().port)
     out, err = await wait_for(proc.communicate())
     assert proc.returncode == 0, err.decode()
     assert out.decode().splitlines() == ["client connected", "你好", "client disconnected"]

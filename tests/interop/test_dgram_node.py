@@ -426,7 +426,7 @@ client.send(message, 0, message.length, PORT, "localhost", function (err, bytes)
 
 
 async def test_the_chapter_node_client_talks_to_the_nodish_chapter_server() -> None:
-    example = Path(__file__).resolve().parents[2] / "examples" / "udp_server.py"
+    example = Path(__file__).resolve().parents[2] / "examples" / "03_udp_server.py"
     server = await asyncio.create_subprocess_exec(
         sys.executable,
         str(example),

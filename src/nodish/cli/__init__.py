@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from .. import __version__
 
 # The order here is the order of ``nodish --help``.
-TOOLS = ("echo", "cert")
+TOOLS = ("demo", "echo", "connect", "cert")
 
 
 def build_parser() -> argparse.ArgumentParser:

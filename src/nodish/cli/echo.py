@@ -1,39 +1,120 @@
-"""``nodish echo [--port N] [--host H]``: a TCP echo server (Ctrl-C stops it)."""
+"""``nodish echo tcp|udp [--port N] [--host H]``: echo servers to test clients against.
+
+``tcp`` sends back every byte it receives and half-closes when the client does; ``udp``
+sends every datagram back to its sender. The first line printed is where the server
+listens (``echo tcp listening on 127.0.0.1:8124``), then one line per connection or
+datagram on stderr with ``-v``. Ctrl-C stops the server (exit 0).
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
+from . import _common
 
-def _echo(port: int, host: str) -> int:
+# The seed chapter's ports: TCP 8124, UDP 41234.
+DEFAULT_PORTS = {"tcp": 8124, "udp": 41234}
+
+
+def _log(verbose: bool) -> Callable[[str], None]:
+    def log(line: str) -> None:
+        if verbose:
+            print(line, file=sys.stderr, flush=True)
+
+    return log
+
+
+def _listening(proto: str, address: Any) -> None:
+    print(f"echo {proto} listening on {address.address}:{address.port}", flush=True)
+
+
+def echo_tcp(host: str, port: int, verbose: bool) -> int:
+    """Serve TCP echo until Ctrl-C; returns the exit status."""
     import nodish
+    from nodish import net
 
-    try:
-        from .. import net
-    except ImportError as exc:  # the net module is not part of this build
-        print(f"nodish echo: the net module is not available ({exc})", file=sys.stderr)
-        return 1
+    log = _log(verbose)
+    status = _common.EXIT_OK
 
     def on_connection(sock: Any) -> None:
-        sock.on("data", sock.write)
-        sock.on("end", sock.end)
+        peer = f"{sock.remote_address}:{sock.remote_port}"
+        log(f"connection from {peer}")
+        sock.pipe(sock)  # pipe() ends the socket after the client's FIN: a half-close echo
+        sock.on("error", lambda err: log(f"{peer}: {_common.describe(err)}"))
+        sock.on("close", lambda *_: log(f"{peer} closed"))
 
-    server = net.create_server(on_connection)
-    server.on("error", lambda err: print(f"nodish echo: {err}", file=sys.stderr, flush=True))
+    server = net.create_server(on_connection, allow_half_open=True)
 
-    def bound() -> None:
-        addr: Any = server.address()
-        print(f"echo server listening on {addr.address}:{addr.port}", flush=True)
+    def on_error(err: BaseException) -> None:
+        nonlocal status
+        status = _common.fail("echo", err, _listen_hint(err))
 
-    server.listen(port, host, callback=bound)
+    server.on("error", on_error)
+    server.listen(port, host, callback=lambda: _listening("tcp", server.address()))
+    _common.stop_on_interrupt()
     nodish.run()
-    return 0
+    return status
+
+
+def echo_udp(host: str, port: int, verbose: bool) -> int:
+    """Serve UDP echo until Ctrl-C; returns the exit status."""
+    import nodish
+    from nodish import dgram
+
+    log = _log(verbose)
+    status = _common.EXIT_OK
+    sock = dgram.create_socket("udp6" if ":" in host else "udp4")
+
+    def on_message(msg: bytes, rinfo: Any) -> None:
+        log(f"{len(msg)} bytes from {rinfo.address}:{rinfo.port}")
+        sock.send(msg, rinfo.port, rinfo.address)
+
+    def on_error(err: BaseException) -> None:
+        nonlocal status
+        status = _common.fail("echo", err, _listen_hint(err))
+        sock.close()
+
+    sock.on("message", on_message)
+    sock.on("error", on_error)
+    sock.on("listening", lambda: _listening("udp", sock.address()))
+    sock.bind(port, host)
+    _common.stop_on_interrupt()
+    nodish.run()
+    return status
+
+
+def _listen_hint(err: BaseException) -> str | None:
+    if _common.error_code(err) == "EADDRINUSE":
+        return "the port is taken: choose another with --port, or 0 for any free port"
+    return None
+
+
+SERVERS: dict[str, Callable[[str, int, bool], int]] = {"tcp": echo_tcp, "udp": echo_udp}
+
+
+def _run(args: Any) -> int:
+    port = DEFAULT_PORTS[args.protocol] if args.port is None else args.port
+    return SERVERS[args.protocol](args.host, port, args.verbose)
 
 
 def register(sub: Any) -> None:
     """Add ``nodish echo`` to the command line."""
-    echo = sub.add_parser("echo", help="run a TCP echo server")
-    echo.add_argument("--port", type=int, default=8124, help="port (default 8124, 0: any)")
-    echo.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
-    echo.set_defaults(func=lambda args: _echo(args.port, args.host))
+    p = _common.add_tool(sub, "echo", "run an echo server (tcp, udp)", __doc__)
+    p.add_argument(
+        "protocol",
+        nargs="?",
+        default="tcp",
+        choices=sorted(SERVERS),
+        help="what to echo (default tcp)",
+    )
+    p.add_argument(
+        "--port",
+        type=_common.port_number,
+        default=None,
+        help="port (default: tcp 8124, udp 41234; 0: any free port)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log each connection or datagram")
+    p.set_defaults(func=_run)

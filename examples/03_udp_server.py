@@ -1,3 +1,5 @@
+# Run:  python examples/03_udp_server.py
+# then: python examples/04_udp_client.py  (or: echo hi | nodish connect --udp localhost 41234)
 """The seed chapter's UDP server, line for line.
 
     var dgram = require("dgram");
@@ -11,7 +13,7 @@
     });
     server.bind(41234);
 
-Try it with examples/udp_client.py. PORT in the environment overrides 41234 (0 picks a
+Try it with examples/04_udp_client.py. PORT in the environment overrides 41234 (0 picks a
 free port; the bound port is printed).
 """
 

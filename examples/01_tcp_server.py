@@ -1,3 +1,5 @@
+# Run:  python examples/01_tcp_server.py
+# then: telnet localhost 8124  (or: nodish connect localhost 8124, or examples/02_tcp_client.py)
 """The seed chapter's TCP server, line for line: `telnet localhost 8124` to try it.
 
     var net = require('net');

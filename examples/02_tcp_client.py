@@ -1,3 +1,5 @@
+# Run:  python examples/01_tcp_server.py  in one terminal, then
+#       python examples/02_tcp_client.py  in another.
 """The seed chapter's TCP client, line for line.
 
     var net = require('net');

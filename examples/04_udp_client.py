@@ -1,3 +1,5 @@
+# Run:  python examples/03_udp_server.py  in one terminal, then
+#       python examples/04_udp_client.py  in another: the server prints the datagram.
 """The seed chapter's UDP client, line for line: it sends one datagram and closes.
 
     var dgram = require('dgram');

@@ -1,0 +1,66 @@
+"""``nodish demo``: the seed chapter's servers together (``make demo`` runs it).
+
+One process serving the chapter's systems on one loop, on 127.0.0.1 unless --host
+says otherwise: the TCP server on port 8124 (greets, answers; try telnet) and the UDP
+server on 41234 (logs each datagram with its sender). It prints what runs where, logs
+every event as the chapter describes it, and Ctrl-C stops everything (exit 0). A port
+that is taken stops it with one line naming the port: move every port with
+--port-offset N, or one with its own option.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from . import _common
+
+SERVICES = ("tcp", "udp")
+
+
+def _run(args: Any) -> int:
+    from ..demo import PORTS, run_demo
+
+    ports = {}
+    for name in SERVICES:
+        explicit = getattr(args, f"{name}_port")
+        ports[name] = explicit if explicit is not None else PORTS[name] + args.port_offset
+        if not 0 <= ports[name] <= 65535:
+            print(
+                f"nodish demo: --port-offset {args.port_offset} puts the {name.upper()} port "
+                f"at {ports[name]}, outside 0-65535",
+                file=sys.stderr,
+            )
+            return _common.EXIT_USAGE
+    return run_demo(args.host, ports)
+
+
+def register(sub: Any) -> None:
+    """Add ``nodish demo`` to the command line."""
+    from ..demo import PORTS
+
+    p = _common.add_tool(
+        sub,
+        "demo",
+        f"run the seed chapter's servers together (TCP {PORTS['tcp']}, UDP {PORTS['udp']})",
+        __doc__,
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address every server listens on (default 127.0.0.1)"
+    )
+    p.add_argument(
+        "--port-offset",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add N to every port (to avoid taken ports, or run a second demo)",
+    )
+    for name in SERVICES:
+        p.add_argument(
+            f"--{name}-port",
+            type=_common.port_number,
+            default=None,
+            metavar="PORT",
+            help=f"the {name.upper()} port (default {PORTS[name]} + offset; 0: any free port)",
+        )
+    p.set_defaults(func=_run)

@@ -1,0 +1,130 @@
+"""``nodish demo``: the seed chapter's servers together, on one loop, in one process.
+
+Theory of operation
+-------------------
+Each service is a small module here (``tcp``, ``udp``, ...) with an ``async start(ctx)``
+that listens and returns a :class:`Service` (its name, URL and what to try). The demo
+starts them one after the other on ``ctx.host`` and each one's port plus
+``--port-offset``, prints what runs where, then logs every event as the chapter
+describes it (connection, data, end, close; message and rinfo; ...). A service whose
+module is not part of this build is listed as unavailable; a port that cannot be bound
+stops the demo with a one-line message naming the port and the option to change it
+(exit status 7). Ctrl-C closes every server and connection; the process exits 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from ..cli import _common
+
+# The seed chapter's ports.
+PORTS = {"tcp": 8124, "udp": 41234}
+
+
+@dataclasses.dataclass
+class Service:
+    """What one started service prints in the banner."""
+
+    name: str
+    url: str
+    hint: str
+    closer: Callable[[], Any]
+
+
+@dataclasses.dataclass
+class Context:
+    """What the services share: where to listen and how to log."""
+
+    host: str
+    ports: dict[str, int]
+    out: Any = dataclasses.field(default_factory=lambda: sys.stdout)
+
+    def log(self, service: str, text: str) -> None:
+        """One event, one line: ``12:00:01 [tcp] connection from 127.0.0.1:5555``."""
+        stamp = datetime.now().strftime("%H:%M:%S")
+        print(f"{stamp} [{service}] {text}", file=self.out, flush=True)
+
+    def url_host(self) -> str:
+        """The host as a URL shows it (IPv6 in brackets; any-address as localhost)."""
+        if self.host in ("0.0.0.0", "::", ""):
+            return "localhost"
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+
+def preview(data: bytes, limit: int = 60) -> str:
+    """A datagram or chunk as a log shows it: text when it decodes, its size always."""
+    try:
+        text = repr(data[:limit].decode())
+    except UnicodeDecodeError:
+        text = repr(data[:limit])
+    more = "…" if len(data) > limit else ""
+    return f"{text}{more} ({len(data)} bytes)"
+
+
+class ListenError(Exception):
+    """A service could not listen: the message names the port and the option."""
+
+    def __init__(self, service: str, port: int, err: BaseException) -> None:
+        super().__init__(
+            f"{service} port {port} is not available: {_common.describe(err, '')}"
+            " — choose other ports with --port-offset N (or stop the program using it)"
+        )
+        self.status = _common.exit_status(err)
+
+
+StartFn = Callable[[Context], Awaitable[Service]]
+
+
+def _starters() -> list[tuple[str, StartFn]]:
+    from . import tcp, udp
+
+    return [("TCP", tcp.start), ("UDP", udp.start)]
+
+
+async def start_all(ctx: Context) -> list[Service]:
+    """Start every service, in the chapter's order; on a failure close those started."""
+    started: list[Service] = []
+    try:
+        for _name, start in _starters():
+            started.append(await start(ctx))
+    except BaseException:
+        for service in started:
+            service.closer()
+        raise
+    return started
+
+
+def banner(ctx: Context, services: list[Service]) -> str:
+    """What runs where, and what to try."""
+    lines = ["nodish demo: the seed chapter's servers on one loop (Ctrl-C stops them all)"]
+    for s in services:
+        lines.append(f"  {s.name:<6} {s.url:<28} try: {s.hint}")
+    return "\n".join(lines)
+
+
+def run_demo(host: str, ports: dict[str, int]) -> int:
+    """Run the demo until Ctrl-C; returns the exit status."""
+    import nodish
+
+    ctx = Context(host, ports)
+    status = _common.EXIT_OK
+
+    async def main() -> None:
+        nonlocal status
+        try:
+            services = await start_all(ctx)
+        except ListenError as exc:
+            print(f"nodish demo: {exc}", file=sys.stderr, flush=True)
+            status = exc.status
+            return
+        print(banner(ctx, services), flush=True)
+        print("ready", flush=True)
+
+    _common.stop_on_interrupt(lambda: print("stopping: closing every server", flush=True))
+    nodish.run(main)
+    return status
