@@ -42,6 +42,7 @@ __all__ = [
     "codes",
     "system_error",
     "translate_os_error",
+    "validate_callback",
 ]
 
 
@@ -203,6 +204,17 @@ ERR_INVALID_IP_ADDRESS: type[NodeError] = codes.ERR_INVALID_IP_ADDRESS
 ERR_INVALID_ADDRESS_FAMILY: type[NodeError] = codes.ERR_INVALID_ADDRESS_FAMILY
 ERR_INVALID_HANDLE_TYPE: type[NodeError] = codes.ERR_INVALID_HANDLE_TYPE
 ERR_SYSTEM_ERROR: type[NodeError] = codes.ERR_SYSTEM_ERROR
+
+
+def validate_callback(callback: Any, name: str = "callback") -> None:
+    """Raise ``ERR_INVALID_ARG_TYPE`` unless ``callback`` is None or callable.
+
+    Node ignores a non-function callback in a few places (``write``, ``end``); a Python
+    ``callback=`` that is not callable is always a mistake, so nodish refuses it at the
+    call rather than failing later, away from its cause.
+    """
+    if callback is not None and not callable(callback):
+        raise ERR_INVALID_ARG_TYPE(name, "a function", type(callback).__name__)
 
 
 # ---------------------------------------------------------------------------

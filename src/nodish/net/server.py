@@ -36,6 +36,7 @@ from ..errors import (
     ERR_SERVER_ALREADY_LISTEN,
     ERR_SERVER_NOT_RUNNING,
     translate_os_error,
+    validate_callback,
 )
 from ..events import EventEmitter
 from .socket import Socket
@@ -183,6 +184,7 @@ class Server(EventEmitter):
             raise ERR_INVALID_ARG_TYPE("path", "of type str", type(path).__name__)
         if not isinstance(backlog, int) or backlog < 0:
             raise ERR_INVALID_ARG_TYPE("backlog", "a non-negative int", repr(backlog))
+        validate_callback(callback)
         if callback is not None:
             self.once("listening", callback)
         self._closing = False
@@ -296,6 +298,7 @@ class Server(EventEmitter):
 
     def get_connections(self, callback: Callable[[Any, int], Any] | None = None) -> int:
         """The number of open connections (also passed to ``callback(err, count)``)."""
+        validate_callback(callback)
         n = self._connections
         if callback is not None:
             runtime.call_soon(callback, None, n, owner=self)
@@ -310,6 +313,7 @@ class Server(EventEmitter):
         listening it is called with ``ERR_SERVER_NOT_RUNNING`` (and ``'close'`` is
         still emitted, as in Node).
         """
+        validate_callback(callback)
         running = self._aserver is not None or self._listen_task is not None
         if callback is not None:
             if running:

@@ -59,6 +59,7 @@ from ..errors import (
     ERR_SOCKET_CLOSED,
     ERR_SOCKET_CLOSED_BEFORE_CONNECTION,
     translate_os_error,
+    validate_callback,
 )
 from ..stream.duplex import Duplex
 
@@ -379,6 +380,14 @@ class Socket(Duplex, asyncio.Protocol):
     def _emit_close_event(self) -> None:
         self._handle.close()
         server = self._server
+        pending = self._pending_writes
+        if pending:
+            # Writes held while connecting (Node's _writeGeneric 'close' hook): their
+            # callbacks get ERR_SOCKET_CLOSED_BEFORE_CONNECTION, just before 'close'.
+            self._pending_writes = None
+            for _chunk, cb in pending:
+                runtime.guarded(self, cb, ERR_SOCKET_CLOSED_BEFORE_CONNECTION())
+        self._final_cb = None
         try:
             self.emit("close", self._had_error)
         except BaseException as exc:
@@ -443,6 +452,7 @@ class Socket(Duplex, asyncio.Protocol):
             host = host or "localhost"
         elif not isinstance(path, str):
             raise ERR_INVALID_ARG_TYPE("path", "of type str", type(path).__name__)
+        validate_callback(callback)
         if timeout is not None:
             self.set_timeout(timeout)
         if callback is not None:
@@ -633,6 +643,7 @@ class Socket(Duplex, asyncio.Protocol):
         """
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0:
             raise ERR_INVALID_ARG_TYPE("timeout", "a non-negative number", repr(timeout))
+        validate_callback(callback)
         if callback is not None:
             if timeout == 0:
                 self.remove_listener("timeout", callback)

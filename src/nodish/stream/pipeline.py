@@ -36,6 +36,7 @@ from ..errors import (
     ERR_STREAM_DESTROYED,
     ERR_STREAM_PREMATURE_CLOSE,
     AbortError,
+    validate_callback,
 )
 from ._base import Stream
 from ._eos import (
@@ -72,8 +73,10 @@ def pipeline(*streams: Any, callback: Callable[..., Any] | None = None) -> Any:
 
     Raises:
         ERR_MISSING_ARGS: fewer than two streams.
-        ERR_INVALID_ARG_TYPE / ERR_INVALID_RETURN_VALUE: an item is not usable.
+        ERR_INVALID_ARG_TYPE / ERR_INVALID_RETURN_VALUE: an item is not usable, or
+            ``callback`` is not callable.
     """
+    validate_callback(callback)
 
     def done(err: BaseException | None, value: Any) -> None:
         if callback is not None:

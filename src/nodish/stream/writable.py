@@ -47,6 +47,7 @@ from ..errors import (
     ERR_STREAM_NULL_VALUES,
     ERR_STREAM_PREMATURE_CLOSE,
     ERR_STREAM_WRITE_AFTER_END,
+    validate_callback,
 )
 from ._base import Callback, Stream
 from ._encoding import encode, normalize_encoding
@@ -239,13 +240,16 @@ class Writable(Stream):
 
         Raises:
             ERR_STREAM_NULL_VALUES: ``chunk`` is None.
-            ERR_INVALID_ARG_TYPE: ``chunk`` is not bytes-like or ``str``.
+            ERR_INVALID_ARG_TYPE: ``chunk`` is not bytes-like or ``str``, or
+                ``callback`` is not callable (nothing is written).
             ERR_UNKNOWN_ENCODING: bad ``encoding``.
 
         Writing after ``end()`` or ``destroy()`` does not raise: the callback gets
         ``ERR_STREAM_WRITE_AFTER_END`` / ``ERR_STREAM_DESTROYED`` on the next tick and
         the stream is destroyed with it.
         """
+        if callback is not None and not callable(callback):
+            validate_callback(callback)
         # Fast path: bytes, nothing in flight or queued, a healthy stream. Same steps as
         # _write_chunk's, minus the checks that cannot apply.
         if (
@@ -544,7 +548,11 @@ class Writable(Stream):
 
         Returns:
             The stream.
+
+        Raises:
+            ERR_INVALID_ARG_TYPE: ``callback`` is not callable (nothing is written).
         """
+        validate_callback(callback)
         err: BaseException | None = None
         if chunk is not None:
             ret = self._write_chunk(chunk, encoding, None)

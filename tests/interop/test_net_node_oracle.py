@@ -1,0 +1,125 @@
+"""Edge cases run as the same script in Node and in nodish; the event logs must match.
+
+Each scenario is a small Node program and its nodish transcription. Both print a JSON
+log of what happened, in order; Node's log is the oracle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from tests.helpers import NodeProcess, next_event, wait_for
+
+from nodish import net
+
+PRELUDE = r"""
+const net = require('net');
+const log = [];
+const code = (e) => (e ? (e.code || String(e.message)) : null);
+const cb = (name) => (e) => log.push([name, code(e)]);
+const done = () => console.log(JSON.stringify(log));
+const port = Number(process.argv[1]);
+"""
+
+
+def cb(log: list[Any], name: str) -> Callable[..., None]:
+    return lambda err=None: log.append([name, code(err)])
+
+
+def code(err: Any) -> Any:
+    if err is None:
+        return None
+    return getattr(err, "code", None) or str(err)
+
+
+async def closed_log(sock: net.Socket, log: list[Any]) -> list[Any]:
+    (had_error,) = await wait_for(next_event(sock, "close"))
+    log.append(["close", had_error])
+    return log
+
+
+# -- destroy() while connecting --------------------------------------------------------
+
+JS_DESTROY_WRITES = """
+const s = net.connect(port, '127.0.0.1');
+s.write('a', cb('w1')); s.write('b', cb('w2')); s.end('c', cb('end'));
+s.on('error', cb('error'));
+s.on('close', (h) => { log.push(['close', h]); setImmediate(done); });
+s.destroy();
+"""
+
+
+async def destroyed_while_connecting(
+    port: int, setup: Callable[[net.Socket, list[Any]], None], err: Exception | None = None
+) -> list[Any]:
+    log: list[Any] = []
+    s = net.connect(port, "127.0.0.1")
+    setup(s, log)
+    s.on("error", cb(log, "error"))
+    closing = closed_log(s, log)
+    s.destroy(err)
+    return await closing
+
+
+def writes_and_end(s: net.Socket, log: list[Any]) -> None:
+    s.write("a", callback=cb(log, "w1"))
+    s.write("b", callback=cb(log, "w2"))
+    s.end("c", callback=cb(log, "end"))
+
+
+JS_DESTROY_END_ONLY = """
+const s = net.connect(port, '127.0.0.1');
+s.end(cb('end'));
+s.on('error', cb('error'));
+s.on('close', (h) => { log.push(['close', h]); setImmediate(done); });
+s.destroy();
+"""
+
+JS_DESTROY_WITH_ERROR = """
+const s = net.connect(port, '127.0.0.1');
+s.write('x', cb('w1'));
+s.on('error', cb('error'));
+s.on('close', (h) => { log.push(['close', h]); setImmediate(done); });
+s.destroy(Object.assign(new Error('boom'), {code: 'EBOOM'}));
+"""
+
+
+class BoomError(Exception):
+    code = "EBOOM"
+
+
+SCENARIOS: dict[str, tuple[str, Callable[[int], Awaitable[list[Any]]]]] = {
+    "destroy_while_connecting_with_writes_and_end": (
+        JS_DESTROY_WRITES,
+        lambda port: destroyed_while_connecting(port, writes_and_end),
+    ),
+    "destroy_while_connecting_with_end_only": (
+        JS_DESTROY_END_ONLY,
+        lambda port: destroyed_while_connecting(
+            port, lambda s, log: s.end(callback=cb(log, "end"))
+        ),
+    ),
+    "destroy_with_error_while_connecting": (
+        JS_DESTROY_WITH_ERROR,
+        lambda port: destroyed_while_connecting(
+            port, lambda s, log: s.write("x", callback=cb(log, "w1")), BoomError("boom")
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+async def test_same_log_as_node(name: str) -> None:
+    js, py = SCENARIOS[name]
+    server = net.create_server()
+    await server.listen(0, "127.0.0.1")
+    port = server.address().port
+    node = await NodeProcess.start(PRELUDE + js, str(port))
+    expected = await node.message()
+    assert await node.finish() == 0
+    got = await wait_for(py(port))
+    assert got == expected
+    server.close()
+    await wait_for(next_event(server, "close"))
