@@ -16,7 +16,7 @@ events and edge cases, Python's naming, on one event loop (uvloop when available
 
 from __future__ import annotations
 
-from . import dgram, errors, events, runtime, stream, timers
+from . import dgram, errors, events, runtime, stream, timers, ws
 from .process import process
 from .runtime import get_loop, run
 
@@ -47,4 +47,5 @@ __all__ = [
     "runtime",
     "stream",
     "timers",
+    "ws",
 ]

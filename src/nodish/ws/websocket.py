@@ -1,0 +1,1127 @@
+"""``WebSocket``: one connection, client or server side, over a ``net.Socket``.
+
+Theory of operation
+-------------------
+A WebSocket takes over a connected socket and the bytes already read after the HTTP
+head (``ws``'s ``setSocket``): the socket's ``'data'`` go to the sans-I/O
+:class:`~.receiver.Receiver`, frames are written with ``socket.write``. The object is
+an EventEmitter with ``ws``'s events (``'open'``, ``'message'(data, is_binary)``,
+``'ping'``, ``'pong'``, ``'error'``, ``'close'(code, reason)``, ``'upgrade'``,
+``'unexpected-response'``) and the browser's API on top (``onmessage`` & co.,
+``ready_state``, ``buffered_amount``).
+
+States (RFC 6455 4 and 7): CONNECTING → OPEN → CLOSING → CLOSED. Closing:
+
+* we close: a close frame goes out, the state is CLOSING, a timer of
+  ``close_timeout`` seconds starts; the peer's close frame ends the handshake.
+* the peer closes: we echo its code (5.5.1) and stop parsing (1.4).
+* once both frames crossed, the server ends the TCP connection first (7.1.1); the
+  client waits for the server's FIN. The timer destroys the socket if the peer never
+  finishes.
+* the peer breaks the protocol: a close frame with the RFC's code (1002, 1007, 1008,
+  1009) goes out, then FIN, and we keep reading (and discarding) until the peer's
+  FIN, so the kernel never answers unread bytes with a reset and the peer reads our
+  code. ``'error'`` is emitted when somebody listens (a bad peer is not a bug of
+  this process), and ``'close'`` reports 1006: no close frame was received.
+
+``'close'`` is emitted once, when the socket is gone, with the peer's code (1005 when
+its frame had none, 1006 when there was no frame).
+
+Sending and memory. ``send`` writes at once; ``buffered_amount`` is what the socket
+has not handed to the kernel yet. On the server side, a send that leaves the buffer
+over the socket's high-water mark stops reading from that peer until ``'drain'``: a
+peer that does not read cannot make us read (and answer) more. A send made while
+more than ``max_buffered_amount`` bytes are still waiting fails the connection with
+1008 (``ws`` would grow without bound). ``await ws.send(x)`` waits for the buffer to
+fall under the mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from .. import runtime
+from ..errors import ERR_INVALID_ARG_TYPE, NodeError
+from ..events import EventEmitter
+from .deflate import DeflateOptions, PerMessageDeflate, client_offer, parse_response
+from .frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    close_payload,
+    encode_frame,
+    is_valid_close_code,
+)
+from .handshake import HandshakeError, check_response, client_request_head, new_key
+from .receiver import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD, Receiver
+
+__all__ = ["CloseEvent", "ErrorEvent", "MessageEvent", "WebSocket", "WebSocketError"]
+
+log = logging.getLogger("nodish")
+
+CONNECTING = 0
+OPEN = 1
+CLOSING = 2
+CLOSED = 3
+_STATE_NAMES = ("CONNECTING", "OPEN", "CLOSING", "CLOSED")
+DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024
+_MAX_HEAD = 16 * 1024
+_BAD_PROTOCOL = "An invalid or duplicated subprotocol was specified"
+_ITER_HIGH = 16  # queued messages before an async iterator pauses the socket
+
+
+class WebSocketError(NodeError):
+    """A WebSocket failure; ``code`` is ``ws``'s (``'WS_ERR_INVALID_UTF8'``...) and
+    ``status_code`` the close code sent to the peer (or the HTTP status of a refusal)."""
+
+    def __init__(self, message: str, code: str, status_code: int | None = None) -> None:
+        super().__init__(message=message)
+        self.code = code
+        self.status_code = status_code
+
+
+class _Event:
+    """What the browser API's ``on*`` handlers receive."""
+
+    __slots__ = ("target", "type")
+
+    def __init__(self, type: str, target: WebSocket) -> None:
+        self.type = type
+        self.target = target
+
+
+class MessageEvent(_Event):
+    """``onmessage``'s argument: ``data`` is ``str`` (text) or ``bytes`` (binary)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, target: WebSocket, data: Any) -> None:
+        super().__init__("message", target)
+        self.data = data
+
+
+class CloseEvent(_Event):
+    """``onclose``'s argument: ``code``, ``reason``, ``was_clean``."""
+
+    __slots__ = ("code", "reason", "was_clean")
+
+    def __init__(self, target: WebSocket, code: int, reason: str) -> None:
+        super().__init__("close", target)
+        self.code = code
+        self.reason = reason
+        self.was_clean = code != 1006
+
+
+class ErrorEvent(_Event):
+    """``onerror``'s argument: ``error`` and its ``message``."""
+
+    __slots__ = ("error", "message")
+
+    def __init__(self, target: WebSocket, error: BaseException) -> None:
+        super().__init__("error", target)
+        self.error = error
+        self.message = str(error)
+
+
+def _wrap_event(ws: WebSocket, kind: str, fn: Callable[[Any], Any]) -> Callable[..., Any]:
+    if kind == "message":
+
+        def on_message(data: Any, is_binary: bool) -> Any:
+            return fn(MessageEvent(ws, data))
+
+        return on_message
+    if kind == "close":
+
+        def on_close(code: int, reason: str) -> Any:
+            return fn(CloseEvent(ws, code, reason))
+
+        return on_close
+    if kind == "error":
+
+        def on_error(err: BaseException) -> Any:
+            return fn(ErrorEvent(ws, err))
+
+        return on_error
+
+    def on_open(*_: Any) -> Any:
+        return fn(_Event(kind, ws))
+
+    return on_open
+
+
+class _Ready:
+    """What ``send`` returns when there is room: awaiting it returns at once."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield  # pragma: no cover
+
+
+_READY = _Ready()
+
+
+class _Failed:
+    """What ``send`` returns when it could not send: awaiting it raises."""
+
+    __slots__ = ("err",)
+
+    def __init__(self, err: BaseException) -> None:
+        self.err = err
+
+    def __await__(self) -> Generator[Any, None, None]:
+        raise self.err
+        yield  # pragma: no cover
+
+
+class _DrainWaiter:
+    """What ``send`` returns over the mark: awaiting it waits for room (or the end)."""
+
+    __slots__ = ("ws",)
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+
+    def __await__(self) -> Generator[Any, None, None]:
+        ws = self.ws
+        if ws._ready_state >= CLOSING or ws.buffered_amount < ws._high_water_mark:
+            return
+        fut = ws._loop.create_future()
+        ws._drain_waiters.append(fut)
+        yield from fut
+
+
+class WebSocket(EventEmitter):
+    """A WebSocket connection: the browser's API with ``ws``'s events.
+
+    Client: ``WebSocket(url, protocols)`` connects at once (``ws://`` or ``wss://``,
+    also ``http://``/``https://``); ``ws = await WebSocket(url)`` waits for
+    ``'open'`` and raises the failure. Server side, :class:`~.server.WebSocketServer`
+    creates them.
+
+    Args:
+        url: ``ws://host:port/path``.
+        protocols: a subprotocol or a list of them, offered in order.
+        headers: extra request headers.
+        origin: the ``Origin`` header.
+        handshake_timeout: seconds before an unanswered handshake fails.
+        per_message_deflate: offer permessage-deflate (True, False or a dict of
+            :class:`~.deflate.DeflateOptions`); on by default, as in ``ws``.
+        max_payload: the largest message accepted, in bytes (1009 beyond).
+        max_fragments: the most frames in one message (1008 beyond).
+        follow_redirects: follow 301/302/303/307/308 answers (up to ``max_redirects``).
+        ca, reject_unauthorized, servername: TLS settings for ``wss://``.
+        close_timeout: seconds to wait for the peer to finish the closing handshake.
+        heartbeat: ping every this many seconds; a peer that has not answered the
+            previous ping by the next one is terminated.
+        max_buffered_amount: send-buffer bytes beyond which a further send fails the
+            connection with 1008.
+        auto_pong: answer pings with pongs (the RFC requires it; default True).
+    """
+
+    CONNECTING = CONNECTING
+    OPEN = OPEN
+    CLOSING = CLOSING
+    CLOSED = CLOSED
+
+    __slots__ = (
+        "_auto_pong",
+        "_awaiting_pong",
+        "_binary_type",
+        "_close_code",
+        "_close_frame_received",
+        "_close_frame_sent",
+        "_close_reason",
+        "_close_timeout",
+        "_close_timer",
+        "_deflate",
+        "_drain_waiters",
+        "_extensions",
+        "_handlers",
+        "_handshake",
+        "_heartbeat",
+        "_heartbeat_timer",
+        "_high_water_mark",
+        "_is_server",
+        "_iter_queue",
+        "_loop",
+        "_max_buffered",
+        "_max_fragments",
+        "_max_payload",
+        "_protocol",
+        "_read_throttled",
+        "_ready_state",
+        "_receiver",
+        "_socket",
+        "_url",
+        "_user_paused",
+    )
+
+    def __init__(
+        self,
+        url: str | None = None,
+        protocols: str | list[str] | tuple[str, ...] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        origin: str | None = None,
+        handshake_timeout: float | None = None,
+        per_message_deflate: Any = True,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        max_fragments: int = DEFAULT_MAX_FRAGMENTS,
+        follow_redirects: bool = False,
+        max_redirects: int = 10,
+        ca: Any = None,
+        reject_unauthorized: bool = True,
+        servername: str | None = None,
+        close_timeout: float = 30.0,
+        heartbeat: float | None = None,
+        max_buffered_amount: int = DEFAULT_MAX_BUFFERED,
+        auto_pong: bool = True,
+    ) -> None:
+        super().__init__()
+        self._loop = runtime.get_loop()
+        self._ready_state = CONNECTING
+        self._socket: Any = None
+        self._receiver: Receiver | None = None
+        self._deflate: PerMessageDeflate | None = None
+        self._protocol = ""
+        self._extensions = ""
+        self._url = url or ""
+        self._binary_type = "nodebuffer"
+        self._close_code = 1006
+        self._close_reason = ""
+        self._close_frame_sent = False
+        self._close_frame_received = False
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._close_timeout = close_timeout
+        self._heartbeat = heartbeat
+        self._heartbeat_timer: asyncio.TimerHandle | None = None
+        self._awaiting_pong = False
+        self._max_payload = max_payload
+        self._max_fragments = max_fragments
+        self._max_buffered = max_buffered_amount
+        self._high_water_mark = 16384
+        self._auto_pong = auto_pong
+        self._is_server = url is None
+        self._read_throttled = False
+        self._user_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._handlers: dict[str, Any] | None = None
+        self._iter_queue: Any = None
+        self._handshake: _ClientHandshake | None = None
+        if url is not None:
+            if isinstance(protocols, str):
+                protocols = [protocols]
+            self._handshake = _ClientHandshake(
+                self,
+                url,
+                list(protocols or ()),
+                headers=headers,
+                origin=origin,
+                timeout=handshake_timeout,
+                deflate=DeflateOptions.from_option(per_message_deflate),
+                follow_redirects=follow_redirects,
+                max_redirects=max_redirects,
+                tls={
+                    "ca": ca,
+                    "reject_unauthorized": reject_unauthorized,
+                    "servername": servername,
+                },
+            )
+
+    # ------------------------------------------------------------------ setup
+
+    def _set_socket(
+        self,
+        sock: Any,
+        deflate: PerMessageDeflate | None,
+        protocol: str = "",
+        extensions: str = "",
+    ) -> None:
+        """Take over ``sock`` (connected, the HTTP head already consumed)."""
+        self._socket = sock
+        self._deflate = deflate
+        self._protocol = protocol
+        self._extensions = extensions
+        self._receiver = Receiver(
+            client=not self._is_server,
+            on_message=self._on_message,
+            on_close=self._on_close_frame,
+            on_fail=self._on_fail,
+            on_ping=self._on_ping,
+            on_pong=self._on_pong,
+            max_payload=self._max_payload,
+            max_fragments=self._max_fragments,
+            deflate=deflate,
+        )
+        self._high_water_mark = getattr(sock, "writable_high_water_mark", 16384)
+        try:
+            sock.set_timeout(0)
+            sock.set_no_delay(True)
+        except Exception:  # pragma: no cover - a socket-like without these
+            pass
+        sock.on("data", self._on_data)
+        sock.on("end", self._on_end)
+        sock.on("error", self._on_socket_error)
+        sock.on("close", self._on_socket_close)
+        sock.on("drain", self._on_drain)
+        self._ready_state = OPEN
+        if self._heartbeat:
+            self._heartbeat_timer = self._loop.call_later(self._heartbeat, self._beat)
+
+    def _start(self, head: bytes) -> None:
+        """Deliver the bytes read with the HTTP head, then let the socket flow."""
+        sock = self._socket
+        if head and self._receiver is not None:
+            self._receiver.feed(head)
+        if sock is not None and not self._user_paused:
+            sock.resume()
+
+    # ------------------------------------------------------------------ socket events
+
+    def _on_data(self, data: bytes) -> None:
+        receiver = self._receiver
+        if receiver is not None:
+            receiver.feed(data)
+
+    def _on_end(self) -> None:
+        # the peer sent FIN: nothing more will come (ws's socketOnEnd)
+        if self._ready_state < CLOSING:
+            self._ready_state = CLOSING
+        if self._receiver is not None:
+            self._receiver.done = True
+        sock = self._socket
+        if sock is not None and not sock.writable_ended:
+            sock.end()
+
+    def _on_socket_error(self, err: BaseException) -> None:
+        if self._ready_state < CLOSING:
+            self._ready_state = CLOSING
+        sock = self._socket
+        if sock is not None:
+            sock.destroy()
+
+    def _on_socket_close(self, *_: Any) -> None:
+        self._ready_state = CLOSED
+        self._clear_timers()
+        self._wake_drain_waiters()
+        sock = self._socket
+        if sock is not None:
+            sock.remove_listener("data", self._on_data)
+        self.emit("close", self._close_code, self._close_reason)
+
+    def _on_drain(self) -> None:
+        if self._read_throttled:
+            self._read_throttled = False
+            if not self._user_paused and self._socket is not None:
+                self._socket.resume()
+        self._wake_drain_waiters()
+
+    def _wake_drain_waiters(self) -> None:
+        waiters = self._drain_waiters
+        if waiters:
+            self._drain_waiters = []
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+
+    def _clear_timers(self) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        if self._heartbeat_timer is not None:
+            self._heartbeat_timer.cancel()
+            self._heartbeat_timer = None
+
+    # ------------------------------------------------------------------ receiver events
+
+    def _on_message(self, data: Any, is_binary: bool) -> None:
+        if self._ready_state != OPEN and self._ready_state != CLOSING:
+            return  # pragma: no cover
+        if is_binary and self._binary_type == "fragments":
+            data = [data]
+        self.emit("message", data, is_binary)
+
+    def _on_ping(self, payload: bytes) -> None:
+        if self._auto_pong and self._ready_state == OPEN:
+            self._send_frame(OP_PONG, payload)
+        self.emit("ping", payload)
+
+    def _on_pong(self, payload: bytes) -> None:
+        self._awaiting_pong = False
+        self.emit("pong", payload)
+
+    def _on_close_frame(self, code: int, reason: str) -> None:
+        self._close_frame_received = True
+        self._close_code = code
+        self._close_reason = reason
+        sock = self._socket
+        if self._ready_state == OPEN:
+            self._ready_state = CLOSING
+            # 5.5.1: answer with the code received (nothing when there was none)
+            self._send_close(None if code == 1005 else code, reason.encode())
+        self._both_closed()
+        if sock is not None and not self._user_paused:
+            sock.resume()  # keep reading to the FIN
+
+    def _both_closed(self) -> None:
+        sock = self._socket
+        if sock is None:
+            return
+        if self._is_server and not sock.writable_ended:
+            sock.end()  # 7.1.1: the server closes the TCP connection first
+        self._arm_close_timer()
+
+    def _on_fail(self, status: int, message: str, code: str) -> None:
+        err = WebSocketError(message, code, status)
+        sock = self._socket
+        if self._ready_state == OPEN:
+            self._ready_state = CLOSING
+            self._send_close(status, b"")
+        if sock is not None:
+            if not sock.writable_ended:
+                sock.end()
+            if not self._user_paused:
+                sock.resume()
+        self._arm_close_timer()
+        if self.listener_count("error"):
+            self.emit("error", err)
+        else:
+            log.debug("websocket closed with %d: %s", status, message)
+
+    def _arm_close_timer(self) -> None:
+        if self._close_timer is None and self._ready_state != CLOSED:
+            self._close_timer = self._loop.call_later(self._close_timeout, self._close_timed_out)
+
+    def _close_timed_out(self) -> None:
+        self._close_timer = None
+        if self._socket is not None:
+            self._socket.destroy()
+
+    def _beat(self) -> None:
+        self._heartbeat_timer = None
+        if self._ready_state != OPEN:
+            return
+        if self._awaiting_pong:
+            self.terminate()
+            return
+        self._awaiting_pong = True
+        self._send_frame(OP_PING, b"")
+        assert self._heartbeat is not None
+        self._heartbeat_timer = self._loop.call_later(self._heartbeat, self._beat)
+
+    # ------------------------------------------------------------------ sending
+
+    def _send_frame(
+        self, opcode: int, payload: bytes | bytearray | memoryview, compress: bool = False
+    ) -> bool:
+        rsv1 = False
+        deflate = self._deflate
+        if compress and deflate is not None and len(payload) >= deflate.threshold:
+            payload = deflate.compress(payload)
+            rsv1 = True
+        sock = self._socket
+        bufs = encode_frame(opcode, payload, rsv1=rsv1, mask=not self._is_server)
+        if len(bufs) == 1:
+            ok: bool = sock.write(bufs[0])
+        else:
+            sock.write(bufs[0])
+            ok = sock.write(bufs[1])
+        if not ok and self._is_server and not self._read_throttled:
+            # the peer is not reading what we send: stop reading what it sends
+            self._read_throttled = True
+            sock.pause()
+        return ok
+
+    def _send_close(self, code: int | None, reason: bytes) -> None:
+        self._close_frame_sent = True
+        self._send_frame(OP_CLOSE, close_payload(code, reason))
+
+    def _not_open(self, action: str) -> WebSocketError:
+        state = self._ready_state
+        return WebSocketError(
+            f"WebSocket is not open: readyState {state} ({_STATE_NAMES[state]})",
+            "WS_ERR_NOT_OPEN",
+        )
+
+    def send(
+        self,
+        data: str | bytes | bytearray | memoryview,
+        callback: Callable[..., Any] | None = None,
+        *,
+        binary: bool | None = None,
+        compress: bool = True,
+    ) -> Any:
+        """Send a message: ``str`` as text, bytes-like as binary (or as ``binary`` says).
+
+        Returns an awaitable: ``await ws.send(x)`` waits until the send buffer is under
+        the high-water mark, and raises if the message could not be sent.
+        ``callback(err)`` is called once the frame is written (``err`` None) or not.
+
+        Raises:
+            WebSocketError: (``WS_ERR_NOT_OPEN``) while CONNECTING, as the browser.
+            ERR_INVALID_ARG_TYPE: ``data`` is neither ``str`` nor bytes-like.
+        """
+        if isinstance(data, str):
+            payload: Any = data.encode("utf-8")
+            is_binary = False if binary is None else binary
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            payload = data
+            is_binary = True if binary is None else binary
+        else:
+            raise ERR_INVALID_ARG_TYPE("data", "of type str or bytes-like", type(data).__name__)
+        if callback is not None and not callable(callback):
+            raise ERR_INVALID_ARG_TYPE("callback", "a function", type(callback).__name__)
+        state = self._ready_state
+        if state != OPEN:
+            err = self._not_open("send")
+            if state == CONNECTING:
+                raise err
+            if callback is not None:
+                self._loop.call_soon(callback, err)
+            return _Failed(err)
+        sock = self._socket
+        if sock.writable_length > self._max_buffered:
+            self._fail_send_buffer()
+            err = self._not_open("send")
+            if callback is not None:
+                self._loop.call_soon(callback, err)
+            return _Failed(err)
+        ok = self._send_frame(OP_BINARY if is_binary else OP_TEXT, payload, compress)
+        if callback is not None:
+            sock.write(b"", callback=callback)
+        if ok:
+            return _READY
+        return _DrainWaiter(self)
+
+    def _fail_send_buffer(self) -> None:
+        """The peer let more than ``max_buffered_amount`` bytes pile up: 1008."""
+        self._on_fail(
+            1008,
+            f"Send buffer over {self._max_buffered} bytes: the peer is not reading",
+            "WS_ERR_SEND_BUFFER_FULL",
+        )
+
+    def ping(self, data: bytes | str = b"", callback: Callable[..., Any] | None = None) -> None:
+        """Send a ping (at most 125 bytes)."""
+        self._control(OP_PING, data, callback)
+
+    def pong(self, data: bytes | str = b"", callback: Callable[..., Any] | None = None) -> None:
+        """Send an unsolicited pong (at most 125 bytes)."""
+        self._control(OP_PONG, data, callback)
+
+    def _control(self, op: int, data: bytes | str, callback: Callable[..., Any] | None) -> None:
+        payload = data.encode() if isinstance(data, str) else bytes(data)
+        if len(payload) > 125:
+            raise WebSocketError(
+                "The data size must not be greater than 125 bytes", "ERR_OUT_OF_RANGE"
+            )
+        if self._ready_state == CONNECTING:
+            raise self._not_open("ping")
+        if self._ready_state != OPEN:
+            if callback is not None:
+                self._loop.call_soon(callback, self._not_open("ping"))
+            return
+        self._send_frame(op, payload)
+        if callback is not None:
+            self._socket.write(b"", callback=callback)
+
+    def close(self, code: int | None = None, reason: str | bytes = "") -> None:
+        """Start the closing handshake (RFC 6455 7.1.2) with ``code`` and ``reason``.
+
+        Raises:
+            WebSocketError: an invalid close code, or a reason over 123 bytes.
+        """
+        if code is not None and (not isinstance(code, int) or not is_valid_close_code(code)):
+            raise WebSocketError(
+                "First argument must be a valid error code number", "WS_ERR_INVALID_CLOSE_CODE"
+            )
+        raw = reason.encode("utf-8") if isinstance(reason, str) else bytes(reason)
+        if len(raw) > 123:
+            raise WebSocketError(
+                "The message must not be greater than 123 bytes", "ERR_OUT_OF_RANGE"
+            )
+        if raw and code is None:
+            code = 1000
+        state = self._ready_state
+        if state == CLOSED:
+            return
+        if state == CONNECTING:
+            hs = self._handshake
+            if hs is not None:
+                hs.abort("WebSocket was closed before the connection was established")
+            return
+        if self._close_frame_sent:
+            if self._close_frame_received and self._socket is not None and self._is_server:
+                self._socket.end()
+            return
+        self._ready_state = CLOSING
+        self._send_close(code, raw)
+        if self._close_frame_received:
+            self._both_closed()
+        else:
+            self._arm_close_timer()
+
+    def terminate(self) -> None:
+        """Destroy the connection at once (no closing handshake)."""
+        state = self._ready_state
+        if state == CLOSED:
+            return
+        if state == CONNECTING:
+            hs = self._handshake
+            if hs is not None:
+                hs.abort("WebSocket was closed before the connection was established")
+            return
+        self._ready_state = CLOSING
+        if self._socket is not None:
+            self._socket.destroy()
+
+    def pause(self) -> None:
+        """Stop reading from the peer (``ws``'s ``pause``)."""
+        if self._ready_state == CONNECTING or self._ready_state == CLOSED:
+            return
+        self._user_paused = True
+        self._socket.pause()
+
+    def resume(self) -> None:
+        """Read from the peer again."""
+        if self._ready_state == CONNECTING or self._ready_state == CLOSED:
+            return
+        self._user_paused = False
+        if not self._read_throttled:
+            self._socket.resume()
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def ready_state(self) -> int:
+        """0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED."""
+        return self._ready_state
+
+    @property
+    def is_paused(self) -> bool:
+        """Whether reading is paused by :meth:`pause`."""
+        return self._user_paused
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes sent but not yet handed to the kernel."""
+        sock = self._socket
+        if sock is None:
+            return 0
+        n: int = sock.writable_length
+        return n
+
+    @property
+    def protocol(self) -> str:
+        """The subprotocol the server chose ('' if none)."""
+        return self._protocol
+
+    @property
+    def extensions(self) -> str:
+        """The negotiated extensions, as in the ``Sec-WebSocket-Extensions`` header."""
+        return self._extensions
+
+    @property
+    def url(self) -> str:
+        """The URL a client connected to ('' on the server side)."""
+        return self._url
+
+    @property
+    def binary_type(self) -> str:
+        """``'nodebuffer'`` or ``'arraybuffer'`` (both give ``bytes``), or ``'fragments'``."""
+        return self._binary_type
+
+    @binary_type.setter
+    def binary_type(self, value: str) -> None:
+        if value not in ("nodebuffer", "arraybuffer", "fragments"):
+            return  # the browser ignores unknown values
+        self._binary_type = value
+
+    # ------------------------------------------------------------------ browser API
+
+    def _get_handler(self, kind: str) -> Any:
+        h = self._handlers
+        if h is None or kind not in h:
+            return None
+        return h[kind][0]
+
+    def _set_handler(self, kind: str, fn: Any) -> None:
+        h = self._handlers
+        if h is None:
+            h = self._handlers = {}
+        old = h.pop(kind, None)
+        if old is not None:
+            self.remove_listener(kind, old[1])
+        if callable(fn):
+            wrapper = _wrap_event(self, kind, fn)
+            h[kind] = (fn, wrapper)
+            self.on(kind, wrapper)
+
+    onopen = property(
+        lambda self: self._get_handler("open"), lambda self, fn: self._set_handler("open", fn)
+    )
+    onmessage = property(
+        lambda self: self._get_handler("message"),
+        lambda self, fn: self._set_handler("message", fn),
+    )
+    onclose = property(
+        lambda self: self._get_handler("close"), lambda self, fn: self._set_handler("close", fn)
+    )
+    onerror = property(
+        lambda self: self._get_handler("error"), lambda self, fn: self._set_handler("error", fn)
+    )
+
+    def add_event_listener(
+        self, type: str, listener: Callable[[Any], Any], *, once: bool = False
+    ) -> None:
+        """The browser's ``addEventListener``: ``listener`` gets an event object."""
+        wrapper = _wrap_event(self, type, listener)
+        wrapper.listener = listener  # type: ignore[attr-defined]
+        if once:
+            self.once(type, wrapper)
+        else:
+            self.on(type, wrapper)
+
+    def remove_event_listener(self, type: str, listener: Callable[[Any], Any]) -> None:
+        """The browser's ``removeEventListener``."""
+        for fn in self.raw_listeners(type):
+            inner = getattr(fn, "listener", None)
+            if inner is listener or getattr(inner, "listener", None) is listener:
+                self.remove_listener(type, fn)
+                return
+
+    # ------------------------------------------------------------------ awaiting
+
+    def __await__(self) -> Generator[Any, None, WebSocket]:
+        """``ws = await WebSocket(url)``: wait for ``'open'``; raise the failure."""
+        if self._ready_state != CONNECTING:
+            if self._ready_state == OPEN:
+                return self
+            raise self._not_open("await")
+        fut: asyncio.Future[None] = self._loop.create_future()
+
+        def on_open() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        def on_error(err: BaseException) -> None:
+            if not fut.done():
+                fut.set_exception(err)
+
+        def on_close(code: int, reason: str) -> None:
+            if not fut.done():
+                fut.set_exception(
+                    WebSocketError(f"WebSocket closed with {code}", "WS_ERR_CLOSED", code)
+                )
+
+        self.once("open", on_open)
+        self.once("error", on_error)
+        self.once("close", on_close)
+        try:
+            yield from fut
+        finally:
+            self.remove_listener("open", on_open)
+            self.remove_listener("error", on_error)
+            self.remove_listener("close", on_close)
+        return self
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        """``async for message in ws``: each message's data until the connection closes."""
+        return _MessageIterator(self)
+
+    def __repr__(self) -> str:
+        return f"<WebSocket {_STATE_NAMES[self._ready_state]} {self._url or 'server-side'}>"
+
+
+class _MessageIterator:
+    """Messages as an async iterator; pauses the socket when the consumer falls behind."""
+
+    __slots__ = ("closed", "queue", "waiter", "ws")
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.queue: collections.deque[Any] = collections.deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.closed = ws.ready_state == CLOSED
+        ws.on("message", self._on_message)
+        ws.on("close", self._on_close)
+
+    def _wake(self) -> None:
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def _on_message(self, data: Any, is_binary: bool) -> None:
+        self.queue.append(data)
+        if len(self.queue) >= _ITER_HIGH and not self.ws.is_paused:
+            self.ws.pause()
+        self._wake()
+
+    def _on_close(self, *_: Any) -> None:
+        self.closed = True
+        self.ws.remove_listener("message", self._on_message)
+        self.ws.remove_listener("close", self._on_close)
+        self._wake()
+
+    def __aiter__(self) -> _MessageIterator:
+        return self
+
+    async def __anext__(self) -> Any:
+        while not self.queue:
+            if self.closed:
+                raise StopAsyncIteration
+            self.waiter = self.ws._loop.create_future()
+            await self.waiter
+            self.waiter = None
+        data = self.queue.popleft()
+        if len(self.queue) < _ITER_HIGH // 4 and self.ws.is_paused:
+            self.ws.resume()
+        return data
+
+
+class _Response:
+    """The server's refusal, for ``'unexpected-response'`` and ``'upgrade'``."""
+
+    __slots__ = ("body", "headers", "http_version", "status_code", "status_message")
+
+    def __init__(self, status: int, message: str, version: str, headers: dict[str, str]):
+        self.status_code = status
+        self.status_message = message
+        self.http_version = version
+        self.headers = headers
+        self.body = b""
+
+
+class _ClientHandshake:
+    """The client's opening handshake over a fresh ``net``/``tls`` socket."""
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        url: str,
+        protocols: list[str],
+        *,
+        headers: Mapping[str, str] | None,
+        origin: str | None,
+        timeout: float | None,
+        deflate: DeflateOptions | None,
+        follow_redirects: bool,
+        max_redirects: int,
+        tls: dict[str, Any],
+    ) -> None:
+        self.ws = ws
+        self.protocols = protocols
+        self.headers = dict(headers or {})
+        self.origin = origin
+        self.deflate = deflate
+        self.follow_redirects = follow_redirects
+        self.redirects_left = max_redirects
+        self.tls = tls
+        self.timer: asyncio.TimerHandle | None = None
+        self.sock: Any = None
+        self.buf = bytearray()
+        self.key = ""
+        self.done = False
+        for p in protocols:
+            if not isinstance(p, str) or not p or "," in p or " " in p:
+                raise WebSocketError(_BAD_PROTOCOL, "ERR_INVALID_ARG_VALUE")
+        if len(set(protocols)) != len(protocols):
+            raise WebSocketError(_BAD_PROTOCOL, "ERR_INVALID_ARG_VALUE")
+        target = self._parse(url)
+        if timeout:
+            self.timer = ws._loop.call_later(timeout, self.abort, "Opening handshake has timed out")
+        self._connect(*target)
+
+    def _parse(self, url: str) -> tuple[bool, str, int, str, str]:
+        if not isinstance(url, str):
+            raise ERR_INVALID_ARG_TYPE("url", "of type str", type(url).__name__)
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("ws", "wss", "http", "https"):
+            raise ValueError(
+                f'The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:": {url!r}'
+            )
+        if parts.fragment:
+            raise ValueError(f"The URL contains a fragment identifier: {url!r}")
+        if not parts.hostname:
+            raise ValueError(f"Invalid URL: {url!r}")
+        secure = scheme in ("wss", "https")
+        port = parts.port or (443 if secure else 80)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host = parts.hostname
+        default = (secure and port == 443) or (not secure and port == 80)
+        host_header = (f"[{host}]" if ":" in host else host) + ("" if default else f":{port}")
+        self.ws._url = url
+        return secure, host, port, path, host_header
+
+    def _connect(self, secure: bool, host: str, port: int, path: str, host_header: str) -> None:
+        self.key = new_key()
+        head = client_request_head(
+            path,
+            host_header,
+            self.key,
+            protocols=self.protocols,
+            extensions=client_offer(self.deflate) if self.deflate else None,
+            origin=self.origin,
+            headers=self.headers,
+        )
+        self.buf = bytearray()
+        if secure:
+            from .. import tls  # type: ignore[attr-defined]
+
+            opts = {k: v for k, v in self.tls.items() if v is not None}
+            opts.setdefault("servername", host)
+            sock = tls.connect(port, host, **opts)
+            event = "secureConnect"
+        else:
+            from .. import net
+
+            sock = net.connect(port, host)
+            event = "connect"
+        self.sock = sock
+        sock.once(event, lambda *_: sock.write(head))
+        sock.on("data", self._on_data)
+        sock.on("error", self._on_error)
+        sock.on("close", self._on_close)
+
+    def _detach(self) -> None:
+        sock = self.sock
+        sock.remove_listener("data", self._on_data)
+        sock.remove_listener("error", self._on_error)
+        sock.remove_listener("close", self._on_close)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _on_error(self, err: BaseException) -> None:
+        self._fail(err)
+
+    def _on_close(self, *_: Any) -> None:
+        self._fail(WebSocketError("socket hang up", "ECONNRESET"))
+
+    def _fail(self, err: BaseException, *, emit_error: bool = True) -> None:
+        if self.done:
+            return
+        self.done = True
+        self._detach()
+        self.sock.destroy()
+        ws = self.ws
+        ws._ready_state = CLOSING
+        if emit_error:
+            try:
+                ws.emit("error", err)
+            except BaseException as exc:
+                runtime.report_uncaught(exc, None)
+        ws._ready_state = CLOSED
+        ws._wake_drain_waiters()
+        ws.emit("close", 1006, "")
+
+    def abort(self, message: str) -> None:
+        self._fail(WebSocketError(message, "WS_ERR_HANDSHAKE"))
+
+    def _on_data(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buf) > _MAX_HEAD:
+                self.abort("Response head too large")
+            return
+        head = bytes(buf[:end]).decode("latin-1")
+        rest = bytes(buf[end + 4 :])
+        lines = head.split("\r\n")
+        status_line = lines[0].split(" ", 2)
+        try:
+            version = status_line[0].split("/", 1)[1]
+            status = int(status_line[1])
+        except (IndexError, ValueError):
+            self.abort(f"Invalid response status line: {lines[0]!r}")
+            return
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if not sep:
+                self.abort(f"Invalid response header: {line!r}")
+                return
+            name = name.strip().lower()
+            value = value.strip()
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        res = _Response(status, status_line[2] if len(status_line) > 2 else "", version, headers)
+        if status != 101:
+            self._unexpected(res)
+            return
+        try:
+            protocol = check_response(status, headers, self.key, self.protocols)
+            codec = None
+            extensions = headers.get("sec-websocket-extensions", "")
+            if extensions:
+                if self.deflate is None:
+                    raise HandshakeError(
+                        status,
+                        "Server sent a Sec-WebSocket-Extensions header but no "
+                        "extension was requested",
+                    )
+                try:
+                    codec = parse_response(extensions, self.deflate)
+                except ValueError as exc:
+                    raise HandshakeError(
+                        status, f"Invalid Sec-WebSocket-Extensions header: {exc}"
+                    ) from None
+        except HandshakeError as exc:
+            self.abort(exc.message)
+            return
+        self.done = True
+        self._detach()
+        ws = self.ws
+        ws._handshake = None
+        ws.emit("upgrade", res)
+        ws._set_socket(self.sock, codec, protocol, extensions)
+        ws.emit("open")
+        ws._start(rest)
+
+    def _unexpected(self, res: _Response) -> None:
+        location = res.headers.get("location")
+        if (
+            self.follow_redirects
+            and res.status_code in (301, 302, 303, 307, 308)
+            and location
+            and self.redirects_left > 0
+        ):
+            self.redirects_left -= 1
+            self._detach()
+            self.sock.destroy()
+            from urllib.parse import urljoin
+
+            base = self.ws._url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+            try:
+                target = self._parse(urljoin(base, location))
+            except ValueError as exc:
+                self._fail(exc)
+                return
+            self._connect(*target)
+            return
+        ws = self.ws
+        if ws.listener_count("unexpected-response"):
+            self.done = True
+            self._detach()
+            ws.emit("unexpected-response", None, res)
+            self.sock.destroy()
+            ws._ready_state = CLOSED
+            ws.emit("close", 1006, "")
+            return
+        self._fail(
+            WebSocketError(
+                f"Unexpected server response: {res.status_code}",
+                "WS_ERR_UNEXPECTED_RESPONSE",
+                res.status_code,
+            )
+        )

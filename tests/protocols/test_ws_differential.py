@@ -1,0 +1,167 @@
+"""Differential test: nodish's receiver against the ``websockets`` library's sans-I/O core.
+
+The same byte streams (valid and invalid frames, hypothesis-generated) go to
+``websockets.server.ServerProtocol`` (state OPEN) and to our
+:class:`~nodish.ws.receiver.Receiver`; both must report the same messages, pings, pongs
+and the same close code.
+
+``websockets``' protocol yields frames; messages are assembled here the way its asyncio
+layer does (text decoded incrementally, frame by frame; a decoding error is 1007).
+Deliberate differences, normalised below and documented in receiver.py:
+
+* a close frame inside a fragmented message: a legal control frame for us (RFC 6455
+  5.4), a protocol error (1002) for ``websockets``;
+* ``websockets`` checks RSV bits and control-frame lengths after reading the payload,
+  we check them on the header; the streams here never combine those with an oversize
+  length, where the first check made decides the code.
+"""
+
+from __future__ import annotations
+
+import codecs
+import struct
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from websockets.frames import Opcode
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from nodish.ws.receiver import Receiver
+
+MAX = 1000
+
+
+def build(op: int, payload: bytes, fin: bool, rsv: int, mask: bool) -> bytes:
+    b0 = (0x80 if fin else 0) | rsv | op
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", b0, (0x80 if mask else 0) | n)
+    else:
+        head = struct.pack("!BBH", b0, (0x80 if mask else 0) | 126, n)
+    if not mask:
+        return head + payload
+    key = b"\x01\x02\x03\x04"
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+text_payloads = st.one_of(
+    st.text(max_size=40).map(str.encode),
+    st.binary(max_size=20),  # mostly invalid UTF-8
+    st.sampled_from([b"\xe2\x82", b"\xac", b"\xf0\x9f\x98", b"\x80", b"\xed\xa0\x80"]),
+)
+close_payloads = st.one_of(
+    st.just(b""),
+    st.just(b"\x03"),
+    st.tuples(
+        st.sampled_from([1000, 1001, 1002, 1004, 1005, 1006, 1011, 1015, 2999, 3000, 4999, 5000]),
+        text_payloads,
+    ).map(lambda t: struct.pack("!H", t[0]) + t[1][:120]),
+)
+frames = st.one_of(
+    # mostly well-formed data frames, fragmented or not
+    st.tuples(st.sampled_from([0, 1, 2]), text_payloads, st.booleans(), st.just(0), st.just(True)),
+    st.tuples(
+        st.sampled_from([9, 10]), st.binary(max_size=20), st.just(True), st.just(0), st.just(True)
+    ),
+    st.tuples(st.just(8), close_payloads, st.just(True), st.just(0), st.just(True)),
+    # malformed ones
+    st.tuples(
+        st.sampled_from([0, 1, 2, 3, 7, 8, 9, 10, 11, 15]),
+        st.binary(max_size=130),
+        st.booleans(),
+        st.sampled_from([0, 0x40, 0x20, 0x10]),
+        st.booleans(),
+    ),
+    # oversize data frames (no other fault)
+    st.tuples(
+        st.sampled_from([0, 1, 2]),
+        st.just(b"y" * (MAX + 1)),
+        st.booleans(),
+        st.just(0),
+        st.just(True),
+    ),
+)
+
+
+def reference(stream: bytes) -> list[tuple[Any, ...]]:
+    proto = ServerProtocol(state=State.OPEN, max_size=MAX)
+    proto.receive_data(stream)
+    out: list[tuple[Any, ...]] = []
+    parts: list[Any] = []
+    decoder: Any = None
+    op = None
+    for f in proto.events_received():
+        if f.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+            if f.opcode is not Opcode.CONT:
+                op, parts = f.opcode, []
+                decoder = codecs.getincrementaldecoder("utf-8")() if op is Opcode.TEXT else None
+            if decoder is not None:
+                try:
+                    parts.append(decoder.decode(f.data, f.fin))
+                except UnicodeDecodeError:
+                    out.append(("fail", 1007))
+                    return out
+            else:
+                parts.append(bytes(f.data))
+            if f.fin:
+                data = "".join(parts) if op is Opcode.TEXT else b"".join(parts)
+                out.append(("message", data, op is Opcode.BINARY))
+                op = None
+        elif f.opcode is Opcode.PING:
+            out.append(("ping", bytes(f.data)))
+        elif f.opcode is Opcode.PONG:
+            out.append(("pong", bytes(f.data)))
+        elif f.opcode is Opcode.CLOSE:
+            rcvd = proto.close_rcvd
+            assert rcvd is not None
+            out.append(("close", rcvd.code, rcvd.reason))
+            return out
+    rcvd = proto.close_rcvd
+    if rcvd is not None and op is not None:
+        # deliberate difference: websockets fails a close inside a fragmented message
+        out.append(("close", rcvd.code, rcvd.reason))
+    elif proto.close_sent is not None:
+        out.append(("fail", proto.close_sent.code))
+    return out
+
+
+def ours(stream: bytes) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    r = Receiver(
+        client=False,
+        max_payload=MAX,
+        max_fragments=1 << 30,
+        on_message=lambda d, b: out.append(("message", d, b)),
+        on_close=lambda c, why: out.append(("close", c, why)),
+        on_fail=lambda c, msg, code: out.append(("fail", c)),
+        on_ping=lambda p: out.append(("ping", p)),
+        on_pong=lambda p: out.append(("pong", p)),
+    )
+    r.feed(stream)
+    return out
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(frames, min_size=1, max_size=8))
+def test_same_messages_and_close_codes_as_websockets(specs: list[tuple[Any, ...]]) -> None:
+    stream = b"".join(build(*spec) for spec in specs)
+    assert ours(stream) == reference(stream)
+
+
+def test_known_streams_agree() -> None:
+    cases = [
+        build(1, "héllo".encode(), True, 0, True),
+        build(1, b"a", False, 0, True)
+        + build(9, b"p", True, 0, True)
+        + build(0, b"b", True, 0, True),
+        build(1, b"\xff", True, 0, True),
+        build(8, b"\x03\xe8bye", True, 0, True),
+        build(8, b"\x03\xedx", True, 0, True),
+        build(2, b"x", True, 0x40, True),
+        build(0, b"x", True, 0, True),
+        build(1, b"x", True, 0, False),
+    ]
+    for stream in cases:
+        assert ours(stream) == reference(stream)
