@@ -17,6 +17,7 @@ plain requests with 426), ``server=`` (attach to an existing http/https server) 
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable, Generator
 from typing import Any
@@ -106,7 +107,7 @@ class WebSocketServer(EventEmitter):
         self._internal = port is not None
         self._server: Any = None
         if port is not None:
-            from .. import http  # type: ignore[attr-defined]
+            http: Any = importlib.import_module("nodish.http")
 
             def refuse(req: Any, res: Any) -> None:
                 body = b"Upgrade Required"

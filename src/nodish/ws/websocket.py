@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import importlib
 import logging
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from typing import Any
@@ -976,8 +977,7 @@ class _ClientHandshake:
         )
         self.buf = bytearray()
         if secure:
-            from .. import tls  # type: ignore[attr-defined]
-
+            tls: Any = importlib.import_module("nodish.tls")
             opts = {k: v for k, v in self.tls.items() if v is not None}
             opts.setdefault("servername", host)
             sock = tls.connect(port, host, **opts)
