@@ -12,6 +12,8 @@ Only what the runtime needs from Node's ``process`` object lives here:
 * ``'beforeExit'`` ``(exit_code)`` and ``'exit'`` ``(exit_code)``, emitted by
   :func:`nodish.run` when nothing is left to do, as Node emits them.
 * ``next_tick``, ``exit_code``, ``exit()``.
+* In a cluster worker: ``send()``, ``connected``, ``disconnect()``, ``'message'``
+  and ``'disconnect'`` (the channel to the primary, set up by ``nodish.cluster``).
 
 Everything else of Node's ``process`` has a Python home already (``os.environ``,
 ``sys.argv``, ``os.getpid()``).
@@ -33,12 +35,54 @@ __all__ = ["Process", "process"]
 class Process(EventEmitter):
     """The type of :data:`process` (Node's ``process`` object, the parts nodish needs)."""
 
-    __slots__ = ("exit_code",)
+    __slots__ = ("_ipc", "exit_code")
 
     def __init__(self) -> None:
         super().__init__()
         self.exit_code: int = 0
         """The code ``run()`` reports in ``'beforeExit'``/``'exit'`` (Node's ``exitCode``)."""
+        self._ipc: Any = None
+
+    def send(self, message: Any, handle: Any = None, *, callback: Any = None) -> bool:
+        """Send ``message`` to the cluster primary (Node's ``process.send``), with an
+        optional ``net.Socket`` handle; ``callback(err)`` once it is written.
+
+        Raises:
+            ERR_IPC_CHANNEL_CLOSED: this process has no channel (not a cluster worker).
+        """
+        from .errors import ERR_INVALID_ARG_TYPE, ERR_IPC_CHANNEL_CLOSED
+
+        if callback is not None and not callable(callback):
+            raise ERR_INVALID_ARG_TYPE("callback", "a function", type(callback).__name__)
+        ipc = self._ipc
+        if ipc is None:
+            raise ERR_IPC_CHANNEL_CLOSED()
+        if not ipc.connected:
+            err = ERR_IPC_CHANNEL_CLOSED()
+            if callback is not None:
+                runtime.call_soon(callback, err)
+            else:
+                runtime.call_soon(self.emit, "error", err)
+            return False
+        result: bool = ipc.send(message, handle, callback)
+        return result
+
+    @property
+    def connected(self) -> bool:
+        """Whether the channel to the cluster primary is open."""
+        return self._ipc is not None and bool(self._ipc.connected)
+
+    def disconnect(self) -> None:
+        """Close the channel to the primary (``'disconnect'`` follows).
+
+        Raises:
+            ERR_IPC_DISCONNECTED: there is no open channel.
+        """
+        from .errors import ERR_IPC_DISCONNECTED
+
+        if not self.connected:
+            raise ERR_IPC_DISCONNECTED()
+        self._ipc.channel.disconnect()
 
     @property
     def pid(self) -> int:

@@ -43,6 +43,12 @@ from .socket import Socket
 
 __all__ = ["DropInfo", "Server"]
 
+# Set by nodish.cluster in a worker process (Node's listenInCluster): called with
+# (server, address, port, family, backlog, shared) for every TCP listen; it returns
+# (listener, sockname) when the primary provides the port, None when the server binds
+# itself (exclusive or reuse_port), and raises the primary's bind error.
+cluster_listen: Callable[..., Any] | None = None
+
 
 def _has_ipv6() -> bool:
     if not _socket.has_ipv6:
@@ -166,9 +172,10 @@ class Server(EventEmitter):
             backlog: the pending-connection queue length.
             path: a Unix-domain socket path instead of host and port.
             ipv6_only: with an IPv6 host, do not accept IPv4 too.
-            exclusive: accepted for Node compatibility; nodish has no cluster, so a
-                listening socket is never shared with other processes anyway.
-            reuse_port: set ``SO_REUSEPORT`` so several processes can listen on one port.
+            exclusive: in a cluster worker, bind here instead of sharing the
+                primary's socket (elsewhere it changes nothing).
+            reuse_port: set ``SO_REUSEPORT`` so several processes can listen on one
+                port (in a cluster worker: each worker binds its own socket).
             callback: added as a ``'listening'`` listener.
 
         Raises:
@@ -190,7 +197,7 @@ class Server(EventEmitter):
         self._closing = False
         self._handle.open()
         self._listen_task = self._loop.create_task(
-            self._listen(port, host, backlog, path, ipv6_only, reuse_port)
+            self._listen(port, host, backlog, path, ipv6_only, reuse_port, exclusive)
         )
         return self
 
@@ -202,9 +209,11 @@ class Server(EventEmitter):
         path: str | None,
         ipv6_only: bool,
         reuse_port: bool,
+        exclusive: bool = False,
     ) -> None:
         sock: _socket.socket | None = None
         where: str | None = path
+        got: Any = None
         try:
             if path is not None:
                 sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -229,17 +238,25 @@ class Server(EventEmitter):
                     fam, _t, _p, _c, sa = infos[0]
                     address = str(sa[0])
                 where = address
-                sock = _socket.socket(fam, _socket.SOCK_STREAM)
-                sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-                if reuse_port:
-                    sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEPORT, 1)
-                if fam == _socket.AF_INET6:
-                    sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, int(ipv6_only))
-                sock.bind((address, port))
-            sock.setblocking(False)
-            self._aserver = await self._loop.create_server(
-                self._factory, sock=sock, backlog=backlog
-            )
+                if cluster_listen is not None:
+                    shared = not (exclusive or reuse_port)
+                    got = await cluster_listen(self, address, port, fam, backlog, shared)
+                if got is None:
+                    sock = _socket.socket(fam, _socket.SOCK_STREAM)
+                    sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+                    if reuse_port:
+                        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEPORT, 1)
+                    if fam == _socket.AF_INET6:
+                        sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, int(ipv6_only))
+                    sock.bind((address, port))
+            if got is None:
+                assert sock is not None
+                sock.setblocking(False)
+                self._aserver = await self._loop.create_server(
+                    self._factory, sock=sock, backlog=backlog
+                )
+            else:
+                self._aserver = got[0]
         except asyncio.CancelledError:
             if sock is not None:
                 sock.close()
@@ -252,7 +269,11 @@ class Server(EventEmitter):
         finally:
             self._listen_task = None
         self._unix_path = path
-        self._sockname = path if path is not None else sock.getsockname()
+        if got is not None:
+            self._sockname = got[1]
+        else:
+            assert sock is not None
+            self._sockname = path if path is not None else sock.getsockname()
         try:
             self.emit("listening")
         except BaseException as exc:

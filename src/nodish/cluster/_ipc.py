@@ -1,0 +1,187 @@
+"""The cluster protocol over one channel, shared by the primary and the worker side.
+
+Node's ``lib/internal/cluster/utils.js`` in Python: internal requests are
+``{"cmd": "NODE_CLUSTER", "act": ..., "seq": n}`` and a reply carries ``"ack": n``,
+which routes it to the callback registered with the request. Other ``NODE_*``
+messages are internal too; anything else is the user's and becomes a ``'message'``
+event.
+
+A user message may carry a handle (an accepted ``net.Socket``); turning the received
+descriptor back into a Socket takes a turn of the loop, so user messages are delivered
+through a FIFO that holds later messages until the handle in front is ready: the
+receiver sees them in the order they were sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket as _socket
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .. import runtime
+from ..errors import ERR_INVALID_HANDLE_TYPE
+from .channel import Channel
+
+__all__ = ["Endpoint", "export_handle"]
+
+Reply = Callable[[dict[str, Any], "tuple[str, int] | None"], Any]
+
+
+class _Adopted:
+    """Stands in as the 'server' of a socket received from another process: the
+    socket is already connected, so it must not emit ``'connect'``."""
+
+    @staticmethod
+    def _accepted(sock: Any) -> bool:
+        return True
+
+    @staticmethod
+    def _released(sock: Any) -> None:
+        return None
+
+
+ADOPTED = _Adopted()
+
+
+def export_handle(handle: Any) -> tuple[str, int, Callable[[], None]]:
+    """``(type, fd, after_send)`` for a handle a user passes to ``send()``.
+
+    The descriptor is a duplicate, closed by ``after_send``; a ``net.Socket`` is also
+    destroyed in the sender then, as Node does (``keepOpen`` false).
+
+    Raises:
+        ERR_INVALID_HANDLE_TYPE: not a connected ``net.Socket``.
+    """
+    from ..net.socket import Socket
+
+    if isinstance(handle, Socket):
+        raw = handle._raw_socket()
+        if raw is None:
+            raise ERR_INVALID_HANDLE_TYPE()
+        fd = os.dup(raw.fileno())
+
+        def after_send() -> None:
+            os.close(fd)
+            handle.destroy()
+
+        return "net.Socket", fd, after_send
+    raise ERR_INVALID_HANDLE_TYPE()
+
+
+async def adopt_socket(fd: int) -> Any:
+    """A ``net.Socket`` over a received connected descriptor."""
+    from ..net.socket import Socket
+
+    raw = _socket.socket(fileno=fd)
+    sock = Socket(_server=ADOPTED)
+    try:
+        await runtime.get_loop().connect_accepted_socket(lambda: sock, sock=raw)
+    except BaseException:
+        raw.close()
+        raise
+    return sock
+
+
+class Endpoint:
+    """One side of a worker's channel speaking the cluster protocol.
+
+    Args:
+        sock: this end of the socketpair.
+        on_internal: ``(message, handle)`` for internal messages that are not replies.
+        on_user: ``(message, handle_object)`` for the user's messages, in order.
+        on_close: ``(error)`` once the channel has closed.
+    """
+
+    __slots__ = ("_callbacks", "_inbox", "_on_internal", "_on_user", "_seq", "channel")
+
+    def __init__(
+        self,
+        sock: _socket.socket,
+        on_internal: Reply,
+        on_user: Callable[[Any, Any], Any],
+        on_close: Callable[[BaseException | None], Any],
+    ) -> None:
+        self._seq = 0
+        self._callbacks: dict[int, Reply] = {}
+        self._inbox: deque[list[Any]] = deque()
+        self._on_internal = on_internal
+        self._on_user = on_user
+        self.channel = Channel(sock, self._received, on_close)
+
+    @property
+    def connected(self) -> bool:
+        return self.channel.connected
+
+    def request(
+        self,
+        message: dict[str, Any],
+        handle: tuple[str, int] | None = None,
+        callback: Reply | None = None,
+    ) -> None:
+        """Send an internal message (Node's ``sendHelper``); ``callback`` gets the reply."""
+        seq = self._seq
+        self._seq = seq + 1
+        msg = {"cmd": "NODE_CLUSTER", **message, "seq": seq}
+        if callback is not None:
+            self._callbacks[seq] = callback
+        self.channel.send(msg, handle)
+
+    def send(self, message: Any, handle: Any = None, callback: Any = None) -> bool:
+        """Send a user message, with an optional ``net.Socket`` handle."""
+        if handle is None:
+            return self.channel.send(message, None, callback)
+        kind, fd, after = export_handle(handle)
+
+        def sent(err: BaseException | None) -> None:
+            after()
+            if callback is not None:
+                callback(err)
+
+        return self.channel.send(message, (kind, fd), sent)
+
+    def _received(self, msg: Any, handle: tuple[str, int] | None) -> None:
+        if type(msg) is dict:
+            cmd = msg.get("cmd")
+            if cmd == "NODE_CLUSTER":
+                ack = msg.get("ack")
+                cb = self._callbacks.pop(ack, None) if ack is not None else None
+                (cb or self._on_internal)(msg, handle)
+                return
+            if isinstance(cmd, str) and cmd.startswith(("NODE_", "NODISH_")):
+                self._on_internal(msg, handle)
+                return
+        if handle is None and not self._inbox:
+            self._on_user(msg, None)
+            return
+        entry: list[Any] = [msg, None, handle is None]
+        self._inbox.append(entry)
+        if handle is not None:
+            kind, fd = handle
+            if kind != "net.Socket":
+                os.close(fd)
+                entry[2] = True
+            else:
+                task = runtime.get_loop().create_task(adopt_socket(fd))
+                task.add_done_callback(lambda t: self._adopted(entry, t))
+        self._pump()
+
+    def _adopted(self, entry: list[Any], task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            entry[1] = task.result()
+        entry[2] = True
+        self._pump()
+
+    def _pump(self) -> None:
+        inbox = self._inbox
+        while inbox and inbox[0][2]:
+            msg, obj, _ = inbox.popleft()
+            runtime.guarded(None, self._on_user, msg, obj)
+
+    def fail_pending(self) -> list[Reply]:
+        """The reply callbacks still waiting (the channel closed): taken out."""
+        pending = list(self._callbacks.values())
+        self._callbacks.clear()
+        return pending

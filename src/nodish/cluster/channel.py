@@ -1,0 +1,258 @@
+"""One end of a cluster IPC channel: a Unix socketpair watched by the loop.
+
+Theory of operation
+-------------------
+Frames (``framing.py``) go out with ``sendmsg``; a message that carries a handle is
+wrapped as Node wraps it, ``{"cmd": "NODE_HANDLE", "type": ..., "msg": message}``, and
+its descriptor rides as ``SCM_RIGHTS`` on the first byte of the frame (the kernel
+duplicates it into the receiving process when the bytes are queued, so the sender may
+close its copy as soon as ``sendmsg`` returns). Writes that do not fit go to a FIFO
+flushed when the socket is writable again; a send callback runs once its whole frame
+is in the kernel.
+
+Reading uses ``recvmsg`` from a loop reader callback (asyncio's transports drop
+ancillary data, so the channel cannot be one). Received descriptors queue in a FIFO
+and each ``NODE_HANDLE`` frame takes the next one; a descriptor nobody claims is closed
+with the channel.
+
+The channel is an unreferenced handle by default (Node's ``process.channel`` too):
+it keeps the process alive only while its owner refs it. ``disconnect()`` stops new
+sends, lets queued frames go out, then closes; the peer reads EOF. A malformed or
+oversize frame, or a socket error, closes the channel with that error.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import os
+import socket as _socket
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .. import runtime
+from ..errors import ERR_IPC_CHANNEL_CLOSED, NodeError
+from .framing import DEFAULT_MAX_MESSAGE, Decoder, encode
+
+__all__ = ["Channel"]
+
+# How many descriptors one recvmsg may carry: a handle per message, frames are small.
+_MAX_FDS = 64
+_RECV_SIZE = 256 * 1024
+
+OnMessage = Callable[[Any, "tuple[str, int] | None"], None]
+OnClose = Callable[["BaseException | None"], None]
+
+
+class Channel:
+    """An IPC channel over a connected ``AF_UNIX`` ``SOCK_STREAM`` socket.
+
+    Args:
+        sock: this end of the socketpair (the channel owns it from now on).
+        on_message: called with ``(message, handle)``; ``handle`` is ``(type, fd)``
+            for a message that carried a descriptor (the callee owns the fd), else None.
+        on_close: called once with the error that closed the channel, or None.
+    """
+
+    __slots__ = (
+        "_closing",
+        "_decoder",
+        "_fds",
+        "_handle",
+        "_loop",
+        "_on_close",
+        "_on_message",
+        "_queue",
+        "_sock",
+        "_writing",
+        "connected",
+    )
+
+    def __init__(
+        self,
+        sock: _socket.socket,
+        on_message: OnMessage,
+        on_close: OnClose,
+        *,
+        max_message: int = DEFAULT_MAX_MESSAGE,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._loop = loop or runtime.get_loop()
+        sock.setblocking(False)
+        self._sock = sock
+        self._on_message = on_message
+        self._on_close = on_close
+        self._decoder = Decoder(max_message)
+        self._fds: deque[int] = deque()
+        self._queue: deque[list[Any]] = deque()
+        self._writing = False
+        self._closing = False
+        self.connected = True
+        self._handle = runtime.HandleRef(self._loop, self.disconnect)
+        self._handle.unref()
+        self._handle.open()
+        self._loop.add_reader(sock.fileno(), self._on_readable)
+
+    # ------------------------------------------------------------------ sending
+
+    def send(
+        self,
+        message: Any,
+        handle: tuple[str, int] | None = None,
+        callback: Callable[[BaseException | None], Any] | None = None,
+    ) -> bool:
+        """Queue ``message`` (with ``handle`` = ``(type, fd)``, sent as a duplicate).
+
+        Returns False when the channel is closed (the callback then gets
+        ``ERR_IPC_CHANNEL_CLOSED``) or its queue is long (Node's backpressure hint).
+
+        Raises:
+            ERR_INVALID_ARG_TYPE: the message is not JSON-serialisable.
+        """
+        if handle is not None:
+            message = {"cmd": "NODE_HANDLE", "type": handle[0], "msg": message}
+        frame = encode(message)
+        if not self.connected or self._closing:
+            if callback is not None:
+                runtime.call_soon(callback, ERR_IPC_CHANNEL_CLOSED())
+            return False
+        fds = [handle[1]] if handle is not None else None
+        self._queue.append([memoryview(frame), fds, callback])
+        if not self._writing:
+            self._flush()
+        return len(self._queue) < 1024
+
+    def _flush(self) -> None:
+        queue = self._queue
+        sock = self._sock
+        while queue:
+            entry = queue[0]
+            data, fds = entry[0], entry[1]
+            try:
+                if fds:
+                    n = sock.sendmsg(
+                        [data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _pack_fds(fds))]
+                    )
+                    entry[1] = None
+                else:
+                    n = sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                if not self._writing:
+                    self._writing = True
+                    self._loop.add_writer(sock.fileno(), self._flush)
+                return
+            except OSError as exc:
+                self._close(exc)
+                return
+            if n < len(data):
+                entry[0] = data[n:]
+                continue
+            queue.popleft()
+            cb = entry[2]
+            if cb is not None:
+                runtime.call_soon(cb, None)
+        if self._writing:
+            self._writing = False
+            self._loop.remove_writer(sock.fileno())
+        if self._closing:
+            self._close(None)
+
+    # ------------------------------------------------------------------ receiving
+
+    def _on_readable(self) -> None:
+        self._read_once()
+
+    def _read_once(self) -> bool:
+        """Read and dispatch one chunk; False when nothing was there to read."""
+        try:
+            data, ancdata, _flags, _addr = self._sock.recvmsg(
+                _RECV_SIZE, _socket.CMSG_SPACE(_MAX_FDS * 4), _socket.MSG_CMSG_CLOEXEC
+            )
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError as exc:
+            self._close(exc)
+            return False
+        for level, kind, payload in ancdata:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                n = len(payload) - len(payload) % 4
+                self._fds.extend(memoryview(payload[:n]).cast("i"))
+        if not data:
+            self._close(None)
+            return False
+        try:
+            messages = self._decoder.feed(data)
+        except NodeError as exc:
+            self._close(exc)
+            return False
+        for msg in messages:
+            if not self.connected:
+                return False
+            handle: tuple[str, int] | None = None
+            if type(msg) is dict and msg.get("cmd") == "NODE_HANDLE":
+                htype = msg.get("type")
+                if self._fds and isinstance(htype, str):
+                    handle = (htype, self._fds.popleft())
+                msg = msg.get("msg")
+            try:
+                self._on_message(msg, handle)
+            except BaseException as exc:
+                runtime.report_uncaught(exc, None)
+        return True
+
+    # ------------------------------------------------------------------ lifetime
+
+    def ref(self) -> None:
+        """Keep the process alive while the channel is open."""
+        self._handle.ref()
+
+    def unref(self) -> None:
+        """Let the process exit although the channel is open (the default)."""
+        self._handle.unref()
+
+    def disconnect(self) -> None:
+        """Close after the queued frames have gone out; the peer sees EOF."""
+        if not self.connected or self._closing:
+            return
+        self._closing = True
+        if not self._queue:
+            self._close(None)
+
+    def read_to_end(self) -> None:
+        """Read what the (dead) peer left in the socket, up to EOF, now."""
+        while self.connected and self._read_once():
+            pass
+
+    def _close(self, err: BaseException | None) -> None:
+        if not self.connected:
+            return
+        self.connected = False
+        fd = self._sock.fileno()
+        self._loop.remove_reader(fd)
+        if self._writing:
+            self._writing = False
+            self._loop.remove_writer(fd)
+        self._sock.close()
+        while self._fds:
+            _close_fd(self._fds.popleft())
+        pending, self._queue = self._queue, deque()
+        for entry in pending:
+            if entry[2] is not None:
+                runtime.call_soon(entry[2], ERR_IPC_CHANNEL_CLOSED())
+        self._handle.close()
+        try:
+            self._on_close(err)
+        except BaseException as exc:
+            runtime.report_uncaught(exc, None)
+
+
+def _pack_fds(fds: list[int]) -> bytes:
+    return array.array("i", fds).tobytes()
+
+
+def _close_fd(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass

@@ -1,0 +1,334 @@
+"""The worker side of ``nodish.cluster``: the channel to the primary, and servers that
+listen through it.
+
+Theory of operation
+-------------------
+Node's ``lib/internal/cluster/child.js`` in Python. Importing ``nodish.cluster`` in a
+process started by ``cluster.fork()`` (``NODISH_UNIQUE_ID`` in the environment) opens
+the channel named by ``NODISH_CHANNEL_FD`` on nodish's loop, tells the primary
+``online`` and installs :func:`cluster_listen` as ``net.Server``'s listen hook.
+
+``listen()`` of a TCP server asks the primary (``queryServer``) unless it was given
+``exclusive=True`` or ``reuse_port=True``, which bind here. The reply carries either a
+bound socket (``SCHED_NONE``: the server listens on it, the kernel spreads
+connections) or a ``sockname`` (``SCHED_RR``: the server then receives each connection
+as a ``newconn`` message with its descriptor, acknowledges it and adopts it). Every
+server's ``'listening'`` is reported to the primary, so its ``'listening'`` event and
+rolling reloads work in every mode.
+
+Disconnecting (the primary's ``worker.disconnect()``, or this worker's) closes the
+worker's servers, waits for their ``'close'`` (their connections end first: a graceful
+drain), then closes the channel; the process then exits as soon as nothing else keeps
+it alive. A channel that closes without being asked to (the primary died) ends the
+worker at once, as Node does.
+
+The channel keeps the process alive only while ``process`` has a ``'message'``
+listener (Node's rule), so a worker whose script is done exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket as _socket
+from typing import Any
+
+from .. import runtime
+from .._address import is_ip
+from ..errors import system_error
+from ..process import process
+from ._ipc import Endpoint
+from .worker import Worker
+
+__all__ = ["ChildWorker", "cluster_listen", "setup_worker"]
+
+_endpoint: Endpoint | None = None
+_worker: ChildWorker | None = None
+# servers obtained through the primary (or reported to it), closed on disconnect
+_servers: set[Any] = set()
+# key -> net.Server for round-robin servers, which receive 'newconn'
+_rr: dict[str, Any] = {}
+_indexes: dict[str, int] = {}
+
+
+class ChildWorker(Worker):
+    """``cluster.worker`` inside a worker process."""
+
+    __slots__ = ()
+
+    def disconnect(self) -> ChildWorker:
+        """Close this worker's servers, then the channel; the process then exits when
+        nothing else keeps it alive."""
+        if self.state not in ("disconnecting", "destroying"):
+            self.state = "disconnecting"
+            _disconnect(False)
+        return self
+
+    def kill(self, signal: str = "SIGTERM") -> None:
+        """Disconnect and exit with code 0 (Node's ``worker.destroy()`` in a worker)."""
+        ep = _endpoint
+        if ep is None or not ep.connected:
+            process.exit(0)
+        self.exited_after_disconnect = True
+        self.state = "destroying"
+        ep.request({"act": "exitedAfterDisconnect"}, None, lambda *_: ep.channel.disconnect())
+        process.once("disconnect", lambda: process.exit(0))
+
+
+def setup_worker() -> ChildWorker:
+    """Connect to the primary (called once, when ``nodish.cluster`` is imported in a
+    worker)."""
+    global _endpoint, _worker
+    if _worker is not None:
+        return _worker
+    wid = int(os.environ.get("NODISH_UNIQUE_ID", "0") or 0)
+    fd = int(os.environ.pop("NODISH_CHANNEL_FD"))
+    os.set_inheritable(fd, False)
+    sock = _socket.socket(fileno=fd)
+    worker = _worker = ChildWorker(wid, process, "online")
+    ep = _endpoint = Endpoint(sock, _on_internal, _on_user, _on_closed)
+    process._ipc = ep
+    process.on("newListener", _on_new_listener)
+    process.on("removeListener", _on_removed_listener)
+    process.on("message", lambda msg, handle: worker.emit("message", msg, handle))
+    process.once("disconnect", _on_process_disconnect)
+    ep.request({"act": "online"})
+    from ..net import server as _server_mod
+
+    _server_mod.cluster_listen = cluster_listen
+    beat = os.environ.get("NODISH_CLUSTER_HEARTBEAT")
+    if beat:
+        _start_heartbeat(float(beat))
+    return worker
+
+
+def _message_listeners() -> int:
+    # the worker object's own forwarding listener does not count (Node's rule: the
+    # user's 'message' listeners keep the channel referenced)
+    return process.listener_count("message") - 1
+
+
+def _on_new_listener(event: Any, _listener: Any) -> None:
+    if event == "message" and _endpoint is not None and _message_listeners() >= 0:
+        _endpoint.channel.ref()
+
+
+def _on_removed_listener(event: Any, _listener: Any) -> None:
+    if event == "message" and _endpoint is not None and _message_listeners() <= 0:
+        _endpoint.channel.unref()
+
+
+def _on_user(msg: Any, handle: Any) -> None:
+    process.emit("message", msg, handle)
+
+
+def _on_closed(err: BaseException | None) -> None:
+    if err is not None:
+        runtime.logger.error("cluster: IPC channel to the primary failed: %s", err)
+    ep = _endpoint
+    if ep is not None:
+        for cb in ep.fail_pending():
+            runtime.guarded(None, cb, {"cmd": "NODE_CLUSTER", "closed": True}, None)
+    process.emit("disconnect")
+
+
+def _on_process_disconnect() -> None:
+    w = _worker
+    if w is None:
+        return
+    w.state = "disconnected"
+    w.emit("disconnect")
+    if not w.exited_after_disconnect:
+        # the primary went away (or closed the channel unasked): stop now, as Node does
+        process.exit(0)
+
+
+def _on_internal(msg: dict[str, Any], handle: Any) -> None:
+    act = msg.get("act")
+    if act == "newconn":
+        _on_newconn(msg, handle)
+    elif act == "disconnect":
+        assert _worker is not None
+        _worker.state = "disconnecting"
+        _disconnect(True)
+    elif handle is not None:
+        os.close(handle[1])
+
+
+def _disconnect(primary_initiated: bool) -> None:
+    assert _worker is not None and _endpoint is not None
+    ep = _endpoint
+    _worker.exited_after_disconnect = True
+    waiting = 1
+
+    def check(*_: Any) -> None:
+        nonlocal waiting
+        waiting -= 1
+        if waiting:
+            return
+        if primary_initiated:
+            ep.channel.disconnect()
+        else:
+            ep.request({"act": "exitedAfterDisconnect"}, None, lambda *_: ep.channel.disconnect())
+
+    for server in list(_servers):
+        waiting += 1
+        server.close(check)
+    _servers.clear()
+    check()
+
+
+# ---------------------------------------------------------------------- listening
+
+
+class _RoundRobinSlot:
+    """Stands in for a round-robin server's listening socket, which lives in the
+    primary: closing it tells the primary."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def close(self) -> None:
+        ep = _endpoint
+        if _rr.pop(self.key, None) is not None and ep is not None and ep.connected:
+            ep.request({"act": "close", "key": self.key})
+
+
+class _SharedServer:
+    """A ``SCHED_NONE`` server: our listener on the primary's socket."""
+
+    __slots__ = ("aserver", "key")
+
+    def __init__(self, aserver: asyncio.AbstractServer, key: str) -> None:
+        self.aserver = aserver
+        self.key = key
+
+    def close(self) -> None:
+        self.aserver.close()
+        if _endpoint is not None and _endpoint.connected:
+            _endpoint.request({"act": "close", "key": self.key})
+
+
+def _address_type(address: str | None, family: int) -> int:
+    if address and is_ip(address) == 6:
+        return 6
+    if address and is_ip(address) == 4:
+        return 4
+    return 6 if family == _socket.AF_INET6 else 4
+
+
+async def cluster_listen(
+    server: Any, address: str | None, port: int, family: int, backlog: int, shared: bool
+) -> tuple[Any, Any] | None:
+    """``net.Server``'s listen hook in a worker (Node's ``cluster._getServer``).
+
+    Returns ``(listener, sockname)`` for a port shared through the primary, or None
+    when the server binds by itself (``exclusive``/``reuse_port``).
+
+    Raises:
+        OSError: the primary could not bind (``EADDRINUSE`` ...), as a Node
+            system error with syscall ``'bind'``.
+    """
+    ep = _endpoint
+    kind = _address_type(address, family)
+    message: dict[str, Any] = {
+        "act": "queryServer",
+        "address": address,
+        "port": port,
+        "addressType": kind,
+        "fd": -1,
+        "backlog": backlog,
+        "data": None,
+    }
+
+    def report_listening() -> None:
+        addr = server.address()
+        if ep is not None and ep.connected:
+            msg = {**message, "act": "listening"}
+            msg["port"] = getattr(addr, "port", None) or port
+            msg.pop("backlog", None)
+            ep.request(msg)
+
+    server.once("listening", report_listening)
+    _servers.add(server)
+    server.once("close", lambda *_: _servers.discard(server))
+    if not shared or ep is None:
+        return None
+    index_key = f"{address}:{port}:{kind}"
+    index = _indexes.get(index_key, -1) + 1
+    _indexes[index_key] = index
+    message["index"] = index
+    loop = runtime.get_loop()
+    fut: asyncio.Future[tuple[dict[str, Any], Any]] = loop.create_future()
+
+    def on_reply(reply: dict[str, Any], handle: Any) -> None:
+        if fut.done():
+            if handle is not None:
+                os.close(handle[1])
+            return
+        fut.set_result((reply, handle))
+
+    ep.request(message, None, on_reply)
+    try:
+        reply, handle = await fut
+    except asyncio.CancelledError:
+        # the server was closed while asking: the answer is closed on arrival
+        raise
+    if reply.get("closed"):
+        raise system_error(9, "bind", address, port, code="ECHANNELCLOSED")
+    errno = reply.get("errno")
+    if errno:
+        if handle is not None:
+            os.close(handle[1])
+        raise system_error(int(errno), "bind", address, port, detail=True)
+    key = str(reply.get("key"))
+    if handle is not None:
+        sock = _socket.socket(fileno=handle[1])
+        try:
+            sock.setblocking(False)
+            aserver = await loop.create_server(server._factory, sock=sock, backlog=backlog)
+        except BaseException:
+            sock.close()
+            if ep.connected:
+                ep.request({"act": "close", "key": key})
+            raise
+        return _SharedServer(aserver, key), sock.getsockname()
+    _rr[key] = server
+    name = reply.get("sockname") or [address, port]
+    return _RoundRobinSlot(key), (name[0], name[1])
+
+
+def _on_newconn(msg: dict[str, Any], handle: Any) -> None:
+    assert _endpoint is not None
+    server = _rr.get(str(msg.get("key")))
+    accepted = server is not None and handle is not None
+    _endpoint.request({"ack": msg.get("seq"), "accepted": accepted})
+    if not accepted:
+        if handle is not None:
+            os.close(handle[1])
+        return
+    sock = _socket.socket(fileno=handle[1])
+    runtime.get_loop().create_task(_adopt(server, sock))
+
+
+async def _adopt(server: Any, sock: _socket.socket) -> None:
+    try:
+        await runtime.get_loop().connect_accepted_socket(server._factory, sock=sock)
+    except OSError:
+        sock.close()
+
+
+# ---------------------------------------------------------------------- heartbeat
+
+
+def _start_heartbeat(interval: float) -> None:
+    from ..timers import set_interval
+
+    def beat() -> None:
+        ep = _endpoint
+        if ep is not None and ep.connected:
+            ep.channel.send({"cmd": "NODISH_HEARTBEAT"})
+
+    set_interval(beat, interval).unref()

@@ -1,0 +1,54 @@
+"""Node's ``cluster`` as the oracle: the same script, the same events per worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.helpers import DEFAULT_TIMEOUT, NODE
+
+HERE = Path(__file__).parent / "cluster"
+
+
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> list[list[Any]]:
+    out = subprocess.run(
+        cmd,
+        capture_output=True,
+        timeout=3 * DEFAULT_TIMEOUT,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr.decode(errors="replace")
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def _per_worker(trace: list[list[Any]], wid: int) -> list[list[Any]]:
+    # events of one worker, in order (the two workers interleave differently each run)
+    return [e for e in trace if e[0] in ("cluster", "worker") and len(e) > 2 and e[2] == wid]
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_fork_listen_message_disconnect_trace_matches_node(loop: str) -> None:
+    node = _run([NODE, str(HERE / "trace.js")])
+    ours = _run([sys.executable, str(HERE / "trace.py")], {"NODISH_LOOP": loop})
+    for wid in (1, 2):
+        assert _per_worker(ours, wid) == _per_worker(node, wid)
+    # the primary-wide events: 'setup' before each 'fork', one "all disconnected" after
+    # both workers disconnected, and both workers shared one port (listen(0))
+    for trace in (node, ours):
+        heads = [e[:3] for e in trace if e[1] in ("setup", "fork")]
+        assert heads == [
+            ["cluster", "setup"],
+            ["cluster", "fork", 1],
+            ["cluster", "setup"],
+            ["cluster", "fork", 2],
+        ]
+        done = [e for e in trace if e[0] == "primary"]
+        assert done == [["primary", "all disconnected", True]]
+        last_disconnect = max(i for i, e in enumerate(trace) if e[1] == "disconnect")
+        assert trace.index(done[0]) > last_disconnect
