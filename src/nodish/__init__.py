@@ -16,15 +16,22 @@ events and edge cases, Python's naming, on one event loop (uvloop when available
 
 from __future__ import annotations
 
+import os as _os
+
 from . import dgram, errors, events, runtime, stream, timers, ws
 from .process import process
 from .runtime import get_loop, run
 
 __version__ = "0.1.0"
 
+if "NODISH_UNIQUE_ID" in _os.environ:
+    # a cluster worker connects to its primary at start-up, as Node's workers do,
+    # whether or not the script imports nodish.cluster itself
+    from . import cluster as _cluster  # noqa: F401
+
 # Modules on heavier dependencies (cryptography, ssl) load on first use, so that
 # `import nodish` stays fast: `nodish.certs` works all the same.
-_LAZY = ("certs",)
+_LAZY = ("certs", "cluster")
 
 
 def __getattr__(name: str) -> object:
@@ -38,6 +45,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "__version__",
     "certs",
+    "cluster",
     "dgram",
     "errors",
     "events",
