@@ -79,7 +79,7 @@ class WebSocketServer(EventEmitter):
         client_tracking: bool = True,
         close_timeout: float = 30.0,
         heartbeat: float | None = None,
-        max_buffered_amount: int = DEFAULT_MAX_BUFFERED,
+        max_buffered_amount: int | None = DEFAULT_MAX_BUFFERED,
         backlog: int | None = None,
         callback: Callable[..., Any] | None = None,
     ) -> None:

@@ -32,7 +32,8 @@ has not handed to the kernel yet. On the server side, a send that leaves the buf
 over the socket's high-water mark stops reading from that peer until ``'drain'``: a
 peer that does not read cannot make us read (and answer) more. A send made while
 more than ``max_buffered_amount`` bytes are still waiting fails the connection with
-1008 (``ws`` would grow without bound). ``await ws.send(x)`` waits for the buffer to
+1008 (``ws`` would grow without bound); servers set it (16 MiB by default), clients
+do not unless asked. ``await ws.send(x)`` waits for the buffer to
 fall under the mark.
 """
 
@@ -224,7 +225,8 @@ class WebSocket(EventEmitter):
         heartbeat: ping every this many seconds; a peer that has not answered the
             previous ping by the next one is terminated.
         max_buffered_amount: send-buffer bytes beyond which a further send fails the
-            connection with 1008.
+            connection with 1008 (None: no limit, the client's default; servers give
+            their connections 16 MiB).
         auto_pong: answer pings with pongs (the RFC requires it; default True).
     """
 
@@ -284,7 +286,7 @@ class WebSocket(EventEmitter):
         servername: str | None = None,
         close_timeout: float = 30.0,
         heartbeat: float | None = None,
-        max_buffered_amount: int = DEFAULT_MAX_BUFFERED,
+        max_buffered_amount: int | None = None,
         auto_pong: bool = True,
     ) -> None:
         super().__init__()
@@ -590,7 +592,8 @@ class WebSocket(EventEmitter):
                 self._loop.call_soon(callback, err)
             return _Failed(err)
         sock = self._socket
-        if sock.writable_length > self._max_buffered:
+        limit = self._max_buffered
+        if limit is not None and sock.writable_length > limit:
             self._fail_send_buffer()
             err = self._not_open("send")
             if callback is not None:

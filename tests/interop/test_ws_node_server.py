@@ -1,0 +1,192 @@
+"""nodish's WebSocket client against Node's ``ws`` server (npm ``ws``).
+
+One echo server per test, with and without permessage-deflate; text and binary from
+0 bytes to 16 MiB, fragmented messages from the server, pings, the closing handshake
+in both directions and refusals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.helpers import NodeProcess, next_event, wait_event, wait_for
+
+from nodish.ws import WebSocket, WebSocketError
+
+pytestmark = pytest.mark.interop
+
+WS = json.dumps(str(Path(__file__).parent / "node_modules" / "ws"))
+
+SERVER = (
+    f"const {{ WebSocketServer }} = require({WS});"
+    + r"""
+const deflate = process.argv[1] === 'deflate';
+const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: deflate,
+  maxPayload: 64 * 1024 * 1024,
+  verifyClient: (info) => !info.req.url.startsWith('/forbidden'),
+  handleProtocols: (protocols) => protocols.has('chat') ? 'chat' : false });
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+wss.on('listening', () => out({ port: wss.address().port }));
+wss.on('connection', (ws, req) => {
+  out({ event: 'connection', url: req.url, protocol: ws.protocol,
+        extensions: req.headers['sec-websocket-extensions'] || '' });
+  ws.on('message', (data, isBinary) => {
+    const text = isBinary ? null : data.toString();
+    if (text === 'fragments') {
+      ws.send('frag', { fin: false }); ws.send('ment', { fin: false }); ws.send('ed', { fin: true });
+    } else if (text && text.startsWith('close:')) {
+      ws.close(Number(text.slice(6)), 'server says bye');
+    } else if (text === 'ping') {
+      ws.ping(Buffer.from('from node'));
+    } else {
+      ws.send(data, { binary: isBinary });
+    }
+  });
+  ws.on('pong', (d) => out({ event: 'pong', data: d.toString() }));
+  ws.on('close', (code, reason) => out({ event: 'close', code, reason: reason.toString() }));
+});
+"""
+)
+
+
+async def start(mode: str = "plain") -> tuple[NodeProcess, int]:
+    node = await NodeProcess.start(SERVER, mode)
+    port = (await node.message())["port"]
+    return node, port
+
+
+async def stop(node: NodeProcess) -> None:
+    node.proc.kill()
+    await node.proc.wait()
+
+
+SIZES = [0, 1, 125, 126, 65535, 65536, 1 << 20, 16 << 20]
+
+
+@pytest.mark.parametrize("mode", ["plain", "deflate"])
+async def test_echo_text_and_binary_all_sizes(mode: str) -> None:
+    node, port = await start(mode)
+    try:
+        ws = await WebSocket(f"ws://127.0.0.1:{port}/echo")
+        assert ws.ready_state == WebSocket.OPEN
+        hello = await node.message()
+        assert hello["url"] == "/echo"
+        assert ("permessage-deflate" in ws.extensions) == (mode == "deflate")
+        sent: list[Any] = []
+        for n in SIZES:
+            sent.append(os.urandom(n) if mode == "plain" else bytes(n))
+            sent.append(("é" * (n // 2)) if n < (1 << 20) else "x" * n)
+        got: list[Any] = []
+        done = ws._loop.create_future()
+
+        def on_message(data: Any, is_binary: bool) -> None:
+            got.append(data)
+            assert is_binary == isinstance(data, bytes)
+            if len(got) == len(sent) and not done.done():
+                done.set_result(None)
+
+        ws.on("message", on_message)
+        for item in sent:
+            ws.send(item)
+        await wait_for(done, 30)
+        assert got == sent
+        closed = next_event(ws, "close")
+        ws.close(1000, "done")
+        assert await wait_for(closed) == (1000, "done")
+        assert ws.ready_state == WebSocket.CLOSED
+        assert (await node.message()) == {"event": "close", "code": 1000, "reason": "done"}
+    finally:
+        await stop(node)
+
+
+async def test_fragmented_message_ping_and_server_close() -> None:
+    node, port = await start()
+    try:
+        ws = await WebSocket(f"ws://127.0.0.1:{port}/", ["chat", "other"])
+        assert ws.protocol == "chat"
+        ws.send("fragments")
+        assert await wait_event(ws, "message") == ("fragmented", False)
+        pinged = next_event(ws, "ping")
+        ws.send("ping")
+        assert await wait_for(pinged) == (b"from node",)
+        await node.message()  # connection
+        assert (await node.message()) == {"event": "pong", "data": "from node"}
+        ws.ping(b"hi")
+        assert await wait_event(ws, "pong") == (b"hi",)
+        closed = next_event(ws, "close")
+        ws.send("close:4001")
+        assert await wait_for(closed) == (4001, "server says bye")
+    finally:
+        await stop(node)
+
+
+async def test_browser_api_handlers() -> None:
+    node, port = await start()
+    try:
+        log: list[Any] = []
+        ws = WebSocket(f"ws://127.0.0.1:{port}/")
+        assert ws.ready_state == WebSocket.CONNECTING
+        ws.onopen = lambda ev: (log.append(("open", ev.type)), ws.send("hi"))
+        ws.onmessage = lambda ev: (log.append(("message", ev.data)), ws.close())
+        closed = ws._loop.create_future()
+        ws.onclose = lambda ev: closed.set_result((ev.code, ev.reason, ev.was_clean))
+        assert await wait_for(closed) == (1005, "", True)
+        assert log == [("open", "open"), ("message", "hi")]
+        assert ws.ready_state == WebSocket.CLOSED
+    finally:
+        await stop(node)
+
+
+async def test_refused_handshake_is_an_error_then_close_1006() -> None:
+    node, port = await start()
+    try:
+        ws = WebSocket(f"ws://127.0.0.1:{port}/forbidden")
+        err = next_event(ws, "error")
+        closed = next_event(ws, "close")
+        (e,) = await wait_for(err)
+        assert isinstance(e, WebSocketError) and e.code == "WS_ERR_UNEXPECTED_RESPONSE"
+        assert e.status_code == 401
+        assert await wait_for(closed) == (1006, "")
+        ws2 = WebSocket(f"ws://127.0.0.1:{port}/forbidden")
+        unexpected = next_event(ws2, "unexpected-response")
+        _req, res = await wait_for(unexpected)
+        assert res.status_code == 401
+        with pytest.raises(WebSocketError):
+            await WebSocket(f"ws://127.0.0.1:{port}/", ["nonexistent"])
+    finally:
+        await stop(node)
+
+
+async def test_connection_refused_rejects_await() -> None:
+    node, port = await start()
+    await stop(node)
+    with pytest.raises(ConnectionRefusedError):
+        await WebSocket(f"ws://127.0.0.1:{port}/")
+
+
+async def test_async_iteration_and_await_send() -> None:
+    node, port = await start()
+    try:
+        ws = await WebSocket(f"ws://127.0.0.1:{port}/")
+        for i in range(50):
+            await ws.send(f"m{i}")
+        ws.send("close:1000")
+        got = [m async for m in ws]
+        assert got == [f"m{i}" for i in range(50)]
+        with pytest.raises(WebSocketError):
+            await ws.send("after close")
+    finally:
+        await stop(node)
+
+
+def test_bad_arguments_raise_at_once() -> None:
+    with pytest.raises(ValueError):
+        WebSocket("ftp://127.0.0.1/")
+    with pytest.raises(ValueError):
+        WebSocket("ws://127.0.0.1/#frag")
+    with pytest.raises(WebSocketError):
+        WebSocket("ws://127.0.0.1:1/", ["a", "a"])
