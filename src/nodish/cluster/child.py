@@ -29,6 +29,7 @@ listener (Node's rule), so a worker whose script is done exits.
 from __future__ import annotations
 
 import asyncio
+import errno as _errno
 import os
 import socket as _socket
 from typing import Any
@@ -93,9 +94,11 @@ def setup_worker() -> ChildWorker:
     process.on("message", lambda msg, handle: worker.emit("message", msg, handle))
     process.once("disconnect", _on_process_disconnect)
     ep.request({"act": "online"})
+    from ..dgram import socket as _dgram_mod
     from ..net import server as _server_mod
 
     _server_mod.cluster_listen = cluster_listen
+    _dgram_mod.cluster_bind = cluster_bind
     beat = os.environ.get("NODISH_CLUSTER_HEARTBEAT")
     if beat:
         _start_heartbeat(float(beat))
@@ -243,52 +246,18 @@ async def cluster_listen(
         "data": None,
     }
 
-    def report_listening() -> None:
-        addr = server.address()
-        if ep is not None and ep.connected:
-            msg = {**message, "act": "listening"}
-            msg["port"] = getattr(addr, "port", None) or port
-            msg.pop("backlog", None)
-            ep.request(msg)
-
-    server.once("listening", report_listening)
-    _servers.add(server)
-    server.once("close", lambda *_: _servers.discard(server))
+    _track(server, message)
     if not shared or ep is None:
         return None
-    index_key = f"{address}:{port}:{kind}"
-    index = _indexes.get(index_key, -1) + 1
-    _indexes[index_key] = index
-    message["index"] = index
-    loop = runtime.get_loop()
-    fut: asyncio.Future[tuple[dict[str, Any], Any]] = loop.create_future()
-
-    def on_reply(reply: dict[str, Any], handle: Any) -> None:
-        if fut.done():
-            if handle is not None:
-                os.close(handle[1])
-            return
-        fut.set_result((reply, handle))
-
-    ep.request(message, None, on_reply)
-    try:
-        reply, handle = await fut
-    except asyncio.CancelledError:
-        # the server was closed while asking: the answer is closed on arrival
-        raise
-    if reply.get("closed"):
-        raise system_error(9, "bind", address, port, code="ECHANNELCLOSED")
-    errno = reply.get("errno")
-    if errno:
-        if handle is not None:
-            os.close(handle[1])
-        raise system_error(int(errno), "bind", address, port, detail=True)
+    reply, handle = await _query(message)
     key = str(reply.get("key"))
     if handle is not None:
         sock = _socket.socket(fileno=handle[1])
         try:
             sock.setblocking(False)
-            aserver = await loop.create_server(server._factory, sock=sock, backlog=backlog)
+            aserver = await runtime.get_loop().create_server(
+                server._factory, sock=sock, backlog=backlog
+            )
         except BaseException:
             sock.close()
             if ep.connected:
@@ -298,6 +267,88 @@ async def cluster_listen(
     _rr[key] = server
     name = reply.get("sockname") or [address, port]
     return _RoundRobinSlot(key), (name[0], name[1])
+
+
+async def _query(message: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """Ask the primary for a shared port (``queryServer``); its reply and handle.
+
+    Raises:
+        OSError: the primary's bind failed (syscall ``'bind'``, as Node).
+    """
+    ep = _endpoint
+    assert ep is not None
+    address, port = message["address"], message["port"]
+    index_key = f"{address}:{port}:{message['addressType']}"
+    index = _indexes.get(index_key, -1) + 1
+    _indexes[index_key] = index
+    message["index"] = index
+    fut: asyncio.Future[tuple[dict[str, Any], Any]] = runtime.get_loop().create_future()
+
+    def on_reply(reply: dict[str, Any], handle: Any) -> None:
+        if fut.done():  # the server was closed while asking
+            if handle is not None:
+                os.close(handle[1])
+            return
+        fut.set_result((reply, handle))
+
+    ep.request(message, None, on_reply)
+    reply, handle = await fut
+    if reply.get("closed"):
+        raise system_error(_errno.EPIPE, "bind", address, port, detail=True)
+    errno = reply.get("errno")
+    if errno:
+        if handle is not None:
+            os.close(handle[1])
+        raise system_error(int(errno), "bind", address, port, detail=True)
+    return reply, handle
+
+
+def _track(obj: Any, message: dict[str, Any]) -> None:
+    """Report ``obj``'s ``'listening'`` to the primary; close it on disconnect."""
+
+    def report_listening() -> None:
+        ep = _endpoint
+        if ep is not None and ep.connected:
+            addr = obj.address()
+            msg = {**message, "act": "listening"}
+            msg["port"] = getattr(addr, "port", None) or message["port"]
+            msg.pop("backlog", None)
+            msg.pop("seq", None)
+            ep.request(msg)
+
+    obj.once("listening", report_listening)
+    _servers.add(obj)
+    obj.once("close", lambda *_: _servers.discard(obj))
+
+
+async def cluster_bind(sock: Any, ip: str, port: int) -> _socket.socket:
+    """``dgram`` bind's hook in a worker: the primary's bound UDP socket, shared by
+    every worker that binds the same address (Node: UDP is never round-robin).
+
+    Raises:
+        OSError: the primary's bind failed.
+    """
+    message: dict[str, Any] = {
+        "act": "queryServer",
+        "address": ip,
+        "port": port,
+        "addressType": sock.type,
+        "fd": -1,
+        "data": None,
+    }
+    _track(sock, message)
+    reply, handle = await _query(message)
+    if handle is None:
+        raise system_error(_errno.EBADF, "bind", ip, port, detail=True)
+    key = str(reply.get("key"))
+
+    def closed() -> None:
+        ep = _endpoint
+        if ep is not None and ep.connected:
+            ep.request({"act": "close", "key": key})
+
+    sock.once("close", closed)
+    return _socket.socket(fileno=handle[1])
 
 
 def _on_newconn(msg: dict[str, Any], handle: Any) -> None:

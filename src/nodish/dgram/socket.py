@@ -75,6 +75,11 @@ _tuple_new = tuple.__new__
 
 Callback = Callable[..., Any]
 
+# Set by nodish.cluster in a worker process (Node's dgram bind in a cluster worker):
+# called with (socket, ip, port) for a bind without exclusive or reuse_port, it returns
+# the primary's bound OS socket, or raises the primary's bind error.
+cluster_bind: Callable[..., Any] | None = None
+
 
 class Socket(Sending, SocketOptions, asyncio.DatagramProtocol):
     """A UDP socket (Node's ``dgram.Socket``). Create one with :func:`create_socket`.
@@ -212,9 +217,8 @@ class Socket(Sending, SocketOptions, asyncio.DatagramProtocol):
             address: an IP or a host name (resolved in the socket's family); None binds
                 every interface (``0.0.0.0`` or ``::``).
             callback: added as a ``'listening'`` listener (removed if the bind fails).
-            exclusive: accepted for Node compatibility. In Node it stops a cluster
-                worker from sharing the primary's handle; nodish has no cluster, so a
-                socket's handle is always its own and the flag changes nothing.
+            exclusive: in a cluster worker, bind here instead of sharing the
+                primary's socket (elsewhere it changes nothing).
 
         Returns:
             The socket; ``await`` it to wait for ``'listening'``.
@@ -263,6 +267,10 @@ class Socket(Sending, SocketOptions, asyncio.DatagramProtocol):
                 elif not ip:
                     raise system_error(_errno.EINVAL, "bind", address, port)
             if self._closed:
+                return
+            if cluster_bind is not None and not (self._exclusive or self._reuse_port):
+                self._sock = await cluster_bind(self, ip, port)
+                await self._loop.create_datagram_endpoint(lambda: self, sock=self._sock)
                 return
             try:
                 sock = _sockopt.open_socket(

@@ -1,0 +1,121 @@
+"""A cluster primary driven by the tests: JSON events on stdout, JSON commands on stdin.
+
+    python serve.py MODE [--port P] [--workers N] [--udp] [--respawn] [--heartbeat S]
+
+MODE is rr, none (the scheduling policy), exclusive or reuse_port (the listen option).
+Workers answer each TCP connection (or UDP datagram) with ``"<id> <pid>\\n"``.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import nodish
+from nodish import cluster, dgram, net
+
+parser = argparse.ArgumentParser()
+parser.add_argument("mode")
+parser.add_argument("--port", type=int, default=0)
+parser.add_argument("--workers", type=int, default=2)
+parser.add_argument("--udp", action="store_true")
+parser.add_argument("--respawn", action="store_true")
+parser.add_argument("--heartbeat", type=float, default=0)
+opts = parser.parse_args()
+
+
+def out(**event):
+    print(json.dumps(event), flush=True)
+
+
+if cluster.is_primary:
+    if opts.mode == "none":
+        cluster.scheduling_policy = cluster.SCHED_NONE
+    settings = {}
+    if opts.respawn:
+        settings["respawn"] = True
+    if opts.heartbeat:
+        settings["heartbeat"] = opts.heartbeat
+    cluster.setup_primary(**settings)
+    listening = set()
+
+    def on_listening(w, addr):
+        out(ev="listening", id=w.id, pid=w.process.pid, port=addr.port)
+        listening.add(w.id)
+        if len(listening) == opts.workers:
+            out(ev="ready")
+
+    cluster.on("listening", on_listening)
+    cluster.on("fork", lambda w: out(ev="fork", id=w.id))
+    cluster.on("online", lambda w: out(ev="online", id=w.id))
+    cluster.on("disconnect", lambda w: out(ev="disconnect", id=w.id))
+    cluster.on(
+        "exit",
+        lambda w, code, sig: out(
+            ev="exit", id=w.id, code=code, signal=sig, asked=w.exited_after_disconnect
+        ),
+    )
+    cluster.on("message", lambda w, m, h: out(ev="message", id=w.id, msg=m))
+
+    def command(cmd):
+        what = cmd["cmd"]
+        if what == "kill":
+            cluster.workers[cmd["id"]].process.kill(cmd.get("signal", "SIGKILL"))
+        elif what == "send":
+            cluster.workers[cmd["id"]].send(cmd["msg"])
+        elif what == "reload":
+            cluster.reload(
+                timeout=cmd.get("timeout", 10),
+                callback=lambda err: out(ev="reloaded", err=repr(err) if err else None),
+            )
+        elif what == "disconnect":
+            cluster.disconnect(lambda: out(ev="all-disconnected"))
+        elif what == "workers":
+            out(
+                ev="workers",
+                ids=sorted(cluster.workers),
+                pids=[w.process.pid for w in cluster.workers.values()],
+            )
+
+    def on_stdin():
+        line = sys.stdin.readline()
+        if not line:
+            nodish.get_loop().remove_reader(0)
+            return
+        command(json.loads(line))
+
+    nodish.get_loop().add_reader(0, on_stdin)
+    for _ in range(opts.workers):
+        cluster.fork()
+    nodish.run()
+else:
+    me = f"{cluster.worker.id} {os.getpid()}\n".encode()
+    kw = {}
+    if opts.mode == "exclusive":
+        kw["exclusive"] = True
+    if opts.mode == "reuse_port":
+        kw["reuse_port"] = True
+
+    def on_message(msg, handle):
+        if "block" in msg:
+            nodish.process.send({"blocked": cluster.worker.id})
+            time.sleep(msg["block"])  # the scenario: this worker's loop stops
+            nodish.process.send({"unblocked": cluster.worker.id})
+
+    nodish.process.on("message", on_message)
+
+    def on_error(err):
+        nodish.process.send({"error": err.code, "syscall": err.syscall})
+        cluster.worker.disconnect()
+
+    if opts.udp:
+        sock = dgram.create_socket("udp4")
+        sock.on("message", lambda data, rinfo: sock.send(me, rinfo.port, rinfo.address))
+        sock.on("error", on_error)
+        sock.bind(opts.port, "127.0.0.1", exclusive=opts.mode == "exclusive")
+    else:
+        server = net.create_server(lambda s: s.end(me))
+        server.on("error", on_error)
+        server.listen(opts.port, "127.0.0.1", **kw)
+    nodish.run()
