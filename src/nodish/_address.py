@@ -12,13 +12,16 @@ the same fields. They are read-only, and cheap to build: ``dgram`` makes one
 
 from __future__ import annotations
 
+import asyncio
+import errno as _errno
 import ipaddress
 import math
+import socket as _socket
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, ClassVar, NamedTuple, cast
 
-from .errors import ERR_SOCKET_BAD_PORT
+from .errors import ERR_INVALID_ARG_TYPE, ERR_SOCKET_BAD_PORT, system_error, translate_os_error
 
 __all__ = [
     "IPV4",
@@ -29,6 +32,8 @@ __all__ = [
     "is_ip",
     "is_ipv4",
     "is_ipv6",
+    "lookup",
+    "validate_host",
     "validate_port",
 ]
 
@@ -118,6 +123,60 @@ def validate_port(port: object, name: str = "Port", allow_zero: bool = True) -> 
             message=f"{name} should be {op} 0 and < 65536. Received {port!r}."
         )
     return int(value)
+
+
+def validate_host(host: object, name: str = "host") -> None:
+    """``ERR_INVALID_ARG_TYPE`` at once unless ``host`` is a ``str`` (or None)."""
+    if host is not None and not isinstance(host, str):
+        raise ERR_INVALID_ARG_TYPE(name, "of type str", type(host).__name__)
+
+
+async def lookup(
+    loop: asyncio.AbstractEventLoop,
+    host: str,
+    port: int | None = None,
+    *,
+    family: int = 0,
+    type: int = 0,
+    flags: int = 0,
+) -> list[Any]:
+    """``loop.getaddrinfo``, with every failure a Node-coded ``getaddrinfo`` error.
+
+    Python's resolver also fails outside ``OSError``: the IDNA codec raises
+    ``UnicodeError`` for an empty label or one over 63 characters (``'a..b'``), and for
+    a lone surrogate. Node reports the first kind as ``ENOTFOUND`` and a name that is
+    not valid Unicode as ``EINVAL``; so does this. No result at all is ``ENOTFOUND``.
+
+    Raises:
+        NodeSystemError: a ``socket.gaierror`` with ``.code``, ``.syscall ==
+            'getaddrinfo'`` and ``.hostname``.
+    """
+    try:
+        infos = await loop.getaddrinfo(host, port, family=family, type=type, flags=flags)
+    except OSError as exc:
+        raise translate_os_error(exc, "getaddrinfo", host) from exc
+    except (UnicodeError, ValueError) as exc:
+        try:
+            host.encode("utf-8")
+            bad = "\0" in host
+        except UnicodeError:
+            bad = True
+        if bad:
+            # the message stays printable: the name is not valid Unicode
+            shown = host.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+            err = system_error(
+                _errno.EINVAL,
+                "getaddrinfo",
+                hostname=host,
+                code="EINVAL",
+                message=f"getaddrinfo EINVAL {shown}",
+            )
+        else:
+            err = system_error(_socket.EAI_NONAME, "getaddrinfo", hostname=host)
+        raise err from exc
+    if not infos:
+        raise system_error(_socket.EAI_NONAME, "getaddrinfo", hostname=host)
+    return infos
 
 
 class _Info:

@@ -6,6 +6,7 @@ log of what happened, in order; Node's log is the oracle.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -90,6 +91,36 @@ class BoomError(Exception):
     code = "EBOOM"
 
 
+# -- names the resolver refuses ----------------------------------------------------------
+
+BAD_HOSTS = ["a" * 64 + ".example", "a..b", "x\ud800y"]
+
+JS_BAD_HOSTS = (
+    "const hosts = "
+    + json.dumps(BAD_HOSTS)
+    + """;
+const next = () => {
+  if (!hosts.length) return done();
+  const s = net.connect(port, hosts.shift());
+  s.on('lookup', (e) => log.push(['lookup', code(e)]));
+  s.on('error', (e) => log.push(['error', code(e), e.syscall]));
+  s.on('close', (h) => { log.push(['close', h]); next(); });
+};
+next();
+"""
+)
+
+
+async def py_bad_hosts(port: int) -> list[Any]:
+    log: list[Any] = []
+    for host in BAD_HOSTS:
+        s = net.connect(port, host)
+        s.on("lookup", lambda e, *_: log.append(["lookup", code(e)]))
+        s.on("error", lambda e: log.append(["error", code(e), e.syscall]))
+        await closed_log(s, log)
+    return log
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[int], Awaitable[list[Any]]]]] = {
     "destroy_while_connecting_with_writes_and_end": (
         JS_DESTROY_WRITES,
@@ -107,6 +138,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[int], Awaitable[list[Any]]]]] = {
             port, lambda s, log: s.write("x", callback=cb(log, "w1")), BoomError("boom")
         ),
     ),
+    "names_the_resolver_refuses": (JS_BAD_HOSTS, py_bad_hosts),
 }
 
 

@@ -50,7 +50,7 @@ from collections.abc import AsyncIterator, Callable, Generator
 from typing import Any, cast
 
 from .. import runtime
-from .._address import AddressInfo, RemoteInfo, family_name, validate_port
+from .._address import AddressInfo, RemoteInfo, family_name, lookup, validate_port
 from ..errors import (
     ERR_SOCKET_ALREADY_BOUND,
     ERR_SOCKET_BAD_BUFFER_SIZE,
@@ -317,12 +317,7 @@ class Socket(Sending, SocketOptions, asyncio.DatagramProtocol):
     async def _resolve(self, host: str) -> str:
         """The first address of ``host`` in the socket's family (Node's ``dns.lookup``)."""
         family = _socket.AF_INET6 if self._v6 else _socket.AF_INET
-        try:
-            infos = await self._loop.getaddrinfo(host, None, family=family, type=_socket.SOCK_DGRAM)
-        except OSError as exc:
-            raise translate_os_error(exc, "getaddrinfo", host) from None
-        if not infos:
-            raise system_error(_socket.EAI_NONAME, "getaddrinfo", hostname=host)
+        infos = await lookup(self._loop, host, None, family=family, type=_socket.SOCK_DGRAM)
         return str(infos[0][4][0])
 
     # ------------------------------------------------------------------ protocol callbacks

@@ -30,7 +30,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from .. import runtime
-from .._address import AddressInfo, family_name, is_ip, validate_port
+from .._address import AddressInfo, family_name, is_ip, lookup, validate_host, validate_port
 from ..errors import (
     ERR_INVALID_ARG_TYPE,
     ERR_SERVER_ALREADY_LISTEN,
@@ -187,6 +187,7 @@ class Server(EventEmitter):
             raise ERR_SERVER_ALREADY_LISTEN()
         if path is None:
             port = validate_port(0 if port is None else port, "options.port")
+            validate_host(host)
         elif not isinstance(path, str):
             raise ERR_INVALID_ARG_TYPE("path", "of type str", type(path).__name__)
         if not isinstance(backlog, int) or backlog < 0:
@@ -229,11 +230,15 @@ class Server(EventEmitter):
                     fam = _socket.AF_INET6 if is_ip(host) == 6 else _socket.AF_INET
                 else:
                     try:
-                        infos = await self._loop.getaddrinfo(
-                            host, port, type=_socket.SOCK_STREAM, flags=_socket.AI_PASSIVE
+                        infos = await lookup(
+                            self._loop,
+                            host,
+                            port,
+                            type=_socket.SOCK_STREAM,
+                            flags=_socket.AI_PASSIVE,
                         )
-                    except OSError as exc:
-                        self._listen_failed(translate_os_error(exc, "getaddrinfo", host))
+                    except OSError as err:
+                        self._listen_failed(err)
                         return
                     fam, _t, _p, _c, sa = infos[0]
                     address = str(sa[0])
@@ -261,7 +266,7 @@ class Server(EventEmitter):
             if sock is not None:
                 sock.close()
             return
-        except OSError as exc:
+        except Exception as exc:  # OSError, and anything else: never listening forever
             if sock is not None:
                 sock.close()
             self._listen_failed(translate_os_error(exc, "listen", where, port, detail=True))

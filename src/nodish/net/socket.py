@@ -53,7 +53,7 @@ from collections.abc import Callable, Generator
 from typing import Any, cast
 
 from .. import runtime
-from .._address import AddressInfo, family_name, is_ip, validate_port
+from .._address import AddressInfo, family_name, is_ip, lookup, validate_host, validate_port
 from ..errors import (
     ERR_INVALID_ARG_TYPE,
     ERR_SOCKET_CLOSED,
@@ -449,6 +449,8 @@ class Socket(Duplex, asyncio.Protocol):
                 local_port = validate_port(local_port, "localPort")
             if family not in (0, 4, 6):
                 raise ERR_INVALID_ARG_TYPE("family", "one of 0, 4, 6", repr(family))
+            validate_host(host)
+            validate_host(local_address, "local_address")
             host = host or "localhost"
         elif not isinstance(path, str):
             raise ERR_INVALID_ARG_TYPE("path", "of type str", type(path).__name__)
@@ -473,7 +475,7 @@ class Socket(Duplex, asyncio.Protocol):
             await self._loop.create_unix_connection(lambda: self, path)
         except asyncio.CancelledError:
             return
-        except OSError as exc:
+        except Exception as exc:  # OSError, and anything else: never connecting forever
             self._connect_failed(translate_os_error(exc, "connect", path))
         finally:
             self._connect_task = None
@@ -494,9 +496,8 @@ class Socket(Duplex, asyncio.Protocol):
                 addresses = [(host, kind)]
             else:
                 try:
-                    infos = await loop.getaddrinfo(host, port, family=af, type=_socket.SOCK_STREAM)
-                except OSError as exc:
-                    err = translate_os_error(exc, "getaddrinfo", host)
+                    infos = await lookup(loop, host, port, family=af, type=_socket.SOCK_STREAM)
+                except OSError as err:
                     self._emit_guarded("lookup", err, None, None, host)
                     self._connect_failed(err)
                     return
@@ -531,6 +532,10 @@ class Socket(Duplex, asyncio.Protocol):
             self._connect_failed(last)
         except asyncio.CancelledError:
             return
+        except Exception as exc:
+            # Never leave the socket connecting forever: whatever failed is the
+            # connect error ('error', then 'close').
+            self._connect_failed(translate_os_error(exc, "connect", host, port))
         finally:
             self._connect_task = None
 
