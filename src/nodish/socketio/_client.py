@@ -1,0 +1,128 @@
+"""One Engine.IO connection seen from Socket.IO: its decoder and its namespaces.
+
+A connection may join several namespaces (one :class:`Socket` each) over one
+transport. Packets are decoded here and routed by namespace; a packet that cannot be
+decoded, or that arrives for a namespace the client has not joined, closes this
+connection alone (Node: ``client.onerror`` then ``conn.close()``). A connection that
+joins no namespace within ``connect_timeout`` is closed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import runtime, timers
+from . import parser as sio
+
+if TYPE_CHECKING:
+    from .server import Server
+    from .socket import Socket
+
+__all__ = ["Client"]
+
+
+class Client:
+    """The Socket.IO side of one Engine.IO connection (``conn``)."""
+
+    __slots__ = ("_timer", "conn", "decoder", "id", "nsps", "server", "sockets")
+
+    def __init__(self, server: Server, conn: Any) -> None:
+        self.server = server
+        self.conn = conn
+        self.id: str = conn.id
+        self.decoder = sio.Decoder()
+        self.sockets: dict[str, Socket] = {}
+        self.nsps: dict[str, Socket] = {}
+        conn.on("data", self._on_data)
+        conn.on("error", self._on_error)
+        conn.on("close", self._on_close)
+        self._timer: timers.Timeout | None = timers.set_timeout(
+            self._on_connect_timeout, server.connect_timeout
+        )
+        self._timer.unref()
+
+    def _on_connect_timeout(self) -> None:
+        self._timer = None
+        if not self.nsps:
+            self.close()
+
+    # incoming ----------------------------------------------------------------------------
+    def _on_data(self, data: str | bytes) -> None:
+        try:
+            packet = self.decoder.add(data)
+        except sio.SocketIOParseError as exc:
+            self._on_error(exc)
+            return
+        if packet is not None:
+            self._on_decoded(packet)
+
+    def _on_decoded(self, packet: sio.Packet) -> None:
+        socket = self.nsps.get(packet.nsp)
+        if socket is None and packet.type == sio.CONNECT:
+            self.connect(packet.nsp, packet.data if packet.data is not None else {})
+        elif socket is not None and packet.type not in (sio.CONNECT, sio.CONNECT_ERROR):
+            runtime.guarded(socket, socket._on_packet, packet)
+        else:
+            self.close()
+
+    def connect(self, name: str, auth: Any) -> None:
+        nsp = self.server._nsps.get(name)
+        if nsp is None:
+            self.packet(sio.Packet(sio.CONNECT_ERROR, {"message": "Invalid namespace"}, name))
+            return
+        nsp._add_client(self, auth, self._connected)
+
+    def _connected(self, socket: Socket) -> None:
+        self.sockets[socket.id] = socket
+        self.nsps[socket.nsp.name] = socket
+        if self._timer is not None:
+            self._timer.close()
+            self._timer = None
+
+    def _remove(self, socket: Socket) -> None:
+        if self.sockets.pop(socket.id, None) is not None:
+            self.nsps.pop(socket.nsp.name, None)
+
+    # outgoing ----------------------------------------------------------------------------
+    def packet(self, packet: sio.Packet, volatile: bool = False) -> None:
+        if self.conn.ready_state != "open":
+            return
+        self.write_to_engine(sio.encode(packet), volatile)
+
+    def write_to_engine(self, encoded: list[str | bytes], volatile: bool = False) -> None:
+        conn = self.conn
+        if volatile and not conn.transport.writable:
+            return
+        for message in encoded:
+            conn.write(message)
+
+    # closing -------------------------------------------------------------------------------
+    def _on_error(self, err: BaseException) -> None:
+        for socket in list(self.sockets.values()):
+            socket._on_error(err)
+        self.conn.close()
+
+    def close(self) -> None:
+        if self.conn.ready_state == "open":
+            self.conn.close()
+            self._on_close("forced server close")
+
+    def disconnect_all(self) -> None:
+        for socket in list(self.sockets.values()):
+            socket.disconnect()
+        self.sockets.clear()
+        self.close()
+
+    def _on_close(self, reason: str, description: Any = None) -> None:
+        conn = self.conn
+        conn.remove_listener("data", self._on_data)
+        conn.remove_listener("error", self._on_error)
+        conn.remove_listener("close", self._on_close)
+        if self._timer is not None:
+            self._timer.close()
+            self._timer = None
+        for socket in list(self.sockets.values()):
+            socket._on_close(reason, description)
+        self.sockets.clear()
+        self.nsps.clear()
+        self.decoder.destroy()

@@ -1,0 +1,305 @@
+"""Engine.IO server transports: HTTP long-polling and WebSocket.
+
+Theory of operation
+-------------------
+A transport turns its wire into Engine.IO packets (``'packet'`` events) and packets
+into its wire (``send(packets)``), and says when it can take more (``writable``,
+``'ready'``, ``'drain'``). It knows nothing of sessions or heartbeats.
+
+Long-polling: the client holds one GET open at a time and the server answers it with
+every packet queued (a payload); the client sends with POST, one payload per request,
+answered ``ok``. A second GET while one waits, or a second POST while one is read, is
+an error that ends the session (Node's ``'overlap from client'``). A POST body is
+decoded as it arrives and refused with 413 as soon as it passes
+``max_http_buffer_size``; a body that does not decode is refused with 400 (Engine.IO's
+``{"code":3,"message":"Bad request"}``); either way the session closes and the server
+goes on.
+
+WebSocket: one packet per message, binary messages raw. The socket is the ``ws``
+module's WebSocket; a message over ``max_http_buffer_size`` closes it with 1009.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .. import timers
+from ..events import EventEmitter
+from . import engine_parser as eio
+
+if TYPE_CHECKING:
+    from .engine import EngineServer
+
+__all__ = ["Polling", "Transport", "WebSocketTransport", "error_body"]
+
+BAD_REQUEST = 3
+
+
+def error_body(code: int, message: str) -> bytes:
+    return f'{{"code":{code},"message":"{message}"}}'.encode()
+
+
+class Transport(EventEmitter):
+    """What a session needs of a transport."""
+
+    name = ""
+    batches = False
+
+    def __init__(self, server: EngineServer) -> None:
+        super().__init__()
+        self.server = server
+        self.sid = ""
+        self.writable = False
+        self.discarded = False
+        self.closed = False
+
+    def send(self, packets: list[eio.Packet]) -> None:
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        """The session moved to another transport: stop answering on this one."""
+        self.discarded = True
+
+    def close(self, callback: Callable[[], Any] | None = None) -> None:
+        raise NotImplementedError
+
+    def _packets(self, packets: list[eio.Packet]) -> None:
+        for packet in packets:
+            if self.closed:
+                return
+            self.emit("packet", packet)
+
+
+class Polling(Transport):
+    """HTTP long-polling: GET waits for packets, POST brings them."""
+
+    name = "polling"
+    batches = True
+
+    def __init__(self, server: EngineServer) -> None:
+        super().__init__(server)
+        self._req: Any = None
+        self._res: Any = None
+        self._data_req: Any = None
+        self._should_close: Callable[[], Any] | None = None
+        self._close_timer: timers.Timeout | None = None
+
+    def on_request(self, req: Any, res: Any) -> None:
+        if req.method == "GET":
+            self._on_poll(req, res)
+        elif req.method == "POST":
+            self._on_data_request(req, res)
+        else:
+            self.server.respond(req, res, 500, b"")
+
+    def _on_poll(self, req: Any, res: Any) -> None:
+        if self._req is not None:
+            self.server.respond(req, res, 400, b"")
+            self._error("overlap from client")
+            return
+        self._req, self._res = req, res
+
+        def on_close(*_: Any) -> None:
+            if self._res is res:
+                self._req = self._res = None
+                self.writable = False
+                self._error("poll connection closed prematurely")
+
+        res.on("close", on_close)
+        self.writable = True
+        self.emit("ready")
+        if self.writable and self._should_close is not None:
+            self.send([eio.Packet(eio.NOOP)])
+
+    def _on_data_request(self, req: Any, res: Any) -> None:
+        server = self.server
+        if self._data_req is not None:
+            server.respond(req, res, 400, b"")
+            self._error("data request overlap from client")
+            return
+        if req.headers.get("content-type") == "application/octet-stream":
+            server.respond(req, res, 400, b"")
+            self._error("invalid content")
+            return
+        self._data_req = req
+        decoder = eio.PayloadDecoder(server.max_http_buffer_size)
+        packets: list[eio.Packet] = []
+        failed = False
+
+        def fail(status: int, body: bytes, why: str) -> None:
+            nonlocal failed
+            failed = True
+            cleanup()
+            server.respond(req, res, status, body, {"Connection": "close"})
+            self._error(why)
+
+        def on_data(chunk: bytes) -> None:
+            if failed:
+                return
+            try:
+                packets.extend(decoder.feed(chunk))
+            except eio.EngineParseError as exc:
+                if decoder.size > server.max_http_buffer_size:
+                    fail(413, b"", "payload too large")
+                else:
+                    fail(400, error_body(BAD_REQUEST, "Bad request"), f"parse error: {exc}")
+
+        def on_end() -> None:
+            if failed:
+                return
+            try:
+                packets.extend(decoder.end())
+            except eio.EngineParseError as exc:
+                fail(400, error_body(BAD_REQUEST, "Bad request"), f"parse error: {exc}")
+                return
+            cleanup()
+            server.respond(req, res, 200, b"ok", {"Content-Type": "text/html"})
+            self._packets(packets)
+
+        def on_close(*_: Any) -> None:
+            if not failed and self._data_req is req:
+                cleanup()
+                self._error("data request connection closed prematurely")
+
+        def cleanup() -> None:
+            req.remove_listener("data", on_data)
+            req.remove_listener("end", on_end)
+            req.remove_listener("close", on_close)
+            if self._data_req is req:
+                self._data_req = None
+
+        req.on("data", on_data)
+        req.on("end", on_end)
+        req.on("close", on_close)
+
+    def _packets(self, packets: list[eio.Packet]) -> None:
+        for packet in packets:
+            if self.closed:
+                return
+            if packet.type == eio.CLOSE:
+                self._on_close()
+                return
+            self.emit("packet", packet)
+
+    def send(self, packets: list[eio.Packet]) -> None:
+        self.writable = False
+        if self._should_close is not None:
+            packets = [*packets, eio.Packet(eio.CLOSE)]
+            should_close, self._should_close = self._should_close, None
+        else:
+            should_close = None
+        req, res = self._req, self._res
+        self._req = self._res = None
+        if res is not None:
+            self.server.respond(
+                req,
+                res,
+                200,
+                eio.encode_payload(packets).encode(),
+                {"Content-Type": "text/plain; charset=UTF-8"},
+            )
+        if should_close is not None:
+            should_close()
+        else:
+            self.emit("drain")
+
+    def close(self, callback: Callable[[], Any] | None = None) -> None:
+        if self.closed:
+            if callback is not None:
+                callback()
+            return
+        if self._data_req is not None:
+            self._data_req.destroy()
+            self._data_req = None
+
+        def on_close() -> None:
+            if self._close_timer is not None:
+                self._close_timer.close()
+                self._close_timer = None
+            if callback is not None:
+                callback()
+            self._on_close()
+
+        if self.writable:
+            self.send([eio.Packet(eio.CLOSE)])
+            on_close()
+        elif self.discarded:
+            on_close()
+        else:
+            self._should_close = on_close
+            self._close_timer = timers.set_timeout(on_close, self.server.close_timeout)
+            self._close_timer.unref()
+
+    def _error(self, message: str) -> None:
+        if not self.closed:
+            self.emit("error", message)
+
+    def _on_close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.writable = False
+        if self._res is not None:
+            # release a waiting poll so that the client sees the end at once
+            req, res = self._req, self._res
+            self._req = self._res = None
+            self.server.respond(req, res, 200, b"1", {"Content-Type": "text/plain; charset=UTF-8"})
+        self.emit("close")
+
+
+class WebSocketTransport(Transport):
+    """One Engine.IO packet per WebSocket message."""
+
+    name = "websocket"
+
+    def __init__(self, server: EngineServer, ws: Any) -> None:
+        super().__init__(server)
+        self.ws = ws
+        self.writable = True
+        ws.on("message", self._on_message)
+        ws.on("close", self._on_ws_close)
+        ws.on("error", self._on_ws_error)
+
+    def _on_message(self, data: Any, is_binary: bool = False) -> None:
+        if is_binary or not isinstance(data, (bytes, bytearray, memoryview)):
+            message: str | bytes = data if not is_binary else bytes(data)
+        else:
+            try:
+                message = bytes(data).decode("utf-8")
+            except UnicodeDecodeError:
+                self._on_ws_error(ValueError("invalid UTF-8"))
+                return
+        try:
+            packet = eio.decode_packet(message)
+        except eio.EngineParseError as exc:
+            self.emit("error", "parse error", exc)
+            self.close()
+            return
+        if packet.type == eio.CLOSE:
+            self.close()
+            return
+        self.emit("packet", packet)
+
+    def _on_ws_error(self, err: Any) -> None:
+        if not self.closed:
+            self.emit("error", "websocket error", err)
+
+    def _on_ws_close(self, *_: Any) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.writable = False
+        self.emit("close")
+
+    def send(self, packets: list[eio.Packet]) -> None:
+        ws = self.ws
+        for packet in packets:
+            data = eio.encode_packet(packet, True)
+            ws.send(data)
+
+    def close(self, callback: Callable[[], Any] | None = None) -> None:
+        if not self.closed:
+            self.ws.close()
+        if callback is not None:
+            callback()
