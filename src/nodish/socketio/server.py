@@ -14,6 +14,7 @@ adapters, and closes the HTTP server, as Node's does.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Generator
 from typing import Any
@@ -119,8 +120,7 @@ class Server:
         self, port: int = 0, host: str | None = None, *, callback: Callable[..., Any] | None = None
     ) -> Server:
         """Make an HTTP server, attach to it, and listen on ``port`` (await for bound)."""
-        from .. import http
-
+        http: Any = importlib.import_module("nodish.http")
         server = http.create_server()
         self.attach(server)
         server.listen(port, host, callback=callback)

@@ -1,0 +1,869 @@
+"""The Redis adapter, in the wire format of ``@socket.io/redis-adapter`` v8.
+
+Theory of operation
+-------------------
+Servers that share a Redis share their broadcasts. For a namespace ``nsp`` and the
+key prefix ``key`` (``socket.io`` by default), as the official adapter does:
+
+* a broadcast is published on ``{key}#{nsp}#`` (or ``{key}#{nsp}#{room}#`` when it
+  targets exactly one room) as msgpack ``[uid, packet, {rooms, except, flags}]``,
+  ``packet`` being ``{type, data, nsp}``; every server pattern-subscribes to
+  ``{key}#{nsp}#*``, drops what its own ``uid`` sent, and delivers the rest to its
+  local sockets;
+* requests between servers (``fetch_sockets``, ``sockets_join``/``sockets_leave``,
+  ``disconnect_sockets``, ``server_side_emit``, ``all_rooms``, broadcasts with acks)
+  go on ``{key}-request#{nsp}#`` as JSON (msgpack for broadcasts with acks, whose
+  packet may hold binary), and answers on ``{key}-response#{nsp}#``; a request waits
+  for as many answers as ``PUBSUB NUMSUB`` counts servers, or ``requests_timeout``.
+
+One :class:`RedisBridge` per ``create_redis_adapter`` call carries every namespace:
+one pub/sub connection (from ``sub_client``) read by one task, and a publish queue
+sent as one pipeline per turn of the loop (``pub_client``), in order.
+
+Redis going away never stops the server: publishes that fail are counted in
+``lost`` (and logged, once per outage), requests answer with local data only, the
+reader reconnects with backoff and subscribes again to every channel and pattern,
+and local clients are served throughout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .. import runtime, timers
+from . import parser as sio
+from .adapter import Adapter, BroadcastOptions
+
+if TYPE_CHECKING:
+    from .namespace import Namespace
+
+__all__ = ["RedisAdapter", "RedisBridge", "create_redis_adapter"]
+
+logger = logging.getLogger("nodish.socketio.redis")
+
+# RequestType of the official adapter
+SOCKETS = 0
+ALL_ROOMS = 1
+REMOTE_JOIN = 2
+REMOTE_LEAVE = 3
+REMOTE_DISCONNECT = 4
+REMOTE_FETCH = 5
+SERVER_SIDE_EMIT = 6
+BROADCAST = 7
+BROADCAST_CLIENT_COUNT = 8
+BROADCAST_ACK = 9
+
+_BACKOFF_MIN = 0.05
+_BACKOFF_MAX = 2.0
+
+
+def _msgpack() -> Any:
+    import msgpack
+
+    return msgpack
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    # notepack.io writes JavaScript's undefined as fixext 1, type 0
+    if code == 0:
+        return None
+    return _msgpack().ExtType(code, data)
+
+
+def mp_encode(obj: Any) -> bytes:
+    """msgpack as ``notepack.io`` writes it (bytes as bin, str as str)."""
+    out: bytes = _msgpack().packb(obj, use_bin_type=True, default=_mp_default)
+    return out
+
+
+def _mp_default(obj: Any) -> Any:
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, memoryview):
+        return bytes(obj)
+    raise TypeError(f"cannot encode {type(obj).__name__} for Redis")
+
+
+def mp_decode(data: bytes) -> Any:
+    return _msgpack().unpackb(data, raw=False, ext_hook=_ext_hook, strict_map_key=False)
+
+
+def _json_default(obj: Any) -> Any:
+    # JSON.stringify(Buffer) gives {"type":"Buffer","data":[...]}
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return {"type": "Buffer", "data": list(bytes(obj))}
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
+
+
+def js_encode(obj: Any) -> bytes:
+    return json.dumps(
+        obj, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    ).encode()
+
+
+def decode_request(data: bytes) -> Any:
+    """A request or response: JSON when it starts with ``{``, else msgpack."""
+    if data[:1] == b"{":
+        return json.loads(data)
+    return mp_decode(data)
+
+
+def _uid() -> str:
+    return secrets.token_hex(3)
+
+
+def _flags_out(flags: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in flags.items() if k != "expect_single_response"}
+    if out.get("timeout") is not None:
+        out["timeout"] = round(out["timeout"] * 1000)
+    if flags.get("expect_single_response"):
+        out["expectSingleResponse"] = True
+    return out
+
+
+def _flags_in(flags: Any) -> dict[str, Any]:
+    if not isinstance(flags, dict):
+        return {}
+    out = dict(flags)
+    if isinstance(out.get("timeout"), (int, float)):
+        out["timeout"] = out["timeout"] / 1000
+    return out
+
+
+def _opts_in(raw: Any) -> BroadcastOptions:
+    raw = raw if isinstance(raw, dict) else {}
+    return BroadcastOptions(
+        raw.get("rooms") or (), raw.get("except") or (), _flags_in(raw.get("flags"))
+    )
+
+
+class RedisBridge:
+    """One pub/sub reader and one batched publisher shared by a factory's adapters."""
+
+    def __init__(self, pub_client: Any, sub_client: Any) -> None:
+        self.pub = pub_client
+        self.sub = sub_client
+        self.lost = 0
+        self.connected = False
+        self._channels: dict[str, Callable[[str, bytes], Any]] = {}
+        self._patterns: dict[str, Callable[[str, bytes], Any]] = {}
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._queue: list[tuple[str, bytes]] = []
+        self._flush_scheduled = False
+        self._flusher: asyncio.Task[None] | None = None
+        self._outage_logged = False
+        self._closed = False
+
+    # subscriptions ----------------------------------------------------------------------
+    def subscribe(
+        self,
+        channels: list[str],
+        patterns: list[str],
+        handler: Callable[[str, bytes], Any],
+    ) -> None:
+        for c in channels:
+            self._channels[c] = handler
+        for p in patterns:
+            self._patterns[p] = handler
+        if self._reader is None:
+            self._reader = runtime.get_loop().create_task(self._read())
+        elif self._pubsub is not None:
+            self._spawn(self._subscribe_more(self._pubsub, channels, patterns))
+
+    def unsubscribe(self, channels: list[str], patterns: list[str]) -> None:
+        for c in channels:
+            self._channels.pop(c, None)
+        for p in patterns:
+            self._patterns.pop(p, None)
+        if not self._channels and not self._patterns:
+            self.close()
+        elif self._pubsub is not None:
+            self._spawn(self._unsubscribe(self._pubsub, channels, patterns))
+
+    @staticmethod
+    async def _subscribe_more(ps: Any, channels: list[str], patterns: list[str]) -> None:
+        with contextlib.suppress(Exception):
+            if patterns:
+                await ps.psubscribe(*patterns)
+            if channels:
+                await ps.subscribe(*channels)
+
+    @staticmethod
+    async def _unsubscribe(ps: Any, channels: list[str], patterns: list[str]) -> None:
+        with contextlib.suppress(Exception):
+            if patterns:
+                await ps.punsubscribe(*patterns)
+            if channels:
+                await ps.unsubscribe(*channels)
+
+    def _spawn(self, coro: Any) -> None:
+        runtime.get_loop().create_task(coro)
+
+    async def _read(self) -> None:
+        backoff = _BACKOFF_MIN
+        while not self._closed:
+            ps = self.sub.pubsub(ignore_subscribe_messages=True)
+            try:
+                if self._patterns:
+                    await ps.psubscribe(*self._patterns)
+                if self._channels:
+                    await ps.subscribe(*self._channels)
+                self._pubsub = ps
+                self._on_connected()
+                backoff = _BACKOFF_MIN
+                while not self._closed:
+                    msg = await ps.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if msg is None:
+                        continue
+                    self._dispatch(msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._on_outage(exc)
+            finally:
+                self._pubsub = None
+                with contextlib.suppress(Exception):
+                    await ps.aclose()
+            if self._closed:
+                return
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _BACKOFF_MAX)
+
+    def _dispatch(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        channel = msg["channel"]
+        if isinstance(channel, bytes):
+            channel = channel.decode("utf-8", "replace")
+        data = msg["data"]
+        if isinstance(data, str):
+            data = data.encode()
+        if kind == "pmessage":
+            pattern = msg["pattern"]
+            if isinstance(pattern, bytes):
+                pattern = pattern.decode("utf-8", "replace")
+            handler = self._patterns.get(pattern)
+        elif kind == "message":
+            handler = self._channels.get(channel)
+        else:
+            return
+        if handler is None:
+            return
+        try:
+            handler(channel, data)
+        except Exception as exc:
+            # a malformed message from another server must not stop the reader
+            logger.warning("dropped a Redis message on %s: %r", channel, exc)
+
+    def _on_connected(self) -> None:
+        if not self.connected:
+            self.connected = True
+            if self._outage_logged:
+                logger.warning("Redis is back; %d messages were lost meanwhile", self.lost)
+            self._outage_logged = False
+
+    def _on_outage(self, exc: BaseException) -> None:
+        self.connected = False
+        if not self._outage_logged and not self._closed:
+            self._outage_logged = True
+            logger.warning("Redis unreachable (%r); serving local clients only", exc)
+
+    # publishing ----------------------------------------------------------------------------
+    def publish(self, channel: str, message: bytes) -> None:
+        """Queue a publish; the queue goes out as one pipeline per turn of the loop."""
+        if self._closed:
+            self.lost += 1
+            return
+        self._queue.append((channel, message))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            runtime.get_loop().call_soon(self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._flush_scheduled = False
+        if self._flusher is None or self._flusher.done():
+            self._flusher = runtime.get_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                if len(batch) == 1:
+                    await self.pub.publish(*batch[0])
+                else:
+                    pipe = self.pub.pipeline(transaction=False)
+                    for channel, message in batch:
+                        pipe.publish(channel, message)
+                    await pipe.execute()
+            except asyncio.CancelledError:
+                self.lost += len(batch)
+                raise
+            except Exception as exc:
+                self.lost += len(batch)
+                self._on_outage(exc)
+
+    async def server_count(self, channel: str) -> int:
+        """How many servers listen on ``channel`` (``PUBSUB NUMSUB``); 1 when unknown."""
+        try:
+            result = await self.pub.pubsub_numsub(channel)
+        except Exception as exc:
+            self._on_outage(exc)
+            return 1
+        try:
+            return max(1, int(result[0][1]))
+        except (IndexError, TypeError, ValueError):
+            return 1
+
+    def close(self) -> None:
+        """Stop reading (the Redis clients stay the caller's to close)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
+
+    async def aclose(self) -> None:
+        """Send what is queued, stop reading and wait for the reader to end."""
+        reader = self._reader
+        if self._queue and not self._closed:
+            await self._flush()
+        if self._flusher is not None and not self._flusher.done():
+            with contextlib.suppress(Exception):
+                await self._flusher
+        self.close()
+        if reader is not None:
+            with contextlib.suppress(BaseException):
+                await reader
+
+
+class _Request:
+    __slots__ = (
+        "msg_count",
+        "num_sub",
+        "resolve",
+        "responses",
+        "rooms",
+        "sockets",
+        "timer",
+        "type",
+    )
+
+    def __init__(self, type_: int, num_sub: int, resolve: Callable[..., Any]) -> None:
+        self.type = type_
+        self.num_sub = num_sub
+        self.resolve = resolve
+        self.msg_count = 1
+        self.timer: timers.Timeout | None = None
+        self.sockets: Any = None
+        self.rooms: set[Any] = set()
+        self.responses: list[Any] = []
+
+
+class RedisAdapter(Adapter):
+    """An adapter whose broadcasts and requests reach every server on the same Redis."""
+
+    def __init__(
+        self,
+        nsp: Namespace,
+        bridge: RedisBridge,
+        *,
+        key: str = "socket.io",
+        requests_timeout: float = 5.0,
+        publish_on_specific_response_channel: bool = False,
+    ) -> None:
+        super().__init__(nsp)
+        self.bridge = bridge
+        self.uid = _uid()
+        self.requests_timeout = requests_timeout
+        self.publish_on_specific_response_channel = publish_on_specific_response_channel
+        self.channel = f"{key}#{nsp.name}#"
+        self.request_channel = f"{key}-request#{nsp.name}#"
+        self.response_channel = f"{key}-response#{nsp.name}#"
+        self.specific_response_channel = f"{self.response_channel}{self.uid}#"
+        self.requests: dict[str, _Request] = {}
+        self.ack_requests: dict[
+            str, tuple[Callable[[int], Any], Callable[..., Any], timers.Timeout]
+        ] = {}
+
+    def init(self) -> None:
+        self.bridge.subscribe([], [self.channel + "*"], self._on_message)
+        self.bridge.subscribe(
+            [self.request_channel, self.response_channel, self.specific_response_channel],
+            [],
+            self._on_request,
+        )
+
+    @property
+    def lost(self) -> int:
+        """Messages to other servers that could not be published (all namespaces)."""
+        return self.bridge.lost
+
+    def close(self) -> None:
+        self.bridge.unsubscribe(
+            [self.request_channel, self.response_channel, self.specific_response_channel],
+            [self.channel + "*"],
+        )
+        for request in self.requests.values():
+            if request.timer is not None:
+                request.timer.close()
+        self.requests.clear()
+        for _, _, timer in self.ack_requests.values():
+            timer.close()
+        self.ack_requests.clear()
+
+    async def server_count(self) -> int:
+        return await self.bridge.server_count(self.request_channel)
+
+    def _has_room(self, room: str) -> bool:
+        if room in self.rooms:
+            return True
+        try:
+            return float(room) in self.rooms
+        except ValueError:
+            return False
+
+    # broadcasts --------------------------------------------------------------------------
+    def _on_message(self, channel: str, data: bytes) -> None:
+        if not channel.startswith(self.channel):
+            return
+        room = channel[len(self.channel) : -1]
+        if room and not self._has_room(room):
+            return
+        uid, packet, opts = mp_decode(data)
+        if uid == self.uid or not isinstance(packet, dict):
+            return
+        if packet.get("nsp", "/") != self.nsp.name:
+            return
+        Adapter.broadcast(self, _packet_in(packet), _opts_in(opts))
+
+    def broadcast(self, packet: sio.Packet, opts: BroadcastOptions) -> None:
+        packet.nsp = self.nsp.name
+        if not opts.flags.get("local"):
+            raw = {
+                "rooms": list(opts.rooms),
+                "except": list(opts.except_),
+                "flags": _flags_out(opts.flags),
+            }
+            message = mp_encode([self.uid, _packet_out(packet), raw])
+            channel = self.channel
+            if len(opts.rooms) == 1:
+                channel += f"{next(iter(opts.rooms))}#"
+            self.bridge.publish(channel, message)
+        super().broadcast(packet, opts)
+
+    def broadcast_with_ack(
+        self,
+        packet: sio.Packet,
+        opts: BroadcastOptions,
+        client_count_callback: Callable[[int], Any],
+        ack: Callable[..., Any],
+    ) -> None:
+        packet.nsp = self.nsp.name
+        if not opts.flags.get("local"):
+            request_id = _uid()
+            raw = {
+                "rooms": list(opts.rooms),
+                "except": list(opts.except_),
+                "flags": _flags_out(opts.flags),
+            }
+            self.bridge.publish(
+                self.request_channel,
+                mp_encode(
+                    {
+                        "uid": self.uid,
+                        "requestId": request_id,
+                        "type": BROADCAST,
+                        "packet": _packet_out(packet),
+                        "opts": raw,
+                    }
+                ),
+            )
+            timeout = opts.flags.get("timeout") or self.requests_timeout
+            t = timers.set_timeout(lambda: self.ack_requests.pop(request_id, None), timeout)
+            t.unref()
+            self.ack_requests[request_id] = (client_count_callback, ack, t)
+        super().broadcast_with_ack(packet, opts, client_count_callback, ack)
+
+    # requests to the other servers --------------------------------------------------------------
+    def _publish_request(self, request: dict[str, Any]) -> None:
+        self.bridge.publish(self.request_channel, js_encode(request))
+
+    async def _ask(
+        self, type_: int, request: dict[str, Any], init: Callable[[_Request], Any]
+    ) -> Any:
+        num_sub = await self.server_count()
+        request_id = _uid()
+        fut: asyncio.Future[Any] = runtime.get_loop().create_future()
+
+        def resolve(*args: Any) -> None:
+            if not fut.done():
+                fut.set_result(args)
+
+        pending = _Request(type_, num_sub, resolve)
+        init(pending)
+        if num_sub <= 1 and type_ != SERVER_SIDE_EMIT:
+            return pending
+        if type_ == SERVER_SIDE_EMIT and num_sub - 1 <= 0:
+            return pending
+        if type_ == SERVER_SIDE_EMIT:
+            pending.num_sub = num_sub - 1
+
+        def on_timeout() -> None:
+            if self.requests.pop(request_id, None) is not None and not fut.done():
+                fut.set_exception(
+                    TimeoutError(
+                        f"timeout reached: only {len(pending.responses) or pending.msg_count - 1}"
+                        f" responses received out of {pending.num_sub}"
+                    )
+                )
+
+        pending.timer = timers.set_timeout(on_timeout, self.requests_timeout)
+        pending.timer.unref()
+        self.requests[request_id] = pending
+        self._publish_request({"uid": self.uid, "requestId": request_id, "type": type_, **request})
+        try:
+            await fut
+        except TimeoutError as exc:
+            exc.responses = pending.responses  # type: ignore[attr-defined]
+            raise
+        return pending
+
+    async def fetch_sockets(self, opts: BroadcastOptions) -> list[Any]:
+        local = await super().fetch_sockets(opts)
+        if opts.flags.get("local"):
+            return local
+
+        def init(r: _Request) -> None:
+            r.sockets = list(local)
+
+        done = await self._ask(
+            REMOTE_FETCH,
+            {"opts": {"rooms": list(opts.rooms), "except": list(opts.except_)}},
+            init,
+        )
+        return done.sockets  # type: ignore[no-any-return]
+
+    async def all_rooms(self) -> set[Any]:
+        """Every room on every server."""
+        local = set(self.rooms)
+
+        def init(r: _Request) -> None:
+            r.rooms = local
+
+        done = await self._ask(ALL_ROOMS, {}, init)
+        return done.rooms  # type: ignore[no-any-return]
+
+    def add_sockets(self, opts: BroadcastOptions, rooms: list[Any]) -> None:
+        if opts.flags.get("local"):
+            super().add_sockets(opts, rooms)
+            return
+        self._publish_request(
+            {
+                "uid": self.uid,
+                "type": REMOTE_JOIN,
+                "opts": {"rooms": list(opts.rooms), "except": list(opts.except_)},
+                "rooms": list(rooms),
+            }
+        )
+
+    def del_sockets(self, opts: BroadcastOptions, rooms: list[Any]) -> None:
+        if opts.flags.get("local"):
+            super().del_sockets(opts, rooms)
+            return
+        self._publish_request(
+            {
+                "uid": self.uid,
+                "type": REMOTE_LEAVE,
+                "opts": {"rooms": list(opts.rooms), "except": list(opts.except_)},
+                "rooms": list(rooms),
+            }
+        )
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
+        if opts.flags.get("local"):
+            super().disconnect_sockets(opts, close)
+            return
+        self._publish_request(
+            {
+                "uid": self.uid,
+                "type": REMOTE_DISCONNECT,
+                "opts": {"rooms": list(opts.rooms), "except": list(opts.except_)},
+                "close": close,
+            }
+        )
+
+    def server_side_emit(self, packet: list[Any]) -> None:
+        if packet and callable(packet[-1]):
+            ack = packet.pop()
+            runtime.spawn(self._server_side_emit_with_ack(packet, ack))
+            return
+        self._publish_request({"uid": self.uid, "type": SERVER_SIDE_EMIT, "data": packet})
+
+    async def _server_side_emit_with_ack(self, packet: list[Any], ack: Callable[..., Any]) -> None:
+        pending: _Request | None = None
+        try:
+            pending = await self._ask(SERVER_SIDE_EMIT, {"data": packet}, lambda r: None)
+        except TimeoutError as exc:
+            ack(exc, getattr(exc, "responses", []))
+            return
+        ack(None, pending.responses)
+
+    # requests from the other servers ------------------------------------------------------------
+    def _on_request(self, channel: str, data: bytes) -> None:
+        if channel.startswith(self.response_channel):
+            self._on_response(data)
+            return
+        if not channel.startswith(self.request_channel):
+            return
+        try:
+            request = decode_request(data)
+        except Exception:
+            return
+        if not isinstance(request, dict):
+            return
+        type_ = request.get("type")
+        request_id = request.get("requestId")
+        if type_ == SOCKETS:
+            if request_id in self.requests:
+                return
+            runtime.spawn(self._answer_sockets(request))
+        elif type_ == ALL_ROOMS:
+            if request_id in self.requests:
+                return
+            self._respond(request, js_encode({"requestId": request_id, "rooms": list(self.rooms)}))
+        elif type_ in (REMOTE_JOIN, REMOTE_LEAVE, REMOTE_DISCONNECT):
+            self._on_remote_change(type_, request)
+        elif type_ == REMOTE_FETCH:
+            if request_id in self.requests:
+                return
+            runtime.spawn(self._answer_fetch(request))
+        elif type_ == SERVER_SIDE_EMIT:
+            if request.get("uid") == self.uid:
+                return
+            args = list(request.get("data") or [])
+            if request_id is None:
+                self.nsp._on_server_side_emit(args)
+                return
+            called = False
+
+            def reply(arg: Any = None, *_: Any) -> None:
+                nonlocal called
+                if called:
+                    return
+                called = True
+                self.bridge.publish(
+                    self.response_channel,
+                    js_encode({"type": SERVER_SIDE_EMIT, "requestId": request_id, "data": arg}),
+                )
+
+            self.nsp._on_server_side_emit([*args, reply])
+        elif type_ == BROADCAST:
+            if request_id in self.ack_requests:
+                return
+            packet = request.get("packet")
+            if not isinstance(packet, dict):
+                return
+
+            def on_count(count: int) -> None:
+                self._respond(
+                    request,
+                    js_encode(
+                        {
+                            "type": BROADCAST_CLIENT_COUNT,
+                            "requestId": request_id,
+                            "clientCount": count,
+                        }
+                    ),
+                )
+
+            def on_ack(arg: Any = None, *_: Any) -> None:
+                self._respond(
+                    request,
+                    mp_encode({"type": BROADCAST_ACK, "requestId": request_id, "packet": arg}),
+                )
+
+            Adapter.broadcast_with_ack(
+                self, _packet_in(packet), _opts_in(request.get("opts")), on_count, on_ack
+            )
+
+    def _on_remote_change(self, type_: int, request: dict[str, Any]) -> None:
+        if request.get("opts"):
+            opts = _opts_in(request["opts"])
+            rooms = list(request.get("rooms") or [])
+            if type_ == REMOTE_JOIN:
+                Adapter.add_sockets(self, opts, rooms)
+            elif type_ == REMOTE_LEAVE:
+                Adapter.del_sockets(self, opts, rooms)
+            else:
+                Adapter.disconnect_sockets(self, opts, bool(request.get("close")))
+            return
+        socket = self.nsp.sockets.get(request.get("sid"))  # type: ignore[arg-type]
+        if socket is None:
+            return
+        if type_ == REMOTE_JOIN:
+            socket.join(request.get("room"))
+        elif type_ == REMOTE_LEAVE:
+            socket.leave(request.get("room"))
+        else:
+            socket.disconnect(bool(request.get("close")))
+        self._respond(request, js_encode({"requestId": request.get("requestId")}))
+
+    async def _answer_sockets(self, request: dict[str, Any]) -> None:
+        ids = await Adapter.sockets(self, request.get("rooms") or [])
+        self._respond(
+            request, js_encode({"requestId": request.get("requestId"), "sockets": list(ids)})
+        )
+
+    async def _answer_fetch(self, request: dict[str, Any]) -> None:
+        opts = _opts_in(request.get("opts"))
+        local = await Adapter.fetch_sockets(self, opts)
+        self._respond(
+            request,
+            js_encode(
+                {
+                    "requestId": request.get("requestId"),
+                    "sockets": [
+                        {
+                            "id": s.id,
+                            "handshake": s.handshake,
+                            "rooms": list(s.rooms),
+                            "data": s.data,
+                        }
+                        for s in local
+                    ],
+                }
+            ),
+        )
+
+    def _respond(self, request: dict[str, Any], response: bytes) -> None:
+        channel = self.response_channel
+        if self.publish_on_specific_response_channel:
+            channel = f"{self.response_channel}{request.get('uid')}#"
+        self.bridge.publish(channel, response)
+
+    def _on_response(self, data: bytes) -> None:
+        try:
+            response = decode_request(data)
+        except Exception:
+            return
+        if not isinstance(response, dict):
+            return
+        request_id = response.get("requestId")
+        acks = self.ack_requests.get(request_id)  # type: ignore[arg-type]
+        if acks is not None:
+            if response.get("type") == BROADCAST_CLIENT_COUNT:
+                acks[0](response.get("clientCount", 0))
+            elif response.get("type") == BROADCAST_ACK:
+                acks[1](response.get("packet"))
+            return
+        request = self.requests.get(request_id)  # type: ignore[arg-type]
+        if request is None:
+            return
+        if request.type in (SOCKETS, REMOTE_FETCH):
+            request.msg_count += 1
+            sockets = response.get("sockets")
+            if not isinstance(sockets, list):
+                return
+            if request.type == SOCKETS:
+                request.sockets.update(sockets)
+            else:
+                request.sockets.extend(sockets)
+            self._maybe_done(request_id, request, request.msg_count == request.num_sub)  # type: ignore[arg-type]
+        elif request.type == ALL_ROOMS:
+            request.msg_count += 1
+            rooms = response.get("rooms")
+            if not isinstance(rooms, list):
+                return
+            request.rooms.update(rooms)
+            self._maybe_done(request_id, request, request.msg_count == request.num_sub)  # type: ignore[arg-type]
+        elif request.type == SERVER_SIDE_EMIT:
+            request.responses.append(response.get("data"))
+            self._maybe_done(
+                request_id,  # type: ignore[arg-type]
+                request,
+                len(request.responses) == request.num_sub,
+            )
+
+    def _maybe_done(self, request_id: str, request: _Request, done: bool) -> None:
+        if not done:
+            return
+        if request.timer is not None:
+            request.timer.close()
+        self.requests.pop(request_id, None)
+        request.resolve()
+
+
+def _packet_out(packet: sio.Packet) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": packet.type, "data": packet.data, "nsp": packet.nsp}
+    if packet.id is not None:
+        out["id"] = packet.id
+    return out
+
+
+def _packet_in(packet: dict[str, Any]) -> sio.Packet:
+    type_ = packet.get("type", sio.EVENT)
+    if type_ == sio.BINARY_EVENT:
+        type_ = sio.EVENT
+    elif type_ == sio.BINARY_ACK:
+        type_ = sio.ACK
+    data = packet.get("data")
+    return sio.Packet(
+        type_, list(data) if isinstance(data, (list, tuple)) else data, packet.get("nsp") or "/"
+    )
+
+
+class RedisAdapterFactory:
+    """What :func:`create_redis_adapter` returns: give it to ``Server(adapter=...)``.
+
+    ``lost`` counts the messages that could not be published while Redis was away.
+    """
+
+    def __init__(self, pub_client: Any, sub_client: Any, **options: Any) -> None:
+        self.bridge = RedisBridge(pub_client, sub_client)
+        self.options = options
+
+    def __call__(self, nsp: Namespace) -> RedisAdapter:
+        return RedisAdapter(nsp, self.bridge, **self.options)
+
+    @property
+    def lost(self) -> int:
+        return self.bridge.lost
+
+    @property
+    def connected(self) -> bool:
+        return self.bridge.connected
+
+    async def aclose(self) -> None:
+        """Flush pending publishes and stop reading from Redis."""
+        await self.bridge.aclose()
+
+
+def create_redis_adapter(
+    pub_client: Any,
+    sub_client: Any,
+    *,
+    key: str = "socket.io",
+    requests_timeout: float = 5.0,
+    publish_on_specific_response_channel: bool = False,
+) -> RedisAdapterFactory:
+    """An adapter factory on two ``redis.asyncio`` clients (Node's ``createAdapter``).
+
+    ``sub_client`` is used for a pub/sub connection; ``pub_client`` publishes and
+    counts servers. Both stay yours to close.
+    """
+    return RedisAdapterFactory(
+        pub_client,
+        sub_client,
+        key=key,
+        requests_timeout=requests_timeout,
+        publish_on_specific_response_channel=publish_on_specific_response_channel,
+    )

@@ -1,0 +1,161 @@
+"""The Redis adapter against Node's socket.io with ``@socket.io/redis-adapter`` v8.
+
+A real ``redis-server`` (started here, on a free port), a Node socket.io server on the
+official adapter with Node clients, and a nodish ``Server`` on our adapter: whatever
+one side sends through Redis, the other side delivers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from tests.helpers import until, wait_for
+from tests.interop.socketio_peers import NODE_REDIS_SERVER, NodeSio, RedisServer
+
+from nodish import socketio
+from nodish.socketio.redis_adapter import RedisAdapterFactory, create_redis_adapter
+
+pytestmark = pytest.mark.interop
+
+
+@asynccontextmanager
+async def redis_setup() -> AsyncIterator[tuple[RedisServer, Callable[[], Any]]]:
+    server = await RedisServer().start()
+    clients: list[Any] = []
+
+    def client() -> Any:
+        c = aioredis.Redis(host="127.0.0.1", port=server.port)
+        clients.append(c)
+        return c
+
+    try:
+        yield server, client
+    finally:
+        for c in clients:
+            await c.aclose()
+        await server.stop()
+
+
+@asynccontextmanager
+async def node_peer(redis_port: int) -> AsyncIterator[NodeSio]:
+    node = await NodeSio.start(NODE_REDIS_SERVER, str(redis_port))
+    try:
+        await node.wait_kind("ready")
+        yield node
+    finally:
+        await node.close()
+
+
+async def nodish_server(client: Callable[[], Any]) -> tuple[socketio.Server, RedisAdapterFactory]:
+    factory = create_redis_adapter(client(), client())
+    io = socketio.Server(adapter=factory)
+    # wait until our pub/sub connection is up, so that nothing sent next is missed
+    await until(lambda: factory.connected)
+    return io, factory
+
+
+async def close(io: socketio.Server, factory: RedisAdapterFactory) -> None:
+    io.close()
+    await factory.aclose()
+
+
+async def test_nodish_broadcasts_reach_node_clients_by_room() -> None:
+    async with redis_setup() as (redis, client), node_peer(redis.port) as node:
+        io, factory = await nodish_server(client)
+        await node.send(cmd="client", name="a", rooms=["r1"])
+        await node.send(cmd="client", name="b", rooms=["r2"])
+        await node.wait_kind("connected", client="a")
+        await node.wait_kind("connected", client="b")
+        await node.send(cmd="serverCount")
+        assert (await node.wait_kind("serverCount"))["count"] == 2
+
+        io.emit("all", "x", 1, b"\x00\xff", {"deep": [b"bin"]})
+        for name in ("a", "b"):
+            m = await node.wait_kind("event", client=name, event="all")
+            assert m["args"] == ["x", 1, b"\x00\xff", {"deep": [b"bin"]}]
+
+        io.to("r1").emit("only-r1", 2)
+        io.except_("r1").emit("not-r1", 3)
+        io.to(["r1", "r2"]).except_("r2").emit("r1-again", 4)
+        assert (await node.wait_kind("event", client="a", event="only-r1"))["args"] == [2]
+        assert (await node.wait_kind("event", client="b", event="not-r1"))["args"] == [3]
+        assert (await node.wait_kind("event", client="a", event="r1-again"))["args"] == [4]
+        io.emit("fence")
+        await node.wait_kind("event", client="a", event="fence")
+        await node.wait_kind("event", client="b", event="fence")
+        assert node.of_kind("event", client="b", event="only-r1") == []
+        assert node.of_kind("event", client="a", event="not-r1") == []
+        assert node.of_kind("event", client="b", event="r1-again") == []
+        await close(io, factory)
+
+
+async def test_requests_cross_both_ways() -> None:
+    async with redis_setup() as (redis, client), node_peer(redis.port) as node:
+        io, factory = await nodish_server(client)
+        await node.send(cmd="client", name="a", rooms=["r1"])
+        await node.send(cmd="client", name="b")
+        await node.wait_kind("connected", client="a")
+        await node.wait_kind("connected", client="b")
+
+        # fetch_sockets: Node's sockets come back as RemoteSocket with their data
+        sockets = await io.fetch_sockets()
+        assert sorted(s.data["name"] for s in sockets) == ["a", "b"]
+        assert all(isinstance(s, socketio.RemoteSocket) for s in sockets)
+        in_r1 = await io.in_("r1").fetch_sockets()
+        assert [s.data["name"] for s in in_r1] == ["a"]
+        assert "r1" in in_r1[0].rooms
+
+        # a RemoteSocket's emit reaches that client alone
+        in_r1[0].emit("direct", "hi")
+        assert (await node.wait_kind("event", client="a", event="direct"))["args"] == ["hi"]
+
+        # remote join: Node's sockets join the room we name
+        io.in_("r1").sockets_join("joined")
+        await node.wait_kind("join", room="joined", client="a")
+        io.sockets_leave("r1")
+        await node.wait_kind("leave", room="r1", client="a")
+        await node.send(cmd="localRooms")
+        assert (await node.wait_kind("rooms"))["rooms"] == {"a": ["joined"], "b": []}
+
+        # server_side_emit both ways, with and without acks
+        got: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        io.on("from-node", lambda *args: got.done() or got.set_result(args))
+        await node.send(cmd="serverSideEmit", event="from-node", args=[1, "two"])
+        assert await wait_for(got) == (1, "two")
+
+        io.server_side_emit("ping-servers", "plain")
+        m = await node.wait_kind("server-side", event="ping-servers")
+        assert m["args"] == ["plain"]
+        answers = await io.sockets.server_side_emit_with_ack("ping-servers", "with-ack")
+        assert answers == ["pong from node"]
+
+        def answer(*args: Any) -> None:
+            args[-1]({"from": "nodish", "got": list(args[:-1])})
+
+        io.on("ask-nodish", answer)
+        await node.send(cmd="serverSideEmit", event="ask-nodish", args=[5], ack=True)
+        m = await node.wait_kind("ssacks")
+        assert m["err"] is None
+        assert m["responses"] == [{"from": "nodish", "got": [5]}]
+
+        # broadcast with acks: Node's clients answer through Redis
+        responses = await io.timeout(5).emit_with_ack("question", 42)
+        assert sorted(r[1] for r in responses) == ["a", "b"]
+
+        # and Node's broadcast with acks counts our (empty) side and completes
+        await node.send(cmd="emit", event="q2", args=[7], ack=True)
+        m = await node.wait_kind("acks")
+        assert m["err"] is None
+        assert len(m["responses"]) == 2
+
+        # disconnect_sockets reaches Node's clients
+        io.in_("joined").disconnect_sockets()
+        m = await node.wait_kind("server-disconnect", client="a")
+        assert m["reason"] == "server namespace disconnect"
+        assert node.of_kind("server-disconnect", client="b") == []
+        await close(io, factory)
