@@ -31,7 +31,7 @@ if "NODISH_UNIQUE_ID" in _os.environ:
 
 # Modules on heavier dependencies (cryptography, ssl) load on first use, so that
 # `import nodish` stays fast: `nodish.certs` works all the same.
-_LAZY = ("certs", "cluster")
+_LAZY = ("certs", "cluster", "socketio")
 
 
 def __getattr__(name: str) -> object:
@@ -53,6 +53,7 @@ __all__ = [
     "process",
     "run",
     "runtime",
+    "socketio",
     "stream",
     "timers",
     "ws",

@@ -297,3 +297,41 @@ const redisPort = Number(process.argv[1]);
   });
 })();
 """
+
+
+# A plain Node socket.io server. argv: port (0 for any), transports (comma list).
+# Prints {kind:'ready', port}; reports connections, upgrades, disconnects, events.
+NODE_SIO_SERVER = r"""
+const { createServer } = require('http');
+const { Server } = require('socket.io');
+const port = Number(process.argv[1] || 0);
+const transports = (process.argv[2] || 'polling,websocket').split(',');
+const http = createServer();
+const io = new Server(http, { transports, pingInterval: 25000, pingTimeout: 20000 });
+const setup = (nsp) => nsp.on('connection', (socket) => {
+  out({ kind: 'connection', nsp: nsp.name, id: socket.id, auth: socket.handshake.auth,
+        transport: socket.conn.transport.name });
+  socket.conn.on('upgrade', (t) => out({ kind: 'upgrade', id: socket.id, transport: t.name }));
+  socket.on('disconnect', (reason) => out({ kind: 'disconnect', nsp: nsp.name, id: socket.id, reason }));
+  socket.on('echo', (...args) => { const ack = args.pop(); ack(...args); });
+  socket.on('note', (...args) => out({ kind: 'note', nsp: nsp.name, id: socket.id, args }));
+  socket.on('join', (room, ack) => { socket.join(room); ack(); });
+  socket.on('to-room', (room, ...args) => io.of(nsp.name).to(room).emit('room-msg', ...args));
+  socket.on('broadcast', (...args) => socket.broadcast.emit('broadcasted', ...args));
+  socket.on('ask', async (...args) => {
+    try { out({ kind: 'answer', value: await socket.timeout(3000).emitWithAck('question', ...args) }); }
+    catch (e) { out({ kind: 'answer', error: e.message }); }
+  });
+  socket.on('kick', () => socket.disconnect());
+});
+setup(io.of('/'));
+setup(io.of('/chat'));
+io.of('/admin').use((socket, next) => {
+  const err = new Error('not authorized'); err.data = { reason: 'admins only' }; next(err);
+});
+http.listen(port, '127.0.0.1', () => out({ kind: 'ready', port: http.address().port }));
+commands(async (cmd) => {
+  if (cmd.cmd === 'emit') io.of(cmd.nsp || '/').emit(cmd.event, ...cmd.args);
+  else if (cmd.cmd === 'exit') { io.close(); process.exit(0); }
+});
+"""

@@ -19,6 +19,7 @@ from __future__ import annotations
 from . import engine_parser, parser
 from .adapter import Adapter, BroadcastOptions
 from .broadcast import BroadcastOperator, RemoteSocket
+from .client import ClientSocket, ConnectError, Manager, connect
 from .namespace import Namespace
 from .server import Server
 from .socket import Socket
@@ -27,10 +28,14 @@ __all__ = [
     "Adapter",
     "BroadcastOperator",
     "BroadcastOptions",
+    "ClientSocket",
+    "ConnectError",
+    "Manager",
     "Namespace",
     "RemoteSocket",
     "Server",
     "Socket",
+    "connect",
     "engine_parser",
     "parser",
 ]

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .. import timers
 from ..events import EventEmitter
 from . import engine_parser as eio
+from .engine_client import ws_message
 
 if TYPE_CHECKING:
     from .engine import EngineServer
@@ -262,17 +263,9 @@ class WebSocketTransport(Transport):
         ws.on("error", self._on_ws_error)
 
     def _on_message(self, data: Any, is_binary: bool = False) -> None:
-        if is_binary or not isinstance(data, (bytes, bytearray, memoryview)):
-            message: str | bytes = data if not is_binary else bytes(data)
-        else:
-            try:
-                message = bytes(data).decode("utf-8")
-            except UnicodeDecodeError:
-                self._on_ws_error(ValueError("invalid UTF-8"))
-                return
         try:
-            packet = eio.decode_packet(message)
-        except eio.EngineParseError as exc:
+            packet = eio.decode_packet(ws_message(data, is_binary))
+        except (UnicodeDecodeError, eio.EngineParseError) as exc:
             self.emit("error", "parse error", exc)
             self.close()
             return

@@ -1,0 +1,125 @@
+"""nodish's Socket.IO client against Node's socket.io server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from tests.helpers import next_event, wait_event, wait_for
+from tests.interop.socketio_peers import NODE_SIO_SERVER, NodeSio
+
+from nodish import socketio
+
+pytestmark = pytest.mark.interop
+
+
+@asynccontextmanager
+async def node_server(
+    port: int = 0, transports: str = "polling,websocket"
+) -> AsyncIterator[NodeSio]:
+    node = await NodeSio.start(NODE_SIO_SERVER, str(port), transports)
+    try:
+        node.port = (await node.wait_kind("ready"))["port"]  # type: ignore[attr-defined]
+        yield node
+    finally:
+        await node.close()
+
+
+def url(node: NodeSio, nsp: str = "") -> str:
+    return f"http://127.0.0.1:{node.port}{nsp}"  # type: ignore[attr-defined]
+
+
+async def connected(sock: socketio.ClientSocket) -> None:
+    if not sock.connected:
+        await wait_event(sock, "connect")
+
+
+@pytest.mark.parametrize("transports", [["websocket"]])
+async def test_events_acks_binary_rooms_namespaces(transports: list[str]) -> None:
+    async with node_server() as node:
+        sock = socketio.connect(
+            url(node), auth={"token": "t1"}, transports=transports, force_new=True
+        )
+        chat = socketio.connect(url(node, "/chat"), transports=transports, force_new=True)
+        await connected(sock)
+        await connected(chat)
+        conn = await node.wait_kind("connection", nsp="/")
+        assert conn["auth"] == {"token": "t1"}
+        assert conn["id"] == sock.id
+        assert conn["transport"] == transports[0]
+        assert sock.io.engine is not None and sock.io.engine.transport.name == transports[0]
+
+        # emit with ack, text and binary both ways
+        assert await sock.emit_with_ack("echo", "hé", 1, {"a": None}) == "hé"
+        got: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        sock.emit("echo", b"\x00\x01", [b"\xff"], callback=lambda *a: got.set_result(a))
+        assert await wait_for(got) == (b"\x00\x01", [b"\xff"])
+        # without ack
+        sock.emit("note", "plain", b"bin")
+        assert (await node.wait_kind("note", nsp="/"))["args"] == ["plain", b"bin"]
+
+        # the server asks, we answer through the ack callable given last
+        sock.on("question", lambda x, ack: ack({"answer": x * 2}))
+        sock.emit("ask", 21)
+        assert (await node.wait_kind("answer"))["value"] == {"answer": 42}
+
+        # rooms and broadcasts
+        await sock.emit_with_ack("join", "room1")
+        room_msg = next_event(sock, "room-msg")
+        chat.emit("note", "from chat")
+        assert (await node.wait_kind("note", nsp="/chat"))["args"] == ["from chat"]
+        sock.emit("to-room", "room1", "hello room")
+        assert await wait_for(room_msg) == ("hello room",)
+
+        # a server-wide emit
+        everyone = next_event(sock, "news")
+        await node.send(cmd="emit", event="news", args=[1, b"\x02"])
+        assert await wait_for(everyone) == (1, b"\x02")
+
+        # the server disconnects us from the namespace: no reconnection for it
+        bye = next_event(sock, "disconnect")
+        sock.emit("kick")
+        assert (await wait_for(bye))[0] == "io server disconnect"
+        assert not sock.connected
+
+        # we leave /chat: the server sees Node's reason
+        chat.disconnect()
+        m = await node.wait_kind("disconnect", nsp="/chat")
+        assert m["reason"] == "client namespace disconnect"
+
+
+async def test_middleware_refusal_gives_connect_error_with_data() -> None:
+    async with node_server() as node:
+        admin = socketio.connect(url(node, "/admin"), transports=["websocket"], force_new=True)
+        (err,) = await wait_event(admin, "connect_error")
+        assert isinstance(err, socketio.ConnectError)
+        assert str(err) == "not authorized"
+        assert err.data == {"reason": "admins only"}
+        assert not admin.connected
+        admin.disconnect()
+
+
+async def test_reconnects_after_server_restart() -> None:
+    async with node_server(transports="websocket") as node:
+        port = node.port  # type: ignore[attr-defined]
+        sock = socketio.connect(
+            url(node),
+            transports=["websocket"],
+            reconnection_delay=0.05,
+            reconnection_delay_max=0.2,
+            force_new=True,
+        )
+        await connected(sock)
+        first_id = sock.id
+        down = next_event(sock, "disconnect")
+        await node.send(cmd="exit")
+        reason = (await wait_for(down))[0]
+        assert reason == "transport close"
+    async with node_server(port, "websocket") as node2:
+        await wait_event(sock, "connect")
+        assert sock.connected and sock.id != first_id
+        assert (await node2.wait_kind("connection"))["id"] == sock.id
+        sock.disconnect()
