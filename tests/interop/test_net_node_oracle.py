@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from tests.helpers import NodeProcess, next_event, wait_for
 
-from nodish import net
+from nodish import net, timers
 
 PRELUDE = r"""
 const net = require('net');
@@ -121,6 +121,29 @@ async def py_bad_hosts(port: int) -> list[Any]:
     return log
 
 
+# -- 'timeout' once per idle period -----------------------------------------------------
+
+JS_TIMEOUT_ONCE = """
+const s = net.connect(port, '127.0.0.1', () => {
+  s.setTimeout(50);
+  s.on('timeout', () => log.push(['timeout']));
+  setTimeout(() => { log.push(['write']); s.write('x'); }, 400);
+  setTimeout(() => { s.destroy(); }, 800);
+});
+s.on('close', (h) => { log.push(['close', h]); done(); });
+"""
+
+
+async def py_timeout_once(port: int) -> list[Any]:
+    log: list[Any] = []
+    s = await net.connect(port, "127.0.0.1")
+    s.set_timeout(0.05)
+    s.on("timeout", lambda: log.append(["timeout"]))
+    timers.set_timeout(lambda: (log.append(["write"]), s.write("x")), 0.4)
+    timers.set_timeout(s.destroy, 0.8)
+    return await closed_log(s, log)
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[int], Awaitable[list[Any]]]]] = {
     "destroy_while_connecting_with_writes_and_end": (
         JS_DESTROY_WRITES,
@@ -139,13 +162,14 @@ SCENARIOS: dict[str, tuple[str, Callable[[int], Awaitable[list[Any]]]]] = {
         ),
     ),
     "names_the_resolver_refuses": (JS_BAD_HOSTS, py_bad_hosts),
+    "timeout_once_per_idle_period": (JS_TIMEOUT_ONCE, py_timeout_once),
 }
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 async def test_same_log_as_node(name: str) -> None:
     js, py = SCENARIOS[name]
-    server = net.create_server()
+    server = net.create_server(lambda sock: sock.resume())  # reads and drops
     await server.listen(0, "127.0.0.1")
     port = server.address().port
     node = await NodeProcess.start(PRELUDE + js, str(port))

@@ -47,6 +47,7 @@ replayed on ``'connect'``.
 from __future__ import annotations
 
 import asyncio
+import math
 import socket as _socket
 import struct
 from collections.abc import Callable, Generator
@@ -56,6 +57,7 @@ from .. import runtime
 from .._address import AddressInfo, family_name, is_ip, lookup, validate_host, validate_port
 from ..errors import (
     ERR_INVALID_ARG_TYPE,
+    ERR_OUT_OF_RANGE,
     ERR_SOCKET_CLOSED,
     ERR_SOCKET_CLOSED_BEFORE_CONNECTION,
     translate_os_error,
@@ -225,7 +227,7 @@ class Socket(Duplex, asyncio.Protocol):
         """asyncio: bytes arrived → ``'data'`` (or the buffer, when paused)."""
         self._bytes_read += len(data)
         if self._timeout:
-            self._last_active = self._loop.time()
+            self._touch()
         try:
             if self._read_paused:
                 # Paused, yet the transport still reads: a loop that dropped our
@@ -313,7 +315,7 @@ class Socket(Duplex, asyncio.Protocol):
         t.write(chunk)
         self._bytes_written += len(chunk)
         if self._timeout:
-            self._last_active = self._loop.time()
+            self._touch()
         if self._write_paused:
             self._write_cb = callback
         else:
@@ -328,7 +330,7 @@ class Socket(Duplex, asyncio.Protocol):
         t.writelines(data)
         self._bytes_written += sum(len(c) for c in data)
         if self._timeout:
-            self._last_active = self._loop.time()
+            self._touch()
         if self._write_paused:
             self._write_cb = callback
         else:
@@ -643,11 +645,19 @@ class Socket(Duplex, asyncio.Protocol):
     def set_timeout(self, timeout: float, callback: Callable[[], Any] | None = None) -> Socket:
         """Emit ``'timeout'`` after ``timeout`` seconds without activity (0 disables).
 
-        The socket is not closed: the listener decides (usually ``end()`` or
-        ``destroy()``), as in Node.
+        ``'timeout'`` comes once per idle period: after it, the next read or write
+        starts a new period. The socket is not closed: the listener decides (usually
+        ``end()`` or ``destroy()``), as in Node.
+
+        Raises:
+            ERR_INVALID_ARG_TYPE: ``timeout`` is not a number, or ``callback`` is not
+                callable.
+            ERR_OUT_OF_RANGE: ``timeout`` is negative, NaN or infinite.
         """
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0:
-            raise ERR_INVALID_ARG_TYPE("timeout", "a non-negative number", repr(timeout))
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
+            raise ERR_INVALID_ARG_TYPE("timeout", "of type int or float", type(timeout).__name__)
+        if timeout < 0 or not math.isfinite(timeout):  # Node's getTimerDuration
+            raise ERR_OUT_OF_RANGE("timeout", "a non-negative finite number", repr(timeout))
         validate_callback(callback)
         if callback is not None:
             if timeout == 0:
@@ -671,7 +681,10 @@ class Socket(Duplex, asyncio.Protocol):
             self._timer = None
 
     def _on_timer(self) -> None:
-        # Activity only records a timestamp; the timer re-arms for the remaining time.
+        # Activity only records a timestamp (and arms the timer when none is pending);
+        # the timer re-arms for the remaining time. Once 'timeout' has been emitted no
+        # timer is left: the next activity arms it again, so 'timeout' comes once per
+        # idle period, as Node's (a timer refreshed by activity, not an interval).
         self._timer = None
         if not self._timeout or self.destroyed:
             return
@@ -680,8 +693,6 @@ class Socket(Duplex, asyncio.Protocol):
         if now < due:
             self._timer = self._loop.call_at(due, self._on_timer)
             return
-        self._last_active = now
-        self._timer = self._loop.call_at(now + self._timeout, self._on_timer)
         try:
             self.emit("timeout")
         except BaseException as exc:
