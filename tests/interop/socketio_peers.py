@@ -235,6 +235,7 @@ const redisPort = Number(process.argv[1]);
   const sub = pub.duplicate();
   pub.on('error', () => {}); sub.on('error', () => {});
   await Promise.all([pub.connect(), sub.connect()]);
+  sub.on('ready', () => out({ kind: 'redis-ready' }));
   const http = createServer();
   const io = new Server(http, { adapter: createAdapter(pub, sub) });
   const nameOf = (id) => { const s = io.sockets.sockets.get(id); return s ? s.data.name : undefined; };

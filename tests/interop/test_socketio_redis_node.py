@@ -159,3 +159,48 @@ async def test_requests_cross_both_ways() -> None:
         assert m["reason"] == "server namespace disconnect"
         assert node.of_kind("server-disconnect", client="b") == []
         await close(io, factory)
+
+
+async def test_redis_outage_is_survived_and_counted() -> None:
+    async with redis_setup() as (redis, client), node_peer(redis.port) as node:
+        io, factory = await nodish_server(client)
+        await node.send(cmd="client", name="a")
+        await node.wait_kind("connected", client="a")
+        io.emit("before", 1)
+        await node.wait_kind("event", client="a", event="before")
+        assert factory.lost == 0
+
+        await redis.kill()
+        # Redis stays away for 2 s; meanwhile our broadcasts cannot be delivered, and
+        # they are counted, not raised; the loop keeps running (timers fire)
+        ticks = 0
+
+        def tick() -> None:
+            nonlocal ticks
+            ticks += 1
+
+        from nodish import timers
+
+        interval = timers.set_interval(tick, 0.05)
+        for i in range(5):
+            io.emit("during", i)
+        await until(lambda: factory.lost >= 5)
+        await asyncio.sleep(2)
+        assert not factory.connected
+        assert ticks >= 10
+
+        await redis.start()
+        await until(lambda: factory.connected, timeout=15)
+        await node.wait_kind("redis-ready", timeout=15)
+        interval.close()
+
+        # both directions work again: our reader subscribed anew
+        io.emit("after", 2)
+        assert (await node.wait_kind("event", client="a", event="after"))["args"] == [2]
+        got: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        io.on("back", lambda *args: got.done() or got.set_result(args))
+        await node.send(cmd="serverSideEmit", event="back", args=["again"])
+        assert await wait_for(got) == ("again",)
+        assert node.of_kind("event", client="a", event="during") == []
+        assert factory.lost == 5
+        await close(io, factory)
