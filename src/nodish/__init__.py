@@ -31,7 +31,7 @@ if "NODISH_UNIQUE_ID" in _os.environ:
 
 # Modules on heavier dependencies (cryptography, ssl) load on first use, so that
 # `import nodish` stays fast: `nodish.certs` works all the same.
-_LAZY = ("certs", "cluster", "socketio")
+_LAZY = ("certs", "cluster", "socketio", "tls")
 
 
 def __getattr__(name: str) -> object:
@@ -56,5 +56,6 @@ __all__ = [
     "socketio",
     "stream",
     "timers",
+    "tls",
     "ws",
 ]

@@ -141,6 +141,11 @@ _CODES: list[tuple[str, str, _Base]] = [
     ("ERR_IPC_DISCONNECTED", "IPC channel is already disconnected", None),
     # nodish's own: a cluster IPC frame that is not one JSON value, or too long
     ("ERR_IPC_BAD_MESSAGE", "{}", ValueError),
+    ("ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match certificate's altnames: {}", None),
+    ("ERR_TLS_HANDSHAKE_TIMEOUT", "TLS handshake timeout", None),
+    ("ERR_TLS_INVALID_PROTOCOL_VERSION", "{} is not a valid {} TLS protocol version", TypeError),
+    ("ERR_TLS_INVALID_CONTEXT", "{} must be a SecureContext", TypeError),
+    ("ERR_TLS_SESSION_ATTACK", "TLS session renegotiation attack detected", None),
 ]
 
 
@@ -211,6 +216,10 @@ ERR_INVALID_IP_ADDRESS: type[NodeError] = codes.ERR_INVALID_IP_ADDRESS
 ERR_INVALID_ADDRESS_FAMILY: type[NodeError] = codes.ERR_INVALID_ADDRESS_FAMILY
 ERR_INVALID_HANDLE_TYPE: type[NodeError] = codes.ERR_INVALID_HANDLE_TYPE
 ERR_SYSTEM_ERROR: type[NodeError] = codes.ERR_SYSTEM_ERROR
+ERR_TLS_CERT_ALTNAME_INVALID: type[NodeError] = codes.ERR_TLS_CERT_ALTNAME_INVALID
+ERR_TLS_HANDSHAKE_TIMEOUT: type[NodeError] = codes.ERR_TLS_HANDSHAKE_TIMEOUT
+ERR_TLS_INVALID_PROTOCOL_VERSION: type[NodeError] = codes.ERR_TLS_INVALID_PROTOCOL_VERSION
+ERR_TLS_INVALID_CONTEXT: type[NodeError] = codes.ERR_TLS_INVALID_CONTEXT
 
 
 def validate_callback(callback: Any, name: str = "callback") -> None:

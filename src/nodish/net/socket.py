@@ -565,8 +565,14 @@ class Socket(Duplex, asyncio.Protocol):
     def __await__(self) -> Generator[Any, None, Socket]:
         return self._wait_connected().__await__()
 
+    # The event an awaited socket waits for (TLSSocket waits for 'secureConnect').
+    _ready_event = "connect"
+
+    def _is_ready(self) -> bool:
+        return self._transport is not None and not self._connecting
+
     async def _wait_connected(self) -> Socket:
-        if self._transport is not None and not self._connecting:
+        if self._is_ready():
             return self
         if self.destroyed:
             err = self.errored
@@ -585,13 +591,13 @@ class Socket(Duplex, asyncio.Protocol):
             if not fut.done():
                 fut.set_exception(ERR_SOCKET_CLOSED_BEFORE_CONNECTION())
 
-        self.once("connect", on_connect)
+        self.once(self._ready_event, on_connect)
         self.once("error", on_error)
         self.once("close", on_close)
         try:
             return await fut
         finally:
-            self.remove_listener("connect", on_connect)
+            self.remove_listener(self._ready_event, on_connect)
             self.remove_listener("error", on_error)
             self.remove_listener("close", on_close)
 

@@ -1,0 +1,235 @@
+"""``tls.Server``: a ``net.Server`` whose connections are :class:`TLSSocket` objects.
+
+Each accepted socket starts its handshake at once. The server owns what is shared by
+its connections: the :class:`SecureContext` (replaced by ``set_secure_context`` for new
+connections while old ones carry on), the client-certificate policy
+(``request_cert``/``reject_unauthorized``), SNI (``sni_callback`` and ``add_context``),
+ALPN (``alpn_protocols`` or ``alpn_callback``), the handshake deadline, and the events
+``'secureConnection'``, ``'tlsClientError'`` and ``'keylog'``.
+
+OpenSSL callbacks (SNI, ALPN, keylog) are installed on a context the first time a
+connection uses it; pyOpenSSL forbids changing a context once it has served one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from OpenSSL import SSL
+
+from .. import runtime
+from ..errors import ERR_INVALID_ARG_TYPE
+from ..net.server import Server as NetServer
+from .context import SecureContext, as_context, create_secure_context
+from .identity import _check, _split_host
+from .socket import TLSSocket
+
+__all__ = ["Server"]
+
+_CONTEXT_KEYS = (
+    "key",
+    "cert",
+    "ca",
+    "passphrase",
+    "pfx",
+    "ciphers",
+    "min_version",
+    "max_version",
+    "session_timeout",
+)
+
+
+class Server(NetServer):
+    """A TLS server; Node's ``tls.Server`` (see :func:`nodish.tls.create_server`)."""
+
+    __slots__ = (
+        "_alpn",
+        "_alpn_callback",
+        "_configured",
+        "_contexts",
+        "_handshake_timeout",
+        "_reject_unauthorized",
+        "_request_cert",
+        "_secure_context",
+        "_sni_callback",
+    )
+
+    def __init__(
+        self,
+        secure_connection_listener: Callable[[TLSSocket], Any] | None = None,
+        *,
+        secure_context: SecureContext | None = None,
+        request_cert: bool = False,
+        reject_unauthorized: bool = True,
+        alpn_protocols: list[str] | None = None,
+        alpn_callback: Callable[[dict[str, Any]], str | None] | None = None,
+        sni_callback: Callable[..., Any] | None = None,
+        handshake_timeout: float = 120.0,
+        allow_half_open: bool = False,
+        pause_on_connect: bool = False,
+        no_delay: bool = False,
+        keep_alive: bool = False,
+        keep_alive_initial_delay: float = 0,
+        high_water_mark: int | None = None,
+        **context_options: Any,
+    ) -> None:
+        unknown = set(context_options) - set(_CONTEXT_KEYS) - {"ticket_keys"}
+        if unknown:
+            raise TypeError(f"tls.Server got unknown options: {', '.join(sorted(unknown))}")
+        for name, cb in (("alpn_callback", alpn_callback), ("sni_callback", sni_callback)):
+            if cb is not None and not callable(cb):
+                raise ERR_INVALID_ARG_TYPE(f"options.{name}", "a function", type(cb).__name__)
+        if alpn_callback is not None and alpn_protocols:
+            raise TypeError("alpn_callback and alpn_protocols cannot both be given")
+        if not isinstance(handshake_timeout, (int, float)) or handshake_timeout < 0:
+            raise ERR_INVALID_ARG_TYPE(
+                "options.handshake_timeout", "a non-negative number", repr(handshake_timeout)
+            )
+        super().__init__(
+            None,
+            allow_half_open=allow_half_open,
+            pause_on_connect=pause_on_connect,
+            no_delay=no_delay,
+            keep_alive=keep_alive,
+            keep_alive_initial_delay=keep_alive_initial_delay,
+            high_water_mark=high_water_mark,
+        )
+        context_options.pop("ticket_keys", None)
+        self._secure_context = secure_context or create_secure_context(context_options)
+        self._request_cert = request_cert
+        self._reject_unauthorized = reject_unauthorized
+        self._alpn = [p.encode() for p in alpn_protocols] if alpn_protocols else None
+        self._alpn_callback = alpn_callback
+        self._sni_callback = sni_callback
+        self._handshake_timeout = handshake_timeout
+        self._contexts: list[tuple[list[str], SecureContext]] = []
+        self._configured: set[int] = set()
+        if secure_connection_listener is not None:
+            self.on("secureConnection", secure_connection_listener)
+
+    # ------------------------------------------------------------------ contexts
+
+    def set_secure_context(self, options: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Replace the certificate, key and settings for *new* connections (Node's
+        ``setSecureContext``); connections already open keep theirs. Bad options raise
+        here and leave the old context in place."""
+        opts = dict(options or {}, **kwargs)
+        self._secure_context = create_secure_context(opts)
+
+    def add_context(self, hostname: str, context: SecureContext | dict[str, Any]) -> None:
+        """Serve ``context`` to clients asking for ``hostname`` by SNI (``*`` wildcards)."""
+        if not isinstance(hostname, str) or not hostname:
+            raise ERR_INVALID_ARG_TYPE("hostname", "a non-empty string", repr(hostname))
+        ctx = as_context(context, "context", is_server=True)
+        self._contexts.append((_split_host(hostname), ctx))
+
+    def _factory(self) -> TLSSocket:  # type: ignore[override]
+        return TLSSocket(
+            secure_context=self._secure_context,
+            is_server=True,
+            request_cert=self._request_cert,
+            reject_unauthorized=self._reject_unauthorized,
+            handshake_timeout=self._handshake_timeout or None,
+            _server=self,
+            **self._opts,
+        )
+
+    def _configure(self, sc: SecureContext, *, first: bool) -> None:
+        if id(sc) in self._configured:
+            return
+        ctx = sc.context
+        try:
+            if first:
+                ctx.set_tlsext_servername_callback(self._on_servername)
+            if self._alpn is not None or self._alpn_callback is not None:
+                ctx.set_alpn_select_callback(self._on_alpn)
+            if self.listener_count("keylog"):
+                ctx.set_keylog_callback(self._on_keylog)
+        except ValueError:
+            return  # already used elsewhere: it keeps the callbacks it has
+        self._configured.add(id(sc))
+
+    def _prepare_connection(self, sock: TLSSocket, conn: SSL.Connection) -> None:
+        """Per-connection policy, called by the socket before its handshake."""
+        if self._request_cert:
+            flags = SSL.VERIFY_PEER
+            if self._reject_unauthorized:
+                flags |= SSL.VERIFY_FAIL_IF_NO_PEER_CERT
+            conn.set_verify(flags, sock._verify_cb)
+
+    # ------------------------------------------------------------------ callbacks
+
+    def _on_servername(self, conn: SSL.Connection) -> None:
+        raw = conn.get_servername()
+        if not raw:
+            return
+        name = raw.decode("ascii", "replace")
+        ctx: SecureContext | None = None
+        try:
+            if self._sni_callback is not None:
+                ctx = self._call_sni(name)
+            if ctx is None:
+                parts = _split_host(name)
+                for pattern, candidate in reversed(self._contexts):
+                    if _check(parts, ".".join(pattern), True):
+                        ctx = candidate
+                        break
+        except BaseException as exc:
+            sock = conn.get_app_data()
+            runtime.report_uncaught(exc, sock)
+            return
+        if ctx is not None:
+            self._configure(ctx, first=False)
+            conn.set_context(ctx.context)
+
+    def _call_sni(self, name: str) -> SecureContext | None:
+        cb = self._sni_callback
+        assert cb is not None
+        ctx = cb(name)
+        return None if ctx is None else as_context(ctx, "sni_callback result", is_server=True)
+
+    def _on_alpn(self, conn: SSL.Connection, offered: list[bytes]) -> bytes | Any:
+        if self._alpn_callback is not None:
+            name = conn.get_servername()
+            try:
+                chosen = self._alpn_callback(
+                    {
+                        "servername": name.decode() if name else None,
+                        "protocols": [p.decode("ascii", "replace") for p in offered],
+                    }
+                )
+            except BaseException as exc:
+                runtime.report_uncaught(exc, conn.get_app_data())
+                return SSL.NO_OVERLAPPING_PROTOCOLS
+            if chosen is None:
+                return SSL.NO_OVERLAPPING_PROTOCOLS
+            return chosen.encode()
+        assert self._alpn is not None
+        for proto in self._alpn:  # server preference, as OpenSSL's SSL_select_next_proto
+            if proto in offered:
+                return proto
+        return SSL.NO_OVERLAPPING_PROTOCOLS
+
+    def _on_keylog(self, conn: SSL.Connection, line: bytes) -> None:
+        sock = conn.get_app_data()
+        try:
+            self.emit("keylog", line + b"\n", sock)
+        except BaseException as exc:
+            runtime.report_uncaught(exc, sock)
+
+    # ------------------------------------------------------------------ events
+
+    def _secure_connection(self, sock: TLSSocket) -> None:
+        try:
+            self.emit("secureConnection", sock)
+        except BaseException as exc:
+            runtime.report_uncaught(exc, sock)
+
+    def _tls_client_error(self, err: BaseException, sock: TLSSocket) -> None:
+        if not self.listener_count("tlsClientError"):
+            return
+        try:
+            self.emit("tlsClientError", err, sock)
+        except BaseException as exc:
+            runtime.report_uncaught(exc, sock)

@@ -1,0 +1,621 @@
+"""``tls.TLSSocket``: a ``net.Socket`` whose bytes pass through OpenSSL.
+
+Theory of operation
+-------------------
+A TLSSocket is the asyncio Protocol of the raw TCP transport, like any net.Socket, and
+OpenSSL runs over memory BIOs in between (pyOpenSSL ``Connection(ctx, None)``):
+
+    raw transport ──data_received──▶ bio_write → recv() ──▶ net.Socket.data_received
+    net.Socket._write ──▶ _TLSTransport.write → send() → bio_read ──▶ raw.write
+
+net.Socket keeps all of its stream logic (backpressure, half-open, timeouts, close
+order) because it sees a transport: :class:`_TLSTransport`, which encrypts on the way
+out. Writes made before the handshake finishes are held there and flushed, in order,
+right after it; ``end()`` before then is held too. ``pause()`` during the handshake is
+remembered and applied once the connection is secure (the handshake must read).
+
+Half-close (Node's ``allowHalfOpen`` over TLS): ``end()`` sends close_notify and then
+TCP FIN; the other direction stays readable (TLS 1.3 closes each direction on its own,
+RFC 8446 6.1). A peer's close_notify, or a FIN without one, is ``'end'``.
+
+Verification follows Node, not Python's ssl: the OpenSSL verify callback accepts every
+certificate and remembers the last error (as Node's ``VerifyCallback`` does), then
+after the handshake a client checks ``check_server_identity`` (Node's rule with the CN
+fallback) and either emits ``'secureConnect'`` with ``authorized``/
+``authorization_error`` set, or, with ``reject_unauthorized``, is destroyed with the
+error (``DEPTH_ZERO_SELF_SIGNED_CERT``, ``ERR_TLS_CERT_ALTNAME_INVALID`` ...). A server
+with ``request_cert`` and ``reject_unauthorized`` lets OpenSSL refuse a bad or missing
+client certificate during the handshake (a proper alert for the client); without
+``reject_unauthorized`` it accepts and reports.
+
+Errors before the connection is secure: a client emits ``'error'`` (then ``'close'``);
+an accepted socket is destroyed quietly and its server emits ``'tlsClientError'``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, cast
+
+from OpenSSL import SSL
+
+from .._address import is_ip
+from ..errors import ERR_TLS_HANDSHAKE_TIMEOUT, NodeError, system_error
+from ..net.socket import Socket
+from .context import SecureContext, TLSError, ssl_error, verify_error
+from .identity import PeerCertificate, check_server_identity, peer_certificate
+
+__all__ = ["TLSSocket"]
+
+_RECV = 65536
+_BIO = 65536
+_ECONNRESET_MSG = "Client network socket disconnected before secure TLS connection was established"
+
+
+def _disconnected() -> BaseException:
+    import errno
+
+    return system_error(errno.ECONNRESET, "read", message=_ECONNRESET_MSG)
+
+
+class _TLSTransport:
+    """What a TLSSocket's net.Socket machinery writes to: encrypts, then the raw transport."""
+
+    __slots__ = ("_owner", "_paused", "_pending", "_pending_eof", "raw")
+
+    def __init__(self, owner: TLSSocket, raw: asyncio.Transport) -> None:
+        self._owner = owner
+        self.raw = raw
+        self._pending: list[bytes] | None = []  # plaintext held until the handshake is done
+        self._pending_eof = False
+        self._paused = False
+
+    def write(self, data: Any) -> None:
+        if self._pending is not None:
+            self._pending.append(bytes(data))
+            return
+        self._owner._encrypt(data)
+
+    def writelines(self, chunks: Any) -> None:
+        if self._pending is not None:
+            self._pending.extend(bytes(c) for c in chunks)
+            return
+        self._owner._encrypt(b"".join(chunks))
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        if self._pending is not None:
+            self._pending_eof = True
+            return
+        self._owner._send_close_notify()
+
+    def flush_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending:
+            self._owner._encrypt(b"".join(pending))
+        if self._pending_eof:
+            self._owner._send_close_notify()
+        if self._paused:
+            self.raw.pause_reading()
+
+    def pause_reading(self) -> None:
+        self._paused = True
+        if self._pending is None:
+            self.raw.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._paused = False
+        self.raw.resume_reading()
+
+    def get_write_buffer_size(self) -> int:
+        held = sum(len(c) for c in self._pending) if self._pending else 0
+        return held + self.raw.get_write_buffer_size()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self.raw.set_write_buffer_limits(high=high, low=low)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.raw.get_extra_info(name, default)
+
+    def is_closing(self) -> bool:
+        return self.raw.is_closing()
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def abort(self) -> None:
+        if self._owner._tls_failed:
+            self.raw.close()  # a failed handshake: let the alert reach the peer, then FIN
+        else:
+            self.raw.abort()
+
+
+class TLSSocket(Socket):
+    """A TLS connection; Node's ``tls.TLSSocket`` (a :class:`nodish.net.Socket`).
+
+    Made by :func:`nodish.tls.connect` and by a :class:`nodish.tls.Server`. Events
+    besides net.Socket's: ``'secureConnect'`` (client), ``'secure'``, ``'session'``,
+    ``'keylog'``. ``await tls.connect(...)`` waits for ``'secureConnect'``.
+
+    To upgrade a connected plain socket (STARTTLS), pass it: ``TLSSocket(sock, ...)``
+    (or ``tls.connect(socket=sock, ...)``); the plain socket is detached and must not
+    be used afterwards.
+    """
+
+    __slots__ = (
+        "_conn",
+        "_ctx",
+        "_hs_timeout",
+        "_hs_timer",
+        "_is_server",
+        "_opts",
+        "_plain",
+        "_secure",
+        "_tls_eof",
+        "_tls_failed",
+        "_tls_transport",
+        "_verify_errno",
+        "alpn_protocol",
+        "authorization_error",
+        "authorized",
+        "encrypted",
+        "servername",
+    )
+
+    _ready_event = "secureConnect"
+
+    def __init__(
+        self,
+        socket: Socket | None = None,
+        *,
+        secure_context: SecureContext | None = None,
+        is_server: bool = False,
+        request_cert: bool = False,
+        reject_unauthorized: bool = True,
+        servername: str | None = None,
+        alpn_protocols: list[str] | None = None,
+        session: Any = None,
+        check_server_identity: Callable[[str, Any], Any] | None = None,
+        handshake_timeout: float | None = None,
+        allow_half_open: bool = False,
+        no_delay: bool = False,
+        keep_alive: bool = False,
+        keep_alive_initial_delay: float = 0,
+        high_water_mark: int | None = None,
+        _server: Any = None,
+        _host: str | None = None,
+    ) -> None:
+        super().__init__(
+            allow_half_open=allow_half_open,
+            no_delay=no_delay,
+            keep_alive=keep_alive,
+            keep_alive_initial_delay=keep_alive_initial_delay,
+            high_water_mark=high_water_mark,
+            _server=_server,
+        )
+        if secure_context is None:
+            from .context import create_secure_context
+
+            secure_context = create_secure_context(is_server=is_server)
+        self._ctx = secure_context
+        self._is_server = is_server
+        self._opts = {
+            "request_cert": request_cert,
+            "reject_unauthorized": reject_unauthorized,
+            "servername": servername,
+            "alpn_protocols": alpn_protocols,
+            "session": session,
+            "check_server_identity": check_server_identity,
+            "host": _host,
+        }
+        self._conn: SSL.Connection | None = None
+        self._tls_transport: _TLSTransport | None = None
+        self._secure = False
+        self._tls_eof = False
+        self._tls_failed = False
+        self._verify_errno = 0
+        self._hs_timeout = handshake_timeout
+        self._hs_timer: asyncio.TimerHandle | None = None
+        self._plain: Socket | None = None
+        self.encrypted = True
+        self.authorized = False
+        self.authorization_error: str | None = None
+        self.alpn_protocol: str | bool = False
+        self.servername: str | None = None
+        if socket is not None:
+            self._adopt(socket)
+
+    # ------------------------------------------------------------------ STARTTLS
+
+    def _adopt(self, plain: Socket) -> None:
+        """Take over a connected plain socket's transport (``new TLSSocket(socket)``)."""
+        raw = plain._transport
+        if raw is None or plain._lost or plain.destroyed:
+            from ..errors import ERR_SOCKET_CLOSED
+
+            raise ERR_SOCKET_CLOSED()
+        leftover = []
+        while (chunk := plain.read()) is not None:
+            leftover.append(bytes(chunk) if not isinstance(chunk, bytes) else chunk)
+        plain._transport = None
+        plain._lost = True
+        self._plain = plain  # it closes with us (its server counts it until then)
+        raw.set_protocol(self)
+        if plain._read_paused:
+            raw.resume_reading()
+        self.connection_made(raw)
+        if leftover:
+            self.data_received(b"".join(leftover))
+
+    # ------------------------------------------------------------------ protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        raw = cast(asyncio.Transport, transport)
+        if self.destroyed:
+            raw.abort()
+            return
+        tt = _TLSTransport(self, raw)
+        self._tls_transport = tt
+        super().connection_made(cast(asyncio.Transport, tt))
+        if self._transport is not None and not self.destroyed and self._conn is None:
+            try:
+                self._start_handshake()
+            except Exception as exc:  # a bad session or servername: fail this socket
+                self._handshake_failed(exc)
+
+    def _start_handshake(self) -> None:
+        if self._is_server and self._server is not None:
+            self._server._configure(self._ctx, first=True)  # before any Connection uses it
+        conn = SSL.Connection(self._ctx.context, None)
+        conn.set_app_data(self)
+        o = self._opts
+        if self._is_server:
+            server = self._server
+            if server is not None:
+                server._prepare_connection(self, conn)
+            conn.set_accept_state()
+        else:
+            name = o["servername"]
+            if name is None:
+                host = o["host"] or "localhost"
+                name = None if is_ip(host) else host
+            if name:
+                conn.set_tlsext_host_name(name.encode("idna"))
+                self.servername = name
+            conn.set_verify(SSL.VERIFY_PEER, self._verify_cb)
+            if o["alpn_protocols"]:
+                conn.set_alpn_protos([p.encode() for p in o["alpn_protocols"]])
+            if o["session"] is not None:
+                session = _session_from(o["session"])
+                session._context = self._ctx.context  # it is resumed with our context
+                conn.set_session(session)
+            conn.set_connect_state()
+        self._conn = conn
+        if self._hs_timeout:
+            self._hs_timer = self._loop.call_later(self._hs_timeout, self._on_handshake_timeout)
+        self._handshake()
+
+    def _verify_cb(self, conn: Any, cert: Any, errno: int, depth: int, ok: int) -> bool:
+        if not ok:
+            self._verify_errno = errno
+            if self._is_server and self._opts["reject_unauthorized"]:
+                return False  # OpenSSL refuses the client with an alert
+        return True
+
+    def _handshake(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        try:
+            conn.do_handshake()
+        except SSL.WantReadError:
+            self._flush()
+            return
+        except SSL.Error as exc:
+            self._flush()  # the alert, so the peer learns why
+            self._handshake_failed(self._handshake_error(exc))
+            return
+        self._flush()
+        self._on_secure()
+
+    def _handshake_error(self, exc: SSL.Error) -> BaseException:
+        if self._verify_errno and self._is_server:
+            err = verify_error(self._verify_errno)
+            return err
+        return ssl_error(exc)
+
+    def _handshake_failed(self, err: BaseException) -> None:
+        if self._tls_failed or self.destroyed:
+            return
+        self._tls_failed = True
+        self._stop_hs_timer()
+        if self._is_server:
+            server = self._server
+            self.destroy()
+            if server is not None:
+                server._tls_client_error(err, self)
+        else:
+            self.destroy(err)
+
+    def _on_handshake_timeout(self) -> None:
+        self._hs_timer = None
+        if not self._secure:
+            self._handshake_failed(ERR_TLS_HANDSHAKE_TIMEOUT())
+
+    def _stop_hs_timer(self) -> None:
+        if self._hs_timer is not None:
+            self._hs_timer.cancel()
+            self._hs_timer = None
+
+    def _on_secure(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        self._secure = True
+        self._stop_hs_timer()
+        proto = conn.get_alpn_proto_negotiated()
+        self.alpn_protocol = proto.decode() if proto else False
+        if self._is_server:
+            name = conn.get_servername()
+            self.servername = name.decode() if name else None
+            if self._opts["request_cert"]:
+                if self._verify_errno:
+                    self.authorization_error = verify_error(self._verify_errno).code
+                elif conn.get_peer_certificate() is None:
+                    self.authorization_error = "UNABLE_TO_GET_ISSUER_CERT"
+                else:
+                    self.authorized = True
+        else:
+            err: Any = verify_error(self._verify_errno) if self._verify_errno else None
+            # Node skips the identity check on a resumed session (it was checked when the
+            # session was made, and a resumed handshake carries no certificate).
+            if err is None and not self.is_session_reused():
+                host = self.servername or self._opts["host"] or "localhost"
+                check = self._opts["check_server_identity"] or check_server_identity
+                try:
+                    err = check(host, self.get_peer_certificate(True) or PeerCertificate({}))
+                except BaseException as exc:  # a throwing check is an error, as in Node
+                    err = exc
+            if err is not None:
+                self.authorization_error = getattr(err, "code", None) or str(err)
+                if self._opts["reject_unauthorized"]:
+                    self._tls_failed = True
+                    self.destroy(err)
+                    return
+            else:
+                self.authorized = True
+        tt = self._tls_transport
+        if tt is not None:
+            tt.flush_pending()
+        self._emit_guarded("secure")
+        if self._is_server:
+            server = self._server
+            if server is not None:
+                server._secure_connection(self)
+        else:
+            self._emit_guarded("secureConnect")
+            if self.listener_count("session"):
+                self._emit_guarded("session", self.get_session())
+
+    # ------------------------------------------------------------------ bytes
+
+    def _flush(self) -> None:
+        """Move everything OpenSSL wrote into the outgoing BIO onto the wire."""
+        conn, tt = self._conn, self._tls_transport
+        if conn is None or tt is None:
+            return
+        out = []
+        while True:
+            try:
+                out.append(conn.bio_read(_BIO))
+            except SSL.WantReadError:
+                break
+        if out and not self._lost:
+            tt.raw.write(b"".join(out) if len(out) > 1 else out[0])
+
+    def _encrypt(self, data: Any) -> None:
+        conn = self._conn
+        if conn is None or self._lost:
+            return
+        try:
+            conn.sendall(data) if len(data) > 16384 else conn.send(data)
+        except SSL.Error as exc:
+            self.destroy(ssl_error(exc))
+            return
+        self._flush()
+
+    def _send_close_notify(self) -> None:
+        conn, tt = self._conn, self._tls_transport
+        if conn is None or tt is None or self._lost:
+            return
+        try:
+            conn.shutdown()
+        except SSL.Error:
+            pass
+        self._flush()
+        if tt.raw.can_write_eof():
+            try:
+                tt.raw.write_eof()
+            except OSError:
+                pass
+
+    def data_received(self, data: bytes) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            conn.bio_write(data)
+        except SSL.Error as exc:
+            self._fail(exc)
+            return
+        if not self._secure:
+            self._handshake()
+            if not self._secure or self.destroyed:
+                return
+        chunks = []
+        eof = False
+        while True:
+            try:
+                chunks.append(conn.recv(_RECV))
+            except SSL.WantReadError:
+                break
+            except SSL.ZeroReturnError:
+                eof = True
+                break
+            except SSL.Error as exc:
+                if chunks:
+                    Socket.data_received(self, b"".join(chunks))
+                self._fail(exc)
+                return
+        if chunks:
+            Socket.data_received(self, b"".join(chunks) if len(chunks) > 1 else chunks[0])
+        self._flush()  # post-handshake messages (key updates, tickets we answer)
+        if eof:
+            self._tls_end()
+
+    def _fail(self, exc: SSL.Error) -> None:
+        err = ssl_error(exc)
+        if not self._secure:
+            self._handshake_failed(err)
+        else:
+            self.destroy(err)
+
+    def _tls_end(self) -> None:
+        if not self._tls_eof:
+            self._tls_eof = True
+            Socket.eof_received(self)
+
+    def eof_received(self) -> bool:
+        if not self._secure:
+            self._handshake_failed(_disconnected())
+            return False
+        self._tls_end()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_hs_timer()
+        if not self._secure and not self._tls_failed and not self.destroyed:
+            self._tls_failed = True
+            if self._is_server:
+                server = self._server
+                if server is not None:
+                    server._tls_client_error(_disconnected(), self)
+                exc = None
+            elif exc is None:
+                exc = cast(Exception, _disconnected())
+        super().connection_lost(exc)
+
+    def _emit_close_event(self) -> None:
+        super()._emit_close_event()
+        plain, self._plain = self._plain, None
+        if plain is not None:
+            plain._had_error = self._had_error
+            plain._emit_close_event()
+
+    def _is_ready(self) -> bool:
+        return self._secure and not self.destroyed
+
+    # ------------------------------------------------------------------ API
+
+    def get_peer_certificate(self, detailed: bool = False) -> PeerCertificate | None:
+        """Node's ``getPeerCertificate``: the peer's certificate fields (``subject``,
+        ``issuer``, ``subjectaltname``, ``valid_from``, ``valid_to``, ``fingerprint256``,
+        ``serial_number``, ``raw`` ...); ``detailed`` links ``issuer_certificate``.
+        An empty record when the peer sent none, None before the handshake."""
+        conn = self._conn
+        if conn is None:
+            return None
+        chain = conn.get_peer_cert_chain(as_cryptography=True) or []
+        if self._is_server:
+            # a server's chain does not include the client's own certificate
+            leaf = conn.get_peer_certificate(as_cryptography=True)
+            chain = [leaf, *chain] if leaf is not None else []
+        return peer_certificate(list(chain), detailed)
+
+    def get_certificate(self) -> PeerCertificate | None:
+        """Our own certificate's fields (Node's ``getCertificate``)."""
+        conn = self._conn
+        if conn is None:
+            return None
+        cert = conn.get_certificate(as_cryptography=True)
+        return peer_certificate([cert] if cert is not None else [])
+
+    def get_protocol(self) -> str | None:
+        """The negotiated protocol version: ``'TLSv1.3'``, ``'TLSv1.2'`` (or None)."""
+        conn = self._conn
+        if conn is None or not self._secure:
+            return None
+        return conn.get_protocol_version_name()
+
+    def get_cipher(self) -> dict[str, Any] | None:
+        """``{'name', 'standard_name', 'version'}`` of the negotiated cipher."""
+        conn = self._conn
+        if conn is None or not self._secure:
+            return None
+        name = conn.get_cipher_name()
+        return {"name": name, "standard_name": name, "version": conn.get_cipher_version()}
+
+    def get_session(self) -> bytes | None:
+        """The TLS session as bytes (DER), for ``tls.connect(session=...)``."""
+        conn = self._conn
+        if conn is None:
+            return None
+        session = conn.get_session()
+        return _session_to_bytes(session) if session is not None else None
+
+    def is_session_reused(self) -> bool:
+        """True when the handshake resumed an earlier session."""
+        conn = self._conn
+        if conn is None:
+            return False
+        from OpenSSL._util import lib
+
+        return bool(lib.SSL_session_reused(conn._ssl))
+
+    def export_keying_material(
+        self, length: int, label: str, context: bytes | None = None
+    ) -> bytes:
+        """RFC 5705 keying material (Node's ``exportKeyingMaterial``)."""
+        conn = self._conn
+        if conn is None or not self._secure:
+            raise NodeError(message="TLS socket connection must be securely established")
+        return bytes(conn.export_keying_material(label.encode(), length, context))
+
+    def get_finished(self) -> bytes | None:
+        """Our latest Finished message (Node's ``getFinished``)."""
+        return self._conn.get_finished() if self._conn is not None else None
+
+    def get_peer_finished(self) -> bytes | None:
+        """The peer's latest Finished message."""
+        return self._conn.get_peer_finished() if self._conn is not None else None
+
+    def set_servername(self, name: str) -> None:
+        """Set the SNI name before the handshake starts (client only)."""
+        self._opts["servername"] = name
+
+
+def _session_to_bytes(session: Any) -> bytes:
+    from OpenSSL._util import ffi, lib
+
+    size = lib.i2d_SSL_SESSION(session._session, ffi.NULL)
+    buf = ffi.new("unsigned char[]", size)
+    ptr = ffi.new("unsigned char **", buf)
+    lib.i2d_SSL_SESSION(session._session, ptr)
+    return bytes(ffi.buffer(buf, size))
+
+
+def _session_from(value: Any) -> Any:
+    if isinstance(value, SSL.Session):
+        return value
+    from OpenSSL._util import ffi, lib
+
+    data = bytes(value)
+    buf = ffi.new("unsigned char[]", data)
+    ptr = ffi.new("unsigned char **", buf)
+    raw = lib.d2i_SSL_SESSION(ffi.NULL, ptr, len(data))
+    if raw == ffi.NULL:
+        raise TLSError("ERR_SSL_INVALID_SESSION", "the session is not a TLS session")
+    session = SSL.Session.__new__(SSL.Session)
+    session._session = ffi.gc(raw, lib.SSL_SESSION_free)
+    return session

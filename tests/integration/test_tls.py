@@ -1,0 +1,413 @@
+"""nodish.tls server and client against each other over real loopback sockets."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tests.helpers import next_event, wait_event, wait_for
+from tests.tls_fixtures import pki
+
+from nodish import errors, net, tls
+from nodish.tls import TLSError
+
+
+async def echo_server(**opts):
+    def on_secure(sock):
+        sock.on("data", sock.write)
+        sock.on("end", sock.end)
+
+    server = tls.create_server(on_secure, **{**pki().server_options(), **opts})
+    await server.listen(0, "127.0.0.1")
+    return server
+
+
+async def close(server) -> None:
+    if server.listening:
+        server.close()
+        await wait_event(server, "close")
+
+
+async def read_all(sock) -> bytes:
+    chunks: list[bytes] = []
+    sock.on("data", chunks.append)
+    await wait_event(sock, "end")
+    return b"".join(chunks)
+
+
+async def test_echo_and_connection_facts() -> None:
+    server = await echo_server()
+    secure = next_event(server, "secureConnection")
+    sock = await tls.connect(server.address().port, "localhost", **pki().client_options())
+    (server_side,) = await wait_for(secure)
+    assert sock.authorized and sock.authorization_error is None and sock.encrypted
+    assert sock.get_protocol() == "TLSv1.3"
+    assert sock.get_cipher()["version"] == "TLSv1.3"
+    assert server_side.servername == "localhost"
+    cert = sock.get_peer_certificate()
+    assert cert.subject["CN"] == "localhost" and cert["issuer"]["CN"] == "nodish Test CA"
+    assert cert.subjectaltname == "DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1"
+    assert len(cert.fingerprint256.split(":")) == 32
+    assert cert.valid_to.endswith(" GMT")
+    detailed = sock.get_peer_certificate(detailed=True)
+    assert "issuer_certificate" not in detailed or detailed.issuer_certificate is None
+    assert server_side.get_certificate().subject["CN"] == "localhost"
+    assert not server_side.get_peer_certificate()  # no client certificate
+    key_a = sock.export_keying_material(32, "EXPORTER-test")
+    key_b = server_side.export_keying_material(32, "EXPORTER-test")
+    assert key_a == key_b and len(key_a) == 32
+    sock.write(b"hello ")
+    sock.end(b"world")
+    assert await read_all(sock) == b"hello world"
+    await wait_event(sock, "close")
+    await close(server)
+
+
+async def test_writes_before_secure_are_held_in_order_and_end_waits() -> None:
+    server = await echo_server()
+    sock = tls.connect(server.address().port, "localhost", **pki().client_options())
+    for i in range(50):
+        sock.write(f"{i},".encode())
+    sock.end(b"done")  # before the TCP connect, let alone the handshake
+    data = await read_all(sock)
+    assert data == b"".join(f"{i},".encode() for i in range(50)) + b"done"
+    await wait_event(sock, "close")
+    await close(server)
+
+
+async def test_half_close_over_tls() -> None:
+    """The client ends first; the server reads to the end, then answers and ends."""
+
+    def on_secure(sock):
+        got: list[bytes] = []
+        sock.on("data", got.append)
+        sock.on("end", lambda: sock.end(b"received " + b"".join(got)))
+
+    server = tls.create_server(on_secure, allow_half_open=True, **pki().server_options())
+    await server.listen(0, "127.0.0.1")
+    sock = await tls.connect(
+        server.address().port, "localhost", allow_half_open=True, **pki().client_options()
+    )
+    finished = next_event(sock, "finish")
+    sock.end(b"question")
+    await wait_for(finished)
+    assert await read_all(sock) == b"received question"
+    sock.destroy()
+    await close(server)
+
+
+async def test_big_transfer_with_backpressure() -> None:
+    server = await echo_server()
+    sock = await tls.connect(server.address().port, "localhost", **pki().client_options())
+    payload = bytes(range(256)) * 4096  # 1 MiB
+    sock.end(payload)
+    assert await read_all(sock) == payload
+    await close(server)
+
+
+@pytest.mark.parametrize(
+    ("leaf", "connect_opts", "code"),
+    [
+        ("self_signed", {}, "DEPTH_ZERO_SELF_SIGNED_CERT"),
+        ("expired", {"ca": "ca"}, "CERT_HAS_EXPIRED"),
+        ("foreign_server", {"ca": "ca"}, "UNABLE_TO_VERIFY_LEAF_SIGNATURE"),
+        ("server", {"ca": "ca", "servername": "example.com"}, "ERR_TLS_CERT_ALTNAME_INVALID"),
+        ("server", {}, "UNABLE_TO_VERIFY_LEAF_SIGNATURE"),
+    ],
+)
+async def test_untrusted_servers_fail_with_node_codes(leaf, connect_opts, code) -> None:
+    p = pki()
+    server = await echo_server(**p.server_options(getattr(p, leaf)))
+    opts = dict(connect_opts)
+    if opts.get("ca") == "ca":
+        opts["ca"] = p.ca.cert_pem
+    port = server.address().port
+    # rejected: 'error' with the code, then 'close'
+    sock = tls.connect(port, "127.0.0.1" if "servername" in opts else "localhost", **opts)
+    err_fut, close_fut = next_event(sock, "error"), next_event(sock, "close")
+    secure = []
+    sock.on("secureConnect", lambda: secure.append(1))
+    (err,) = await wait_for(err_fut)
+    assert err.code == code
+    assert (await wait_for(close_fut)) == (True,)
+    assert not secure and not sock.authorized
+    # the same with reject_unauthorized=False: connected, and told why
+    sock = await tls.connect(
+        port,
+        "127.0.0.1" if "servername" in opts else "localhost",
+        reject_unauthorized=False,
+        **opts,
+    )
+    assert sock.authorized is False and sock.authorization_error == code
+    sock.end(b"still works")
+    assert await read_all(sock) == b"still works"
+    await close(server)
+
+
+async def test_self_signed_root_in_chain() -> None:
+    p = pki()
+    leaf = p.other_ca.issue_server("localhost")
+    opts = {"key": leaf.key_pem(), "cert": leaf.chain_pem + p.other_ca.cert_pem}
+    server = await echo_server(**opts)
+    with pytest.raises(TLSError) as info:
+        await tls.connect(server.address().port, "localhost", ca=p.ca.cert_pem)
+    assert info.value.code == "SELF_SIGNED_CERT_IN_CHAIN"
+    await close(server)
+
+
+async def test_check_server_identity_hook() -> None:
+    server = await echo_server()
+    seen = []
+
+    def check(host, cert):
+        seen.append((host, cert.subject["CN"]))
+        return ValueError("pinned key mismatch")
+
+    with pytest.raises(ValueError, match="pinned"):
+        await tls.connect(
+            server.address().port,
+            "localhost",
+            check_server_identity=check,
+            **pki().client_options(),
+        )
+    assert seen == [("localhost", "localhost")]
+    with pytest.raises(errors.ERR_INVALID_ARG_TYPE):
+        tls.connect(server.address().port, check_server_identity="nope")  # type: ignore[arg-type]
+    await close(server)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"\x17\x03\x03\x00\x05hello", b"\x00" * 64],
+)
+async def test_garbage_gets_tls_client_error_and_server_keeps_serving(garbage) -> None:
+    server = await echo_server()
+    client_error = next_event(server, "tlsClientError")
+    raw = await net.connect(server.address().port, "127.0.0.1")
+    raw.on("error", lambda e: None)
+    raw.resume()  # read what comes back (an alert), so 'end' and 'close' follow
+    raw_closed = next_event(raw, "close")
+    raw.write(garbage)
+    err, sock = await wait_for(client_error)
+    assert err.code.startswith("ERR_SSL_"), err.code
+    assert isinstance(sock, tls.TLSSocket)
+    await wait_for(raw_closed)
+    good = await tls.connect(server.address().port, "localhost", **pki().client_options())
+    good.end(b"ok")
+    assert await read_all(good) == b"ok"
+    await close(server)
+
+
+async def test_handshake_timeout() -> None:
+    server = await echo_server(handshake_timeout=0.2)
+    client_error = next_event(server, "tlsClientError")
+    raw = await net.connect(server.address().port, "127.0.0.1")
+    raw_closed = next_event(raw, "close")
+    (err, _sock) = await wait_for(client_error)
+    assert err.code == "ERR_TLS_HANDSHAKE_TIMEOUT"
+    await wait_for(raw_closed)
+    await close(server)
+
+
+async def test_client_vanishing_mid_handshake_is_a_tls_client_error() -> None:
+    server = await echo_server()
+    client_error = next_event(server, "tlsClientError")
+    raw = await net.connect(server.address().port, "127.0.0.1")
+    raw.end(b"\x16\x03\x01")  # half a record header, then FIN
+    (err, _sock) = await wait_for(client_error)
+    assert err.code == "ECONNRESET"
+    await close(server)
+
+
+async def test_mutual_tls() -> None:
+    p = pki()
+    server = await echo_server(request_cert=True, ca=p.ca.cert_pem)
+    port = server.address().port
+    secure = next_event(server, "secureConnection")
+    sock = await tls.connect(port, "localhost", **p.client_options(p.client))
+    (server_side,) = await wait_for(secure)
+    assert server_side.authorized and server_side.authorization_error is None
+    peer = server_side.get_peer_certificate(True)
+    assert peer.subject["CN"] == "alice" and peer.ext_key_usage == ["1.3.6.1.5.5.7.3.2"]
+    sock.end(b"hi")
+    assert await read_all(sock) == b"hi"
+    # no certificate, or one from another CA: refused during the handshake
+    for leaf, server_code in (
+        (None, "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE"),
+        (p.stranger, "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"),
+    ):
+        client_error = next_event(server, "tlsClientError")
+        bad = tls.connect(port, "localhost", **p.client_options(leaf))
+        bad_err = next_event(bad, "error")
+        (err, _s) = await wait_for(client_error)
+        assert err.code == server_code
+        (cerr,) = await wait_for(bad_err)
+        assert cerr.code.startswith("ERR_SSL_"), cerr.code
+    await close(server)
+
+
+async def test_request_cert_without_reject_reports() -> None:
+    p = pki()
+    server = await echo_server(request_cert=True, reject_unauthorized=False, ca=p.ca.cert_pem)
+    for leaf, code in (
+        (p.stranger, "UNABLE_TO_VERIFY_LEAF_SIGNATURE"),
+        (None, "UNABLE_TO_GET_ISSUER_CERT"),
+        (p.client, None),
+    ):
+        secure = next_event(server, "secureConnection")
+        sock = await tls.connect(server.address().port, "localhost", **p.client_options(leaf))
+        (server_side,) = await wait_for(secure)
+        assert server_side.authorization_error == code
+        assert server_side.authorized is (code is None)
+        sock.destroy()
+    await close(server)
+
+
+async def test_alpn() -> None:
+    server = await echo_server(alpn_protocols=["h2", "http/1.1"])
+    sock = await tls.connect(
+        server.address().port,
+        "localhost",
+        alpn_protocols=["http/1.1", "h2"],
+        **pki().client_options(),
+    )
+    assert sock.alpn_protocol == "h2"  # the server's preference
+    sock.destroy()
+    sock = await tls.connect(
+        server.address().port, "localhost", alpn_protocols=["spdy/1"], **pki().client_options()
+    )
+    assert sock.alpn_protocol is False
+    sock.destroy()
+    await close(server)
+    seen = []
+
+    def choose(info):
+        seen.append(info)
+        return info["protocols"][-1]
+
+    server = await echo_server(alpn_callback=choose)
+    sock = await tls.connect(
+        server.address().port, "localhost", alpn_protocols=["a", "b"], **pki().client_options()
+    )
+    assert sock.alpn_protocol == "b"
+    assert seen == [{"servername": "localhost", "protocols": ["a", "b"]}]
+    sock.destroy()
+    await close(server)
+
+
+async def test_sni_chooses_the_certificate() -> None:
+    p = pki()
+    server = await echo_server()
+    server.add_context("*.b.test", p.server_options(p.server_b))
+    port = server.address().port
+    for name, cn in (("www.b.test", "b.test"), ("localhost", "localhost"), ("b.test", "localhost")):
+        sock = await tls.connect(port, "127.0.0.1", servername=name, reject_unauthorized=False)
+        assert sock.get_peer_certificate().subject["CN"] == cn, name
+        sock.destroy()
+    await close(server)
+    asked = []
+
+    def sni(name):
+        asked.append(name)
+        return (
+            tls.create_secure_context(p.server_options(p.server_b))
+            if name.endswith("b.test")
+            else None
+        )
+
+    server = await echo_server(sni_callback=sni)
+    sock = await tls.connect(
+        server.address().port, "127.0.0.1", servername="b.test", ca=p.ca.cert_pem
+    )
+    assert sock.authorized and sock.get_peer_certificate().subject["CN"] == "b.test"
+    sock.destroy()
+    assert asked == ["b.test"]
+    await close(server)
+
+
+async def test_set_secure_context_reloads_while_connections_stay_up() -> None:
+    p = pki()
+    server = await echo_server()
+    port = server.address().port
+    old = await tls.connect(port, "localhost", **p.client_options())
+    server.set_secure_context(p.server_options(p.server_b))
+    new = await tls.connect(port, "127.0.0.1", servername="b.test", ca=p.ca.cert_pem)
+    assert new.get_peer_certificate().subject["CN"] == "b.test"
+    old.end(b"old connection still served")
+    assert await read_all(old) == b"old connection still served"
+    new.destroy()
+    with pytest.raises(TLSError) as info:
+        server.set_secure_context(key=p.client.key_pem(), cert=p.server.cert_pem)
+    assert info.value.code == "ERR_OSSL_X509_KEY_VALUES_MISMATCH"
+    await close(server)
+
+
+async def test_bad_options_raise_at_create() -> None:
+    p = pki()
+    with pytest.raises(TLSError) as info:
+        tls.create_server(key=p.server.key_pem("pw"), cert=p.server.cert_pem, passphrase="wrong")
+    assert info.value.code == "ERR_OSSL_BAD_DECRYPT"
+    with pytest.raises(TLSError) as info:
+        tls.create_secure_context(key=p.client.key_pem(), cert=p.server.cert_pem)
+    assert info.value.code == "ERR_OSSL_X509_KEY_VALUES_MISMATCH"
+    with pytest.raises(errors.ERR_TLS_INVALID_PROTOCOL_VERSION):
+        tls.create_server(min_version="SSLv3", **p.server_options())
+    server = tls.create_server(key=p.server.key_pem("pw"), cert=p.server.cert_pem, passphrase="pw")
+    assert isinstance(server, tls.Server)
+
+
+async def test_starttls_upgrades_a_live_socket() -> None:
+    p = pki()
+    ctx = tls.create_secure_context(p.server_options())
+    upgraded = []
+
+    def on_connection(plain):
+        def on_data(data):
+            if data == b"STARTTLS\r\n":
+                plain.remove_listener("data", on_data)
+                plain.write(b"220 go ahead\r\n", callback=lambda *_: None)
+
+                def upgrade():
+                    secure = tls.TLSSocket(plain, secure_context=ctx, is_server=True)
+                    upgraded.append(secure)
+                    secure.on("data", lambda d: secure.write(b"secret:" + d))
+                    secure.on("end", secure.end)
+
+                asyncio.get_running_loop().call_soon(upgrade)
+
+        plain.on("data", on_data)
+
+    server = net.create_server(on_connection)
+    await server.listen(0, "127.0.0.1")
+    plain = await net.connect(server.address().port, "127.0.0.1")
+    reply = next_event(plain, "data")
+    plain.write(b"STARTTLS\r\n")
+    assert (await wait_for(reply)) == (b"220 go ahead\r\n",)
+    sock = await tls.connect(socket=plain, host="localhost", ca=p.ca.cert_pem)
+    assert sock.authorized
+    sock.end(b"x")
+    assert await read_all(sock) == b"secret:x"
+    await wait_event(sock, "close")
+    server.close()
+    await wait_event(server, "close")
+
+
+async def test_keylog_and_session_resumption() -> None:
+    server = await echo_server()
+    lines: list[bytes] = []
+    server.on("keylog", lambda line, sock: lines.append(line))
+    sock = await tls.connect(server.address().port, "localhost", **pki().client_options())
+    assert any(line.startswith(b"CLIENT_HANDSHAKE_TRAFFIC_SECRET ") for line in lines)
+    assert all(line.endswith(b"\n") for line in lines)
+    sock.write(b"ping")
+    await wait_event(sock, "data")  # the session ticket arrives with the data
+    session = sock.get_session()
+    assert isinstance(session, bytes) and session
+    assert not sock.is_session_reused()
+    sock.destroy()
+    again = await tls.connect(
+        server.address().port, "localhost", session=session, **pki().client_options()
+    )
+    assert again.is_session_reused()
+    again.destroy()
+    await close(server)
