@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from tests.helpers import NodeProcess, next_event, wait_event, wait_for
 
+from nodish import certs
 from nodish.ws import WebSocket, WebSocketError
 
 pytestmark = pytest.mark.interop
@@ -179,6 +180,45 @@ async def test_async_iteration_and_await_send() -> None:
         assert got == [f"m{i}" for i in range(50)]
         with pytest.raises(WebSocketError):
             await ws.send("after close")
+    finally:
+        await stop(node)
+
+
+TLS_SERVER = (
+    f"const {{ WebSocketServer }} = require({WS});"
+    + r"""
+const fs = require('fs');
+const https = require('https');
+const server = https.createServer({ key: fs.readFileSync(process.argv[1]),
+                                    cert: fs.readFileSync(process.argv[2]) });
+const wss = new WebSocketServer({ server });
+wss.on('connection', (ws) => ws.on('message', (d, b) => ws.send(d, { binary: b })));
+server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: server.address().port })));
+"""
+)
+
+
+async def test_wss_through_nodish_tls(tmp_path: Path) -> None:
+    ca = certs.create_ca("ws test CA")
+    leaf = ca.issue_server("localhost")
+    (tmp_path / "key.pem").write_bytes(leaf.key_pem())
+    (tmp_path / "cert.pem").write_bytes(leaf.cert_pem)
+    node = await NodeProcess.start(
+        TLS_SERVER, str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
+    )
+    try:
+        port = (await node.message())["port"]
+        ws = await WebSocket(f"wss://localhost:{port}/", ca=ca.cert_pem)
+        ws.send("over tls")
+        assert await wait_event(ws, "message") == ("over tls", False)
+        ws.close()
+        assert await wait_event(ws, "close") == (1005, "")
+        bad = WebSocket(f"wss://localhost:{port}/")  # no CA: the certificate is refused
+        err = next_event(bad, "error")
+        closed = next_event(bad, "close")
+        (e,) = await wait_for(err)
+        assert getattr(e, "code", None) == "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+        assert await wait_for(closed) == (1006, "")
     finally:
         await stop(node)
 

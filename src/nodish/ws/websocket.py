@@ -48,6 +48,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import runtime
+from .._address import is_ip
 from ..errors import ERR_INVALID_ARG_TYPE, NodeError
 from ..events import EventEmitter
 from .deflate import DeflateOptions, PerMessageDeflate, client_offer, parse_response
@@ -982,7 +983,8 @@ class _ClientHandshake:
         if secure:
             tls: Any = importlib.import_module("nodish.tls")
             opts = {k: v for k, v in self.tls.items() if v is not None}
-            opts.setdefault("servername", host)
+            if not is_ip(host):
+                opts.setdefault("servername", host)  # SNI never carries an address
             sock = tls.connect(port, host, **opts)
             event = "secureConnect"
         else:
