@@ -117,7 +117,10 @@ def fetch(port: int, timeout: float = DEFAULT_TIMEOUT) -> tuple[int, int]:
             if not chunk:
                 break
             data += chunk
-    wid, pid = data.split()
+    try:
+        wid, pid = data.split()
+    except ValueError:
+        raise ValueError(f"bad answer {data!r}") from None
     return int(wid), int(pid)
 
 

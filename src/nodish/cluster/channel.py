@@ -142,6 +142,9 @@ class Channel:
                     self._writing = True
                     self._loop.add_writer(sock.fileno(), self._flush)
                 return
+            except (BrokenPipeError, ConnectionResetError):
+                self._close(None)  # the peer is gone: an end, not a failure
+                return
             except OSError as exc:
                 self._close(exc)
                 return
@@ -170,6 +173,9 @@ class Channel:
                 _RECV_SIZE, _socket.CMSG_SPACE(_MAX_FDS * 4), _socket.MSG_CMSG_CLOEXEC
             )
         except (BlockingIOError, InterruptedError):
+            return False
+        except ConnectionResetError:
+            self._close(None)  # the peer died with bytes unread: an end like EOF
             return False
         except OSError as exc:
             self._close(exc)

@@ -29,6 +29,7 @@ listener (Node's rule), so a worker whose script is done exits.
 from __future__ import annotations
 
 import asyncio
+import asyncio.selector_events
 import errno as _errno
 import os
 import socket as _socket
@@ -50,6 +51,9 @@ _servers: set[Any] = set()
 # key -> net.Server for round-robin servers, which receive 'newconn'
 _rr: dict[str, Any] = {}
 _indexes: dict[str, int] = {}
+
+# Seconds between the last server's 'close' and the channel's close on disconnect.
+DRAIN_GRACE = 0.05
 
 
 class ChildWorker(Worker):
@@ -142,8 +146,9 @@ def _on_process_disconnect() -> None:
     w.state = "disconnected"
     w.emit("disconnect")
     if not w.exited_after_disconnect:
-        # the primary went away (or closed the channel unasked): stop now, as Node does
-        process.exit(0)
+        # the primary went away (or closed the channel unasked): stop now, as Node
+        # does; from the loop, not from inside whatever call noticed the channel close
+        runtime.call_soon(process.exit, 0)
 
 
 def _on_internal(msg: dict[str, Any], handle: Any) -> None:
@@ -164,15 +169,25 @@ def _disconnect(primary_initiated: bool) -> None:
     _worker.exited_after_disconnect = True
     waiting = 1
 
+    def finish() -> None:
+        hold.close()
+        if primary_initiated:
+            ep.channel.disconnect()
+        else:
+            ep.request({"act": "exitedAfterDisconnect"}, None, lambda *_: ep.channel.disconnect())
+
     def check(*_: Any) -> None:
         nonlocal waiting
         waiting -= 1
         if waiting:
             return
-        if primary_initiated:
-            ep.channel.disconnect()
-        else:
-            ep.request({"act": "exitedAfterDisconnect"}, None, lambda *_: ep.channel.disconnect())
+        # A connection the loop accepted just before the close may still be on its
+        # way to connection_made (plain asyncio takes a task for it): give it a moment
+        # to be counted, so the worker does not exit under it.
+        hold.open()
+        runtime.get_loop().call_later(DRAIN_GRACE, finish)
+
+    hold = runtime.HandleRef(runtime.get_loop())
 
     for server in list(_servers):
         waiting += 1
@@ -209,7 +224,17 @@ class _SharedServer:
         self.key = key
 
     def close(self) -> None:
-        self.aserver.close()
+        loop = runtime.get_loop()
+        sockets = getattr(self.aserver, "sockets", None) or ()
+        if isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop) and sockets:
+            # Plain asyncio attaches an accepted connection to its server one turn
+            # after accept(), and drops it (closed unanswered) if the server closed
+            # meanwhile: stop accepting now, close once those have attached.
+            for s in sockets:
+                loop.remove_reader(s.fileno())
+            loop.call_soon(self.aserver.close)
+        else:
+            self.aserver.close()
         if _endpoint is not None and _endpoint.connected:
             _endpoint.request({"act": "close", "key": self.key})
 

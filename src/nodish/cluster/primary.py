@@ -93,7 +93,7 @@ class _State:
         self.handles: dict[str, RoundRobinHandle | SharedHandle] = {}
         self.intercom = EventEmitter()
         self.deaths = 0  # consecutive young deaths, for the respawn backoff
-        self.reloading = False
+        self.stopping = False
 
 
 state = _State()
@@ -283,8 +283,7 @@ class WorkerProcess(EventEmitter):
         self.emit("disconnect")
 
     def _emit_error(self, err: BaseException) -> None:
-        if self.listener_count("error"):
-            self.emit("error", err)
+        self.emit("error", err)
 
     def _on_exited(self) -> None:
         loop = runtime.get_loop()
@@ -367,6 +366,8 @@ def fork(env: dict[str, str] | None = None) -> PrimaryWorker:
         raise ERR_INVALID_ARG_VALUE(
             "settings.exec", None, "is needed: the primary has no script to re-run"
         )
+    if not state.ids:
+        _install_stop_signals()
     state.ids += 1
     wid = state.ids
     worker = _spawn(wid, env)
@@ -406,6 +407,9 @@ def _spawn(wid: int, env: dict[str, str] | None) -> PrimaryWorker:
             pass_fds=(child.fileno(),),
             stdout=out,
             stderr=out,
+            # Ctrl-C in a terminal reaches the primary alone, which then stops the
+            # workers gracefully (they also exit on their own if the primary dies)
+            start_new_session=True,
         )
     except BaseException:
         parent.close()
@@ -415,7 +419,7 @@ def _spawn(wid: int, env: dict[str, str] | None) -> PrimaryWorker:
     proc = WorkerProcess(popen, parent)
     worker = PrimaryWorker(wid, proc, env)
     proc.on("message", lambda msg, handle: worker.emit("message", msg, handle))
-    proc.on("error", lambda err: worker.emit("error", err))
+    proc.on("error", lambda err: _worker_error(worker, err))
     worker.on("message", lambda msg, handle: emitter.emit("message", worker, msg, handle))
     proc.once("exit", lambda code, sig: _on_exit(worker, code, sig))
     proc.once("disconnect", lambda: _on_disconnect(worker))
@@ -424,6 +428,12 @@ def _spawn(wid: int, env: dict[str, str] | None) -> PrimaryWorker:
     if beat:
         _watch_heartbeat(worker, float(beat))
     return worker
+
+
+def _worker_error(worker: PrimaryWorker, err: BaseException) -> None:
+    # already logged by the process object; an 'error' listener may act on it too
+    if worker.listener_count("error"):
+        worker.emit("error", err)
 
 
 def _emit_fork(worker: PrimaryWorker) -> None:
@@ -448,7 +458,7 @@ def _on_exit(worker: PrimaryWorker, code: int | None, sig: str | None) -> None:
         )
     runtime.guarded(None, worker.emit, "exit", code, sig)
     runtime.guarded(None, emitter.emit, "exit", worker, code, sig)
-    if state.settings.get("respawn") and not worker.exited_after_disconnect:
+    if state.settings.get("respawn") and not worker.exited_after_disconnect and not state.stopping:
         _respawn(worker)
 
 
@@ -735,6 +745,63 @@ def disconnect(callback: Callable[[], Any] | None = None) -> None:
                 w.disconnect()
     if callback is not None:
         state.intercom.once("disconnect", callback)
+
+
+# ---------------------------------------------------------------------- graceful stop
+
+
+def _install_stop_signals() -> None:
+    """SIGTERM and SIGINT to the primary stop every worker gracefully: each is
+    disconnected (its servers drain), and killed if not gone within ``stop_timeout``;
+    then the primary exits with 128 + the signal's number. A second signal kills
+    the workers at once."""
+    from ..process import process
+
+    loop = runtime.get_loop()
+    try:
+        loop.add_signal_handler(_signal.SIGTERM, stop, int(_signal.SIGTERM))
+    except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
+        return
+    process.on("SIGINT", lambda *_: stop(int(_signal.SIGINT)))
+
+
+def stop(signum: int = int(_signal.SIGTERM)) -> None:
+    """Stop every worker gracefully, then exit the primary (see
+    :func:`_install_stop_signals`)."""
+    from ..process import process
+
+    code = 128 + signum
+    if state.stopping:
+        for w in list(workers.values()):
+            w.process.kill("SIGKILL")
+        return
+    state.stopping = True
+    logger.warning("cluster: %s: stopping %d worker(s)", _signame(signum), len(workers))
+    alive = [w for w in workers.values() if not w.is_dead()]
+    if not alive:
+        process.exit(code)
+    left = len(alive)
+    timeout = float(state.settings.get("stop_timeout") or 10.0)
+    loop = runtime.get_loop()
+
+    def gone(*_: Any) -> None:
+        nonlocal left
+        left -= 1
+        if left == 0:
+            timer.cancel()
+            runtime.call_soon(process.exit, code)
+
+    def overdue() -> None:
+        for w in alive:
+            if not w.is_dead():
+                logger.error("cluster: worker %d did not stop in time; killing it", w.id)
+                w.process.kill("SIGKILL")
+
+    timer = loop.call_later(timeout, overdue)
+    for w in alive:
+        w.once("exit", gone)
+        if w.is_connected():
+            w.disconnect()
 
 
 # ---------------------------------------------------------------------- respawn, heartbeat

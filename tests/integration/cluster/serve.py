@@ -22,6 +22,10 @@ parser.add_argument("--workers", type=int, default=2)
 parser.add_argument("--udp", action="store_true")
 parser.add_argument("--respawn", action="store_true")
 parser.add_argument("--heartbeat", type=float, default=0)
+parser.add_argument("--crash", action="store_true", help="workers fail at start-up")
+parser.add_argument(
+    "--garbage", action="store_true", help="worker 1 writes non-JSON on its channel"
+)
 opts = parser.parse_args()
 
 
@@ -58,6 +62,9 @@ if cluster.is_primary:
     )
     cluster.on("message", lambda w, m, h: out(ev="message", id=w.id, msg=m))
 
+    # the primary lives while the test drives it, even with no worker left
+    keepalive = nodish.timers.set_interval(lambda: None, 3600)
+
     def command(cmd):
         what = cmd["cmd"]
         if what == "kill":
@@ -70,6 +77,7 @@ if cluster.is_primary:
                 callback=lambda err: out(ev="reloaded", err=repr(err) if err else None),
             )
         elif what == "disconnect":
+            nodish.timers.clear_interval(keepalive)
             cluster.disconnect(lambda: out(ev="all-disconnected"))
         elif what == "workers":
             out(
@@ -82,6 +90,7 @@ if cluster.is_primary:
         line = sys.stdin.readline()
         if not line:
             nodish.get_loop().remove_reader(0)
+            nodish.timers.clear_interval(keepalive)
             return
         command(json.loads(line))
 
@@ -90,6 +99,8 @@ if cluster.is_primary:
         cluster.fork()
     nodish.run()
 else:
+    if opts.crash:
+        raise ImportError("this worker cannot start")
     me = f"{cluster.worker.id} {os.getpid()}\n".encode()
     kw = {}
     if opts.mode == "exclusive":
@@ -118,4 +129,7 @@ else:
         server = net.create_server(lambda s: s.end(me))
         server.on("error", on_error)
         server.listen(opts.port, "127.0.0.1", **kw)
+        if opts.garbage and cluster.worker.id == 1:
+            # bypass the encoder: bytes that are no JSON frame at all
+            server.once("listening", lambda: nodish.process._ipc.channel._sock.send(b"{oops\n"))
     nodish.run()
