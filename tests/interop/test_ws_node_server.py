@@ -26,12 +26,19 @@ SERVER = (
     f"const {{ WebSocketServer }} = require({WS});"
     + r"""
 const deflate = process.argv[1] === 'deflate';
-const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: deflate,
+const server = require('http').createServer();
+server.on('upgrade', (req, socket) => {
+  if (req.url.startsWith('/redirect')) {
+    socket.end('HTTP/1.1 302 Found\r\nLocation: /echo-redirected\r\nContent-Length: 0\r\n\r\n');
+  }
+});
+const wss = new WebSocketServer({ server, perMessageDeflate: deflate,
   maxPayload: 64 * 1024 * 1024,
+  shouldHandle: (req) => !req.url.startsWith('/redirect'),
   verifyClient: (info) => !info.req.url.startsWith('/forbidden'),
   handleProtocols: (protocols) => protocols.has('chat') ? 'chat' : false });
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-wss.on('listening', () => out({ port: wss.address().port }));
+server.listen(0, '127.0.0.1', () => out({ port: server.address().port }));
 wss.on('connection', (ws, req) => {
   out({ event: 'connection', url: req.url, protocol: ws.protocol,
         extensions: req.headers['sec-websocket-extensions'] || '' });
@@ -158,6 +165,21 @@ async def test_refused_handshake_is_an_error_then_close_1006() -> None:
         assert res.status_code == 401
         with pytest.raises(WebSocketError):
             await WebSocket(f"ws://127.0.0.1:{port}/", ["nonexistent"])
+    finally:
+        await stop(node)
+
+
+async def test_follow_redirects() -> None:
+    node, port = await start()
+    try:
+        with pytest.raises(WebSocketError) as info:
+            await WebSocket(f"ws://127.0.0.1:{port}/redirect")
+        assert info.value.status_code == 302
+        ws = await WebSocket(f"ws://127.0.0.1:{port}/redirect", follow_redirects=True)
+        assert (await node.message())["url"] == "/echo-redirected"
+        assert ws.url == f"ws://127.0.0.1:{port}/echo-redirected"
+        ws.close()
+        assert await wait_event(ws, "close") == (1005, "")
     finally:
         await stop(node)
 

@@ -1107,8 +1107,11 @@ class _ClientHandshake:
             from urllib.parse import urljoin
 
             base = self.ws._url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+            url = urljoin(base, location)  # urljoin knows http(s), not ws(s)
+            if url.startswith("http"):
+                url = "ws" + url[4:]
             try:
-                target = self._parse(urljoin(base, location))
+                target = self._parse(url)
             except ValueError as exc:
                 self._fail(exc)
                 return
