@@ -23,8 +23,17 @@ $(SYSTEM_STAMP): scripts/setup-system | $(STAMP)
 	scripts/setup-system
 	touch $(SYSTEM_STAMP)
 
+# sslyze (the TLS scanner the tls tests run) pins an older cryptography than nodish
+# uses, so it gets a virtualenv of its own.
+SSLYZE_STAMP := .venv-sslyze/.installed
+
+$(SSLYZE_STAMP):
+	test -x .venv-sslyze/bin/python || $(PYTHON) -m venv .venv-sslyze
+	.venv-sslyze/bin/python -m pip install --quiet 'sslyze>=6.3,<7'
+	touch $(SSLYZE_STAMP)
+
 # Everything the tests need: Python packages, npm peers, Debian packages.
-install: $(STAMP) $(NPM_STAMP) $(SYSTEM_STAMP)
+install: $(STAMP) $(NPM_STAMP) $(SYSTEM_STAMP) $(SSLYZE_STAMP)
 
 demo: $(STAMP)
 	$(PY) -m nodish demo $(DEMO)
@@ -52,4 +61,4 @@ bench: $(STAMP) $(BENCH_STAMP)
 	$(PY) -m bench $(BENCH); status=$$?; $(PY) -m bench.chart; exit $$status
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) .venv-sslyze build *.egg-info src/*.egg-info

@@ -19,6 +19,8 @@ class PKI:
         self.other_ca = certs.create_ca("Other CA", key=certs.create_key("ec"))
         self.server = self.ca.issue_server("localhost", "127.0.0.1", "::1")
         self.server_b = self.ca.issue_server("b.test", "*.b.test")
+        self.rsa_ca = certs.create_ca("nodish RSA Test CA")  # RSA-2048, as the seed's
+        self.rsa_server = self.rsa_ca.issue_server("localhost", "127.0.0.1")
         self.client = self.ca.issue_client("alice")
         self.stranger = self.other_ca.issue_client("mallory")
         self.foreign_server = self.other_ca.issue_server("localhost", "127.0.0.1")

@@ -1,0 +1,412 @@
+"""nodish.tls against real peers: Node's tls both ways, openssl s_client, curl, and
+certificates made by the openssl CLI with the seed chapter's commands."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from tests.helpers import NodeProcess, next_event, wait_event, wait_for
+from tests.tls_fixtures import pki
+
+from nodish import tls
+
+pytestmark = pytest.mark.interop
+OPENSSL = shutil.which("openssl") or "openssl"
+CURL = shutil.which("curl") or "curl"
+
+NODE_CLIENT = r"""
+const tls = require('tls'), fs = require('fs');
+const o = JSON.parse(process.argv[1]);
+const opts = {port: o.port, host: o.host, rejectUnauthorized: o.reject};
+for (const k of ['ca', 'cert', 'key']) if (o[k]) opts[k] = fs.readFileSync(o[k]);
+if (o.servername) opts.servername = o.servername;
+const out = (m) => console.log(JSON.stringify(m));
+const sock = tls.connect(opts, () => {
+  const peer = sock.getPeerCertificate();
+  out({event: 'secure', authorized: sock.authorized, error: sock.authorizationError || null,
+       protocol: sock.getProtocol(), cn: peer.subject ? peer.subject.CN : null});
+  sock.end('ping');
+});
+const chunks = [];
+sock.on('data', (d) => chunks.push(d));
+sock.on('error', (e) => out({event: 'error', code: e.code}));
+sock.on('close', () => out({event: 'close', data: Buffer.concat(chunks).toString()}));
+"""
+
+NODE_SERVER = r"""
+const tls = require('tls'), fs = require('fs');
+const o = JSON.parse(process.argv[1]);
+const opts = {key: fs.readFileSync(o.key), cert: fs.readFileSync(o.cert),
+              requestCert: !!o.requestCert, rejectUnauthorized: o.reject !== false};
+if (o.ca) opts.ca = fs.readFileSync(o.ca);
+const out = (m) => console.log(JSON.stringify(m));
+const server = tls.createServer(opts, (sock) => {
+  const peer = sock.getPeerCertificate();
+  out({event: 'secure', authorized: sock.authorized, error: sock.authorizationError || null,
+       cn: peer && peer.subject ? peer.subject.CN : null});
+  sock.on('data', (d) => sock.write('pong:' + d));
+  sock.on('end', () => sock.end());
+  sock.on('error', () => {});
+});
+server.on('tlsClientError', (e) => out({event: 'tlsClientError', code: e.code}));
+server.listen(0, '127.0.0.1', () => out({event: 'listening', port: server.address().port}));
+process.stdin.on('end', () => server.close()); process.stdin.resume();
+"""
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The fixture PKI as files, for node and openssl."""
+    d = tmp_path_factory.mktemp("pki")
+    p = pki()
+    out: dict[str, str] = {}
+    (d / "ca.pem").write_bytes(p.ca.cert_pem)
+    out["ca"] = str(d / "ca.pem")
+    for name in ("server", "client", "stranger"):
+        leaf = getattr(p, name)
+        leaf.write(d / f"{name}.pem", d / f"{name}-key.pem")
+        out[name], out[f"{name}-key"] = str(d / f"{name}.pem"), str(d / f"{name}-key.pem")
+    return out
+
+
+@pytest.fixture(scope="module")
+def seed_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The seed chapter's five openssl commands: 2048-bit RSA keys, CN only, no SAN."""
+    d = tmp_path_factory.mktemp("seed")
+
+    def run(*args: str) -> None:
+        subprocess.run([OPENSSL, *args], cwd=d, check=True, capture_output=True, timeout=60)
+
+    run("genrsa", "-out", "ca-key.pem", "2048")
+    run(
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        "ca-key.pem",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=Seed CA",
+        "-out",
+        "ca-cert.pem",
+    )
+    run("genrsa", "-out", "server-key.pem", "2048")
+    run("req", "-new", "-key", "server-key.pem", "-subj", "/CN=localhost", "-out", "server.csr")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca-cert.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-out",
+        "server-cert.pem",
+    )
+    return {k: str(d / f"{k}.pem") for k in ("ca-cert", "server-cert", "server-key")}
+
+
+async def node_client(port: int, host: str = "localhost", **opts: object) -> list[dict]:
+    import json
+
+    node = await NodeProcess.start(
+        NODE_CLIENT, json.dumps({"port": port, "host": host, "reject": True, **opts})
+    )
+    msgs = []
+    while True:
+        msg = await node.message()
+        msgs.append(msg)
+        if msg["event"] == "close":
+            break
+    await node.finish()
+    return msgs
+
+
+async def nodish_echo_server(*, end_after_reply: bool = False, **opts: object) -> tls.Server:
+    def on_secure(sock: tls.TLSSocket) -> None:
+        if end_after_reply:  # for s_client, which stays until the server closes
+            sock.on("data", lambda d: sock.end(b"pong:" + d))
+        else:
+            sock.on("data", lambda d: sock.write(b"pong:" + d))
+        sock.on("end", sock.end)
+
+    server = tls.create_server(on_secure, **opts)
+    await server.listen(0, "127.0.0.1")
+    return server
+
+
+async def close(server: tls.Server) -> None:
+    server.close()
+    await wait_event(server, "close")
+
+
+def read(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+# --------------------------------------------------------------------- Node as client
+
+
+async def test_node_client_to_nodish_server(files) -> None:
+    server = await nodish_echo_server(key=read(files["server-key"]), cert=read(files["server"]))
+    msgs = await node_client(server.address().port, ca=files["ca"])
+    assert msgs[0] == {
+        "event": "secure",
+        "authorized": True,
+        "error": None,
+        "protocol": "TLSv1.3",
+        "cn": "localhost",
+    }
+    assert msgs[-1] == {"event": "close", "data": "pong:ping"}
+    await close(server)
+
+
+async def test_node_client_mutual_tls_accepted_and_refused(files) -> None:
+    server = await nodish_echo_server(
+        key=read(files["server-key"]),
+        cert=read(files["server"]),
+        ca=read(files["ca"]),
+        request_cert=True,
+    )
+    port = server.address().port
+    secure = next_event(server, "secureConnection")
+    msgs = await node_client(port, ca=files["ca"], cert=files["client"], key=files["client-key"])
+    assert msgs[-1]["data"] == "pong:ping"
+    (sock,) = await wait_for(secure)
+    assert sock.authorized and sock.get_peer_certificate().subject["CN"] == "alice"
+    for cert in (None, "stranger"):
+        client_error = next_event(server, "tlsClientError")
+        extra = {"cert": files[cert], "key": files[f"{cert}-key"]} if cert else {}
+        msgs = await node_client(port, ca=files["ca"], **extra)
+        errors = [m for m in msgs if m["event"] == "error"]
+        assert errors and errors[0]["code"].startswith("ERR_SSL_TLSV1"), msgs
+        assert msgs[-1]["data"] == ""
+        (err, _s) = await wait_for(client_error)
+        assert err.code in (
+            "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE",
+            "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+        )
+    await close(server)
+
+
+# --------------------------------------------------------------------- Node as server
+
+
+async def start_node_server(**opts: object) -> tuple[NodeProcess, int]:
+    import json
+
+    node = await NodeProcess.start(NODE_SERVER, json.dumps(opts))
+    msg = await node.message()
+    assert msg["event"] == "listening"
+    return node, msg["port"]
+
+
+async def stop_node(node: NodeProcess) -> None:
+    assert node.proc.stdin is not None
+    node.proc.stdin.close()
+    await node.finish()
+
+
+async def test_nodish_client_to_node_server_mutual_tls(files) -> None:
+    node, port = await start_node_server(
+        key=files["server-key"], cert=files["server"], ca=files["ca"], requestCert=True
+    )
+    p = pki()
+    sock = await tls.connect(port, "localhost", **p.client_options(p.client))
+    assert sock.authorized and sock.get_protocol() == "TLSv1.3"
+    chunks: list[bytes] = []
+    sock.on("data", chunks.append)
+    sock.end(b"hi")
+    await wait_event(sock, "end")
+    assert b"".join(chunks) == b"pong:hi"
+    assert await node.message() == {
+        "event": "secure",
+        "authorized": True,
+        "error": None,
+        "cn": "alice",
+    }
+    # refused: a certificate from another CA (Node's server destroys the socket after
+    # the TLS 1.3 handshake, as Node's client also sees it), then none at all (an alert)
+    for leaf, error_code in (
+        (p.stranger, None),
+        (None, "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED"),
+    ):
+        sock = tls.connect(port, "localhost", **p.client_options(leaf))
+        errors: list[BaseException] = []
+        got: list[bytes] = []
+        sock.on("error", errors.append)
+        sock.on("data", got.append)
+        closed = next_event(sock, "close")
+        sock.on("secureConnect", lambda s=sock: s.write(b"hi"))
+        await wait_for(closed)
+        assert got == []
+        assert [getattr(e, "code", None) for e in errors] == ([error_code] if error_code else [])
+        msg = await node.message()
+        assert msg["event"] == "tlsClientError", msg
+    await stop_node(node)
+
+
+async def test_nodish_and_node_clients_agree_on_verification(files, seed_files) -> None:
+    """Same servers, same client options: the same outcome and code from both clients."""
+    p = pki()
+    cases = [
+        # (server cert, server key, ca, host, servername)
+        (
+            seed_files["server-cert"],
+            seed_files["server-key"],
+            seed_files["ca-cert"],
+            "localhost",
+            None,
+        ),
+        (
+            seed_files["server-cert"],
+            seed_files["server-key"],
+            seed_files["ca-cert"],
+            "127.0.0.1",
+            None,
+        ),
+        (seed_files["server-cert"], seed_files["server-key"], files["ca"], "localhost", None),
+        (files["server"], files["server-key"], files["ca"], "127.0.0.1", "example.com"),
+        (files["server"], files["server-key"], None, "localhost", None),
+    ]
+    for cert, key, ca, host, servername in cases:
+        server = await nodish_echo_server(key=read(key), cert=read(cert))
+        port = server.address().port
+        extra = {"servername": servername} if servername else {}
+        msgs = await node_client(port, host, ca=ca, **extra)
+        node_code = next((m.get("code") for m in msgs if m["event"] == "error"), None)
+        try:
+            sock = await tls.connect(port, host, ca=read(ca) if ca else None, **extra)
+        except Exception as exc:
+            ours = getattr(exc, "code", repr(exc))
+        else:
+            ours = None
+            sock.destroy()
+        assert ours == node_code, (cert, host, ours, node_code)
+        if node_code is None:
+            assert msgs[0]["authorized"] is True
+        await close(server)
+    assert p is not None
+
+
+# --------------------------------------------------------------------- openssl, curl
+
+
+async def run(*args: str, stdin: bytes = b"") -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    out, _ = await wait_for(proc.communicate(stdin), 20)
+    return proc.returncode or 0, out.decode(errors="replace")
+
+
+async def test_openssl_s_client_verifies_and_negotiates_alpn(files) -> None:
+    server = await nodish_echo_server(
+        key=read(files["server-key"]),
+        cert=read(files["server"]),
+        alpn_protocols=["h2", "http/1.1"],
+        end_after_reply=True,
+    )
+    port = server.address().port
+    rc, out = await run(
+        OPENSSL,
+        "s_client",
+        "-connect",
+        f"127.0.0.1:{port}",
+        "-servername",
+        "localhost",
+        "-verify_hostname",
+        "localhost",
+        "-verify_return_error",
+        "-x509_strict",
+        "-CAfile",
+        files["ca"],
+        "-alpn",
+        "http/1.1",
+        "-quiet",
+        stdin=b"hello\n",
+    )
+    assert rc == 0, out
+    assert "pong:hello" in out
+    rc, out = await run(
+        OPENSSL,
+        "s_client",
+        "-connect",
+        f"127.0.0.1:{port}",
+        "-CAfile",
+        files["ca"],
+        "-alpn",
+        "http/1.1",
+        stdin=b"",
+    )
+    assert "Verify return code: 0 (ok)" in out and "ALPN protocol: http/1.1" in out, out
+    await close(server)
+
+
+async def test_tls_1_1_and_plain_http_are_refused(files) -> None:
+    server = await nodish_echo_server(
+        key=read(files["server-key"]), cert=read(files["server"]), end_after_reply=True
+    )
+    port = server.address().port
+    client_error = next_event(server, "tlsClientError")
+    rc, out = await run(
+        OPENSSL,
+        "s_client",
+        "-connect",
+        f"127.0.0.1:{port}",
+        "-tls1_1",
+        "-cipher",
+        "DEFAULT@SECLEVEL=0",
+        stdin=b"",
+    )
+    assert rc != 0
+    (err, _s) = await wait_for(client_error)
+    assert err.code in ("ERR_SSL_UNSUPPORTED_PROTOCOL", "ERR_SSL_NO_PROTOCOLS_AVAILABLE"), err.code
+    client_error = next_event(server, "tlsClientError")
+    rc, out = await run(CURL, "-sS", "--max-time", "10", f"http://127.0.0.1:{port}/")
+    assert rc != 0
+    (err, _s) = await wait_for(client_error)
+    assert err.code == "ERR_SSL_HTTP_REQUEST"
+    rc, out = await run(
+        OPENSSL,
+        "s_client",
+        "-connect",
+        f"127.0.0.1:{port}",
+        "-CAfile",
+        files["ca"],
+        "-quiet",
+        stdin=b"still\n",
+    )
+    assert "pong:still" in out
+    await close(server)
+
+
+async def test_curl_over_a_tls_server(files) -> None:
+    def on_secure(sock: tls.TLSSocket) -> None:
+        def on_data(data: bytes) -> None:
+            if b"\r\n\r\n" in data:
+                sock.end(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+
+        sock.on("data", on_data)
+
+    server = tls.create_server(on_secure, key=read(files["server-key"]), cert=read(files["server"]))
+    await server.listen(0, "127.0.0.1")
+    rc, out = await run(
+        CURL,
+        "-sS",
+        "--http1.1",
+        "--cacert",
+        files["ca"],
+        f"https://localhost:{server.address().port}/",
+    )
+    assert rc == 0 and out == "hello", out
+    await close(server)
