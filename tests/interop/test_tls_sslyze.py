@@ -30,10 +30,9 @@ async def test_sslyze_finds_nothing_weak(key_type: str, tmp_path: Path) -> None:
     client_errors: list[BaseException] = []
     server.on("tlsClientError", lambda err, s: client_errors.append(err))
     await server.listen(0, "127.0.0.1")
-    commands = (
-        "--sslv2 --sslv3 --tlsv1 --tlsv1_1 --tlsv1_2 --tlsv1_3 --reneg --openssl_ccs "
-        "--robot --heartbleed --compression --fallback --ems --mozilla_config=disable"
-    ).split()
+    versions = ["--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3"]
+    checks = ["--reneg", "--openssl_ccs", "--robot", "--heartbleed", "--compression"]
+    commands = [*versions, *checks, "--fallback", "--ems", "--mozilla_config=disable"]
     proc = await asyncio.create_subprocess_exec(
         SSLYZE,
         *commands,
