@@ -42,7 +42,7 @@ async def test_sslyze_finds_nothing_weak(key_type: str, tmp_path: Path) -> None:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await wait_for(proc.communicate(), 60)
+    _out, err = await wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
     scan = json.loads((tmp_path / "scan.json").read_text())["server_scan_results"][0]
     assert scan["scan_status"] == "COMPLETED", scan
