@@ -449,7 +449,7 @@ def _on_exit(worker: PrimaryWorker, code: int | None, sig: str | None) -> None:
         worker._heartbeat_timer = None
     worker.exited_after_disconnect = bool(worker.exited_after_disconnect)
     worker.state = "dead"
-    if not worker.exited_after_disconnect:
+    if not worker.exited_after_disconnect and (code or sig):
         logger.warning(
             "cluster: worker %d (pid %d) exited unexpectedly (%s)",
             worker.id,

@@ -1,0 +1,84 @@
+"""Cluster IPC end to end: ordering under load, big messages, a live connection
+handed between processes, and 100 workers that leave no fd or zombie behind."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.integration.cluster_harness import Primary
+
+IPC = Path(__file__).parent / "cluster" / "ipc.py"
+
+
+def _recv_until(s: socket.socket, want: bytes) -> bytes:
+    data = b""
+    while want not in data:
+        chunk = s.recv(100)
+        assert chunk, f"closed before {want!r}; got {data!r}"
+        data += chunk
+    return data
+
+
+def test_10000_messages_each_way_arrive_in_order_and_300_kib_is_framed_right() -> None:
+    with Primary("flood", script=IPC) as p:
+        got = p.event(lambda e: e.get("check") == "primary received")
+        assert got == {"check": "primary received", "count": 10_000, "in_order": True}
+        assert p.event(lambda e: e.get("check") == "primary big")["ok"] is True
+        back = p.event(lambda e: e.get("check") == "worker received")
+        assert back == {"check": "worker received", "count": 10_000, "in_order": True, "big": True}
+        assert p.proc.wait(10 * p.factor) == 0
+
+
+def test_a_live_connection_handed_from_one_worker_to_another_keeps_talking() -> None:
+    with Primary("handover", script=IPC) as p:
+        port = p.event(lambda e: e.get("check") == "listening")["port"]
+        with socket.create_connection(("127.0.0.1", port), timeout=10 * p.factor) as s:
+            # worker 1 accepted it and greeted, then sent it (through the primary) to
+            # worker 2, which greets on the same connection and echoes from then on
+            assert _recv_until(s, b"w2\n") == b"w1\nw2\n"
+            s.sendall(b"ping")
+            assert _recv_until(s, b"w2:ping") == b"w2:ping"
+            s.sendall(b"pong")
+            assert _recv_until(s, b"w2:pong") == b"w2:pong"
+        forwarded = p.event(lambda e: e.get("check") == "primary got")
+        assert forwarded == {"check": "primary got", "msg": "here", "handle": "Socket"}
+        done = p.event(lambda e: e.get("check") == "worker 2")
+        assert done["msg"] == {"peer": "127.0.0.1"}
+        assert p.proc.wait(10 * p.factor) == 0
+
+
+def test_100_workers_forked_and_exited_leave_the_primarys_fds_and_no_zombies() -> None:
+    with Primary("forks", "100", script=IPC) as p:
+        res = p.event(lambda e: e.get("check") in ("forks", "bad exit"), timeout=60 * p.factor)
+        assert res["check"] == "forks", res
+        assert res["exited"] == 100
+        assert res["now"] == res["base"]
+        assert res["zombies"] == []
+        assert p.proc.wait(10 * p.factor) == 0
+
+
+def test_a_worker_that_imports_only_nodish_still_comes_online(tmp_path: Path) -> None:
+    # Node's workers connect at bootstrap; ours when `import nodish` runs
+    script = tmp_path / "only_nodish.py"
+    script.write_text(
+        "import os, nodish\n"
+        "if 'NODISH_UNIQUE_ID' not in os.environ:\n"
+        "    from nodish import cluster\n"
+        "    w = cluster.fork()\n"
+        "    w.on('online', lambda: print('online', flush=True))\n"
+        "    w.on('exit', lambda code, sig: print('exit', code, sig, flush=True))\n"
+        "nodish.run()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, timeout=30, check=False
+    )
+    assert out.stdout.split(b"\n")[:2] == [b"online", b"exit 0 None"], out.stderr
+
+
+def test_fork_without_a_script_to_rerun_is_a_clear_error() -> None:
+    code = "from nodish import cluster\ntry:\n    cluster.fork()\nexcept ValueError as e:\n    print(e.code)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, check=False)
+    assert out.stdout.strip() == b"ERR_INVALID_ARG_VALUE", out.stderr
