@@ -79,6 +79,9 @@ def test_a_worker_that_imports_only_nodish_still_comes_online(tmp_path: Path) ->
 
 
 def test_fork_without_a_script_to_rerun_is_a_clear_error() -> None:
-    code = "from nodish import cluster\ntry:\n    cluster.fork()\nexcept ValueError as e:\n    print(e.code)"
+    code = (
+        "from nodish import cluster\n"
+        "try:\n    cluster.fork()\nexcept ValueError as e:\n    print(e.code)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, check=False)
     assert out.stdout.strip() == b"ERR_INVALID_ARG_VALUE", out.stderr
