@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 REFERENCE = {"net": "net.md", "dgram": "dgram.md", "events": "events.md"}
 REFERENCE |= {"stream": "stream.md", "timers": "timers.md"}
+REFERENCE |= {"ws": "ws.md"}
 
 # asyncio's Protocol callbacks: how a socket is driven, not something users call.
 PROTOCOL_CALLBACKS = {
