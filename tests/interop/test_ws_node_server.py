@@ -195,6 +195,16 @@ async def test_async_iteration_and_await_send() -> None:
     node, port = await start()
     try:
         ws = await WebSocket(f"ws://127.0.0.1:{port}/")
+        with pytest.raises(TypeError) as info:
+            ws.send(42)  # type: ignore[arg-type]
+        assert info.value.code == "ERR_INVALID_ARG_TYPE"  # type: ignore[attr-defined]
+        for bad in (999, 1005, 5000):
+            with pytest.raises(WebSocketError):
+                ws.close(bad)
+        with pytest.raises(WebSocketError):
+            ws.close(1000, "x" * 124)
+        with pytest.raises(WebSocketError):
+            ws.ping(b"x" * 126)
         for i in range(50):
             await ws.send(f"m{i}")
         ws.send("close:1000")

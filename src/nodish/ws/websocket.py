@@ -384,9 +384,13 @@ class WebSocket(EventEmitter):
     def _start(self, head: bytes) -> None:
         """Deliver the bytes read with the HTTP head, then let the socket flow."""
         sock = self._socket
+        if self._user_paused:
+            if head:
+                sock.unshift(head)  # read after resume(), in order
+            return
         if head and self._receiver is not None:
             self._receiver.feed(head)
-        if sock is not None and not self._user_paused:
+        if sock is not None:
             sock.resume()
 
     # ------------------------------------------------------------------ socket events
