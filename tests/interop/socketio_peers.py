@@ -336,3 +336,42 @@ commands(async (cmd) => {
   else if (cmd.cmd === 'exit') { io.close(); process.exit(0); }
 });
 """
+
+
+# Official socket.io-client sockets driven by commands (several sockets per process).
+# {cmd:'connect', name, url, opts} then events {kind:'connect'|'connect_error'|
+# 'disconnect'|'event'|'upgrade'|'ack', name, ...}; server events with an ack are
+# answered ['ack', name, ...args].
+NODE_SIO_CLIENT = r"""
+const ioc = require('socket.io-client');
+const sockets = {};
+commands(async (cmd) => {
+  if (cmd.cmd === 'connect') {
+    const s = ioc(cmd.url, Object.assign({ forceNew: true }, cmd.opts || {}));
+    sockets[cmd.name] = s;
+    const name = cmd.name;
+    s.on('connect', () => out({ kind: 'connect', name, id: s.id, transport: s.io.engine.transport.name }));
+    s.on('connect_error', (e) => out({ kind: 'connect_error', name, message: e.message, data: e.data }));
+    s.on('disconnect', (reason) => out({ kind: 'disconnect', name, reason }));
+    s.io.on('reconnect', (n) => out({ kind: 'reconnect', name }));
+    s.io.on('open', () => s.io.engine.on('upgrade', (t) => out({ kind: 'upgrade', name, transport: t.name })));
+    s.onAny((event, ...args) => {
+      const ack = typeof args[args.length - 1] === 'function' ? args.pop() : null;
+      out({ kind: 'event', name, event, args });
+      if (ack) ack(['ack', name, ...args]);
+    });
+  } else if (cmd.cmd === 'emit') {
+    const s = sockets[cmd.name];
+    if (cmd.ack) {
+      try { out({ kind: 'ack', name: cmd.name, event: cmd.event, value: await s.timeout(cmd.timeout || 5000).emitWithAck(cmd.event, ...cmd.args) }); }
+      catch (e) { out({ kind: 'ack', name: cmd.name, event: cmd.event, error: e.message }); }
+    } else s.emit(cmd.event, ...cmd.args);
+  } else if (cmd.cmd === 'disconnect') {
+    sockets[cmd.name].disconnect();
+  } else if (cmd.cmd === 'transport') {
+    const s = sockets[cmd.name];
+    out({ kind: 'transport', name: cmd.name, transport: s.io.engine && s.io.engine.transport.name });
+  }
+});
+out({ kind: 'ready' });
+"""

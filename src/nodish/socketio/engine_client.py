@@ -169,7 +169,6 @@ class PollingClientTransport(_ClientTransport):
                 "path": parts.path + "?" + parts.query,
                 "method": method,
                 "headers": headers,
-                "agent": False,
             }
         )
         self._requests.add(req)

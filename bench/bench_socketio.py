@@ -1,0 +1,201 @@
+"""Socket.IO: broadcast fan-out, echo with ack, broadcasts bridged through Redis.
+
+Theory of operation
+-------------------
+Two servers with the same events, each a fresh process pinned to core 0 that prints its
+port: nodish's (bench/servers/nodish_sio.py) and Node's socket.io
+(bench/peers/sio_server.js). The load is the official socket.io-client in one Node
+process pinned to core 1 (bench/clients/sio_load.js), over WebSocket, so both servers
+see the same clients:
+
+- fan-out: 1,000 connected clients; one asks the server for 200 broadcasts of a 32-byte
+  message; messages delivered per second = 1,000 x 200 / time until the last arrives.
+- echo: 64 clients each emit with an ack and wait for it, in a loop; acks per second
+  over 2 s after a 0.5 s warm-up.
+- bridged: two servers of the same kind on one ``redis-server`` (started here); a client
+  of server A asks for 20,000 broadcasts, a client of server B counts them; messages
+  per second through Redis (publishes batched per turn of the loop on nodish's side).
+
+Interleaved nodish, Node, nodish ...; medians. The notes give the load client's CPU
+use: near 1.0 means the client, not the server, set the figure.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+
+from bench import harness
+from bench.harness import BenchError, Row, Server
+
+NODISH_SERVER = harness.BENCH_DIR / "servers" / "nodish_sio.py"
+NODE_SERVER = harness.BENCH_DIR / "peers" / "sio_server.js"
+LOAD = harness.BENCH_DIR / "clients" / "sio_load.js"
+
+
+def _servers(missing: str | None) -> dict[str, list[str] | None]:
+    node = harness.require_node()
+    return {
+        "nodish": None if missing else [harness.PYTHON, str(NODISH_SERVER)],
+        "node": [node, str(NODE_SERVER)],
+    }
+
+
+def _load(port: int, *args: str, timeout: float = 120) -> tuple[float, float]:
+    out = harness.run_json(
+        [harness.require_node(), str(LOAD), "--port", str(port), *args],
+        timeout=timeout,
+        core=harness.CLIENT_CORE,
+    )
+    return float(out["rate"]), float(out["cpu"])
+
+
+class _Redis:
+    """A throwaway redis-server on a free port."""
+
+    def __init__(self) -> None:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise BenchError("redis-server is not installed (scripts/setup-system)")
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.dir = tempfile.TemporaryDirectory(prefix="nodish-bench-redis-")
+        self.proc = subprocess.Popen(
+            harness.pinned(
+                [
+                    exe,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    self.dir.name,
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                harness.CLIENT_CORE,
+            ),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if "Ready to accept connections" in line:
+                break
+        else:
+            raise BenchError("redis-server did not start")
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.dir.cleanup()
+
+
+def run(quick: bool = False) -> list[Row]:
+    missing = harness.module_missing("nodish.http", "create_server")
+    servers = _servers(missing)
+    n = harness.repeats(quick, 3)
+    fan_clients, fan_count = (200, 50) if quick else (1000, 200)
+    echo_secs = "0.5" if quick else "2"
+    bridge_count = 2000 if quick else 20000
+    cpu: dict[str, list[float]] = {}
+
+    def measure(name: str, key: str, args: list[str]) -> Callable[[], float | None]:
+        def go() -> float | None:
+            cmd = servers[name]
+            if cmd is None:
+                return None
+            with Server(cmd) as server:
+                rate, load_cpu = _load(server.port, *args)
+                server.check_alive()
+            cpu.setdefault(f"{key}:{name}", []).append(load_cpu)
+            return rate
+
+        return go
+
+    def bridged(name: str) -> Callable[[], float | None]:
+        def go() -> float | None:
+            cmd = servers[name]
+            if cmd is None:
+                return None
+            redis = _Redis()
+            try:
+                with ExitStack() as stack:
+                    a = stack.enter_context(Server([*cmd, "--redis", str(redis.port)]))
+                    b = stack.enter_context(Server([*cmd, "--redis", str(redis.port)]))
+                    rate, load_cpu = _load(
+                        a.port,
+                        "--port2",
+                        str(b.port),
+                        "--mode",
+                        "bridge",
+                        "--clients",
+                        "1",
+                        "--count",
+                        str(bridge_count),
+                    )
+                    a.check_alive()
+                    b.check_alive()
+            finally:
+                redis.stop()
+            cpu.setdefault(f"bridge:{name}", []).append(load_cpu)
+            return rate
+
+        return go
+
+    rows: list[Row] = []
+    specs = [
+        (
+            "fan-out",
+            "messages/s",
+            "fanout",
+            ["--mode", "fanout", "--clients", str(fan_clients), "--count", str(fan_count)],
+        ),
+        (
+            "echo with ack",
+            "round trips/s",
+            "echo",
+            ["--mode", "echo", "--clients", "64", "--duration", echo_secs],
+        ),
+    ]
+    for title, unit, key, args in specs:
+        samples = harness.interleave([(name, measure(name, key, args)) for name in servers], n)
+        rows.append(_row(f"socket.io {title}", unit, samples, cpu, key, missing))
+    samples = harness.interleave([(name, bridged(name)) for name in servers], n)
+    rows.append(_row("socket.io bridged via Redis", "messages/s", samples, cpu, "bridge", missing))
+    return rows
+
+
+def _row(
+    title: str,
+    unit: str,
+    samples: dict[str, list[float]],
+    cpu: dict[str, list[float]],
+    key: str,
+    missing: str | None,
+) -> Row:
+    notes = ", ".join(
+        f"load client CPU vs {name} {harness.median(cpu.get(f'{key}:{name}', [])) or 0:.2f}"
+        for name in ("nodish", "node")
+    )
+    if missing:
+        notes = f"{missing}; {notes}"
+    return Row(
+        name=title,
+        unit=unit,
+        nodish=harness.median(samples.get("nodish", [])),
+        peer=harness.median(samples.get("node", [])),
+        peer_name="Node socket.io",
+        notes=notes,
+        samples=samples,
+    )
