@@ -18,7 +18,14 @@ if TYPE_CHECKING:
     from .server import Server
     from .socket import Socket
 
-__all__ = ["Client"]
+__all__ = ["Client", "ws_frames"]
+
+
+def ws_frames(encoded: list[str | bytes]) -> list[tuple[bytes, bool]]:
+    """Engine.IO message packets as WebSocket payloads: (payload, is_binary)."""
+    return [
+        (m, True) if isinstance(m, bytes) else (("4" + m).encode("utf-8"), False) for m in encoded
+    ]
 
 
 class Client:
@@ -89,9 +96,18 @@ class Client:
             return
         self.write_to_engine(sio.encode(packet), volatile)
 
-    def write_to_engine(self, encoded: list[str | bytes], volatile: bool = False) -> None:
+    def write_to_engine(
+        self,
+        encoded: list[str | bytes],
+        volatile: bool = False,
+        frames: list[tuple[bytes, bool]] | None = None,
+    ) -> None:
+        """Send encoded Socket.IO messages; ``frames`` are the same as WebSocket payloads
+        prepared once for a broadcast (see :func:`ws_frames`)."""
         conn = self.conn
         if volatile and not conn.transport.writable:
+            return
+        if frames is not None and conn.write_frames(frames):
             return
         for message in encoded:
             conn.write(message)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..events import EventEmitter
 from . import parser as sio
+from ._client import ws_frames
 
 if TYPE_CHECKING:
     from .namespace import Namespace
@@ -127,8 +128,12 @@ class Adapter(EventEmitter):
         packet.nsp = self.nsp.name
         encoded = sio.encode(packet)
         volatile = bool(opts.flags.get("volatile"))
-        for socket in self._select(opts):
-            socket.client.write_to_engine(encoded, volatile)
+        sockets = self._select(opts)
+        # for many recipients, the WebSocket payloads are made once (Node precomputes
+        # the frame the same way)
+        frames = ws_frames(encoded) if len(sockets) > 1 else None
+        for socket in sockets:
+            socket.client.write_to_engine(encoded, volatile, frames)
 
     def broadcast_with_ack(
         self,

@@ -150,6 +150,20 @@ class EngineSocket(EventEmitter):
 
     send = write
 
+    def write_frames(self, frames: list[tuple[bytes, bool]]) -> bool:
+        """Send prepared WebSocket payloads now, if nothing is queued before them.
+
+        Returns False (nothing sent) when the session is not on an idle WebSocket.
+        """
+        transport = self.transport
+        if self.ready_state != "open" or self._buffer or not transport.writable:
+            return False
+        send = getattr(transport, "send_frames", None)
+        if send is None:
+            return False
+        send(frames)
+        return True
+
     def send_packet(self, type_: int, data: str | bytes | None = None) -> None:
         if self.ready_state in ("closing", "closed"):
             return

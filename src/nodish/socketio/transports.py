@@ -291,6 +291,11 @@ class WebSocketTransport(Transport):
             data = eio.encode_packet(packet, True)
             ws.send(data)
 
+    def send_frames(self, frames: list[tuple[bytes, bool]]) -> None:
+        send = self.ws.send
+        for payload, binary in frames:
+            send(payload, binary=binary)
+
     def close(self, callback: Callable[[], Any] | None = None) -> None:
         if not self.closed:
             self.ws.close()
