@@ -21,6 +21,7 @@ from .adapter import Adapter, BroadcastOptions
 from .broadcast import BroadcastOperator, RemoteSocket
 from .client import ClientSocket, ConnectError, Manager, connect
 from .namespace import Namespace
+from .redis_adapter import RedisAdapter, create_redis_adapter
 from .server import Server
 from .socket import Socket
 
@@ -32,10 +33,12 @@ __all__ = [
     "ConnectError",
     "Manager",
     "Namespace",
+    "RedisAdapter",
     "RemoteSocket",
     "Server",
     "Socket",
     "connect",
+    "create_redis_adapter",
     "engine_parser",
     "parser",
 ]

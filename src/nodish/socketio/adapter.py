@@ -126,9 +126,11 @@ class Adapter(EventEmitter):
     def broadcast(self, packet: sio.Packet, opts: BroadcastOptions) -> None:
         """Send ``packet`` to the local sockets ``opts`` selects."""
         packet.nsp = self.nsp.name
+        sockets = self._select(opts)
+        if not sockets:
+            return
         encoded = sio.encode(packet)
         volatile = bool(opts.flags.get("volatile"))
-        sockets = self._select(opts)
         # for many recipients, the WebSocket payloads are made once (Node precomputes
         # the frame the same way)
         frames = ws_frames(encoded) if len(sockets) > 1 else None
