@@ -411,3 +411,67 @@ async def test_keylog_and_session_resumption() -> None:
     assert again.is_session_reused()
     again.destroy()
     await close(server)
+
+
+async def test_client_keylog_and_session_events() -> None:
+    server = await echo_server()
+    sock = tls.connect(server.address().port, "localhost", **pki().client_options())
+    lines: list[bytes] = []
+    sock.on("keylog", lines.append)
+    session = next_event(sock, "session")
+    await sock
+    (ticket,) = await wait_for(session)
+    assert isinstance(ticket, bytes) and ticket
+    assert any(line.startswith(b"CLIENT_TRAFFIC_SECRET_0 ") for line in lines)
+    again = await tls.connect(
+        server.address().port, "localhost", session=ticket, **pki().client_options()
+    )
+    assert again.is_session_reused() and again.authorized
+    sock.destroy()
+    again.destroy()
+    await close(server)
+
+
+async def test_handshake_with_a_plain_tcp_server_fails_cleanly() -> None:
+    echo = net.create_server(lambda s: s.pipe(s))  # echoes our ClientHello back
+    await echo.listen(0, "127.0.0.1")
+    with pytest.raises(TLSError) as info:
+        await tls.connect(echo.address().port, "localhost")
+    assert info.value.code.startswith("ERR_SSL_")
+    echo.close()
+    closer = net.create_server(lambda s: s.resume().end())  # accepts, then hangs up
+    await closer.listen(0, "127.0.0.1")
+    with pytest.raises(ConnectionResetError) as reset:
+        await tls.connect(closer.address().port, "localhost")
+    assert reset.value.code == "ECONNRESET"
+    assert "before secure TLS connection" in str(reset.value)
+    closer.close()
+    await wait_event(closer, "close")
+
+
+async def test_pause_at_once_still_handshakes_then_delivers_on_resume() -> None:
+    server = tls.create_server(lambda s: s.end(b"greeting"), **pki().server_options())
+    await server.listen(0, "127.0.0.1")
+    sock = tls.connect(server.address().port, "localhost", **pki().client_options())
+    sock.pause()
+    await sock  # the handshake ran although the socket is paused
+    got: list[bytes] = []
+    sock.on("data", got.append)
+    assert got == []
+    ended = next_event(sock, "end")
+    sock.resume()
+    await wait_for(ended)
+    assert got == [b"greeting"]
+    await close(server)
+
+
+async def test_destroy_during_handshake_is_quiet() -> None:
+    server = await echo_server()
+    sock = tls.connect(server.address().port, "localhost", **pki().client_options())
+    errors: list[BaseException] = []
+    sock.on("error", errors.append)
+    sock.on("connect", sock.destroy)
+    (had_error,) = await wait_event(sock, "close")
+    assert had_error is False and errors == []
+    assert not sock.authorized
+    await close(server)

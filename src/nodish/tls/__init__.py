@@ -49,7 +49,7 @@ from .context import (
 )
 from .identity import PeerCertificate, check_server_identity
 from .server import Server
-from .socket import TLSSocket
+from .socket import TLSSocket, client_keylog
 
 __all__ = [
     "DEFAULT_CIPHERS",
@@ -99,6 +99,7 @@ def _client_context(**options: Any) -> SecureContext:
     except (KeyError, TypeError):
         pass
     ctx = create_secure_context(options, is_server=False)
+    ctx.context.set_keylog_callback(client_keylog)
     try:
         _CLIENT_CONTEXTS[key] = ctx
     except TypeError:  # unhashable option values: not cached

@@ -154,6 +154,7 @@ class TLSSocket(Socket):
         "_opts",
         "_plain",
         "_secure",
+        "_session_pending",
         "_tls_eof",
         "_tls_failed",
         "_tls_transport",
@@ -220,6 +221,7 @@ class TLSSocket(Socket):
         self._hs_timeout = handshake_timeout
         self._hs_timer: asyncio.TimerHandle | None = None
         self._plain: Socket | None = None
+        self._session_pending = 0  # the session's size before a TLS 1.3 ticket
         self.encrypted = True
         self.authorized = False
         self.authorization_error: str | None = None
@@ -395,8 +397,19 @@ class TLSSocket(Socket):
                 server._secure_connection(self)
         else:
             self._emit_guarded("secureConnect")
-            if self.listener_count("session"):
-                self._emit_guarded("session", self.get_session())
+            # TLS 1.2 sessions exist now; TLS 1.3 tickets follow the handshake, so
+            # 'session' waits for the first records read after it (data_received).
+            if conn.get_protocol_version_name() == "TLSv1.3":
+                self._session_pending = _session_id(conn)
+            else:
+                self._emit_session()
+
+    def _emit_session(self) -> None:
+        self._session_pending = 0
+        if self.listener_count("session"):
+            session = self.get_session()
+            if session:
+                self._emit_guarded("session", session)
 
     # ------------------------------------------------------------------ bytes
 
@@ -471,6 +484,8 @@ class TLSSocket(Socket):
         if chunks:
             Socket.data_received(self, b"".join(chunks) if len(chunks) > 1 else chunks[0])
         self._flush()  # post-handshake messages (key updates, tickets we answer)
+        if self._session_pending and _session_id(conn) != self._session_pending:
+            self._emit_session()  # a ticket arrived
         if eof:
             self._tls_end()
 
@@ -593,6 +608,21 @@ class TLSSocket(Socket):
     def set_servername(self, name: str) -> None:
         """Set the SNI name before the handshake starts (client only)."""
         self._opts["servername"] = name
+
+
+def _session_id(conn: SSL.Connection) -> int:
+    """The size of the current session's encoding: it grows when a ticket arrives."""
+    from OpenSSL._util import ffi, lib
+
+    session = lib.SSL_get_session(conn._ssl)
+    return int(lib.i2d_SSL_SESSION(session, ffi.NULL)) if session != ffi.NULL else 1
+
+
+def client_keylog(conn: SSL.Connection, line: bytes) -> None:
+    """OpenSSL's keylog callback on client contexts: ``'keylog'`` on the socket."""
+    sock = conn.get_app_data()
+    if sock is not None and sock.listener_count("keylog"):
+        sock._emit_guarded("keylog", line + b"\n")
 
 
 def _session_to_bytes(session: Any) -> bytes:
