@@ -185,6 +185,18 @@ class Receiver:
                     payload = chunk if type(chunk) is bytes else bytes(chunk)
                 pos = end
                 if op <= 2:
+                    if op and b0 & 0xC0 == 0x80 and not self._frag_op:
+                        # the common case inline: a whole, uncompressed message
+                        if op == 2:
+                            self.on_message(payload, True)
+                            continue
+                        try:
+                            text = payload.decode("utf-8")
+                        except UnicodeDecodeError:
+                            self._fail(1007, "Invalid UTF-8 sequence", "WS_ERR_INVALID_UTF8")
+                            break
+                        self.on_message(text, False)
+                        continue
                     self._data_frame(op, payload, b0 & 0x80, b0 & 0x40)
                 elif op == 8:
                     self._close_frame(payload)

@@ -260,6 +260,7 @@ class WebSocket(EventEmitter):
         "_max_buffered",
         "_max_fragments",
         "_max_payload",
+        "_over_mark",
         "_protocol",
         "_read_throttled",
         "_ready_state",
@@ -316,6 +317,7 @@ class WebSocket(EventEmitter):
         self._auto_pong = auto_pong
         self._is_server = url is None
         self._read_throttled = False
+        self._over_mark = False
         self._user_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._handlers: dict[str, Any] | None = None
@@ -427,6 +429,7 @@ class WebSocket(EventEmitter):
         self.emit("close", self._close_code, self._close_reason)
 
     def _on_drain(self) -> None:
+        self._over_mark = False
         if self._read_throttled:
             self._read_throttled = False
             if not self._user_paused and self._socket is not None:
@@ -543,10 +546,12 @@ class WebSocket(EventEmitter):
         else:
             sock.write(bufs[0])
             ok = sock.write(bufs[1])
-        if not ok and self._is_server and not self._read_throttled:
-            # the peer is not reading what we send: stop reading what it sends
-            self._read_throttled = True
-            sock.pause()
+        if not ok:
+            self._over_mark = True
+            if self._is_server and not self._read_throttled:
+                # the peer is not reading what we send: stop reading what it sends
+                self._read_throttled = True
+                sock.pause()
         return ok
 
     def _send_close(self, code: int | None, reason: bytes) -> None:
@@ -598,7 +603,7 @@ class WebSocket(EventEmitter):
             return _Failed(err)
         sock = self._socket
         limit = self._max_buffered
-        if limit is not None and sock.writable_length > limit:
+        if self._over_mark and limit is not None and sock.writable_length > limit:
             self._fail_send_buffer()
             err = self._not_open("send")
             if callback is not None:
