@@ -49,11 +49,14 @@ class Context:
         stamp = datetime.now().strftime("%H:%M:%S")
         print(f"{stamp} [{service}] {text}", file=self.out, flush=True)
 
+    def client_host(self) -> str:
+        """The host a client on this machine connects to (any-address: localhost)."""
+        return "localhost" if self.host in ("0.0.0.0", "::", "") else self.host
+
     def url_host(self) -> str:
-        """The host as a URL shows it (IPv6 in brackets; any-address as localhost)."""
-        if self.host in ("0.0.0.0", "::", ""):
-            return "localhost"
-        return f"[{self.host}]" if ":" in self.host else self.host
+        """The host as a URL shows it (IPv6 in brackets)."""
+        host = self.client_host()
+        return f"[{host}]" if ":" in host else host
 
 
 def preview(data: bytes, limit: int = 60) -> str:
@@ -67,13 +70,24 @@ def preview(data: bytes, limit: int = 60) -> str:
 
 
 class ListenError(Exception):
-    """A service could not listen: the message names the port and the option."""
+    """A service could not listen: the message says why and which option changes it."""
 
     def __init__(self, service: str, port: int, err: BaseException) -> None:
-        super().__init__(
-            f"{service} port {port} is not available: {_common.describe(err, '')}"
-            " — choose other ports with --port-offset N (or stop the program using it)"
-        )
+        code = _common.error_code(err)
+        why = _common.describe(err, "")
+        if code in ("ENOTFOUND", "EAI_AGAIN", "EADDRNOTAVAIL"):
+            text = f"cannot listen on that host: {why} — choose another with --host"
+        elif code == "EACCES":
+            text = (
+                f"{service} port {port} is not permitted: {why} — ports below 1024 need "
+                "privileges; choose others with --port-offset N"
+            )
+        else:
+            text = (
+                f"{service} port {port} is not available: {why} — choose other ports with "
+                "--port-offset N (or stop the program using it)"
+            )
+        super().__init__(text)
         self.status = _common.exit_status(err)
 
 

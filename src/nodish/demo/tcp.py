@@ -39,10 +39,10 @@ async def start(ctx: Context) -> Service:
     except OSError as err:
         raise ListenError("TCP", port, err) from None
     bound = server.address().port  # type: ignore[union-attr]
-    host = ctx.url_host()
+    host = ctx.client_host()
     return Service(
         "TCP",
-        f"tcp://{host}:{bound}",
+        f"tcp://{ctx.url_host()}:{bound}",
         f"telnet {host} {bound}   or: nodish connect {host} {bound}",
         server.close,
     )

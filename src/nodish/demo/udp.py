@@ -24,10 +24,10 @@ async def start(ctx: Context) -> Service:
         raise ListenError("UDP", port, err) from None
     server.on("error", lambda err: ctx.log("udp", f"error: {err}"))
     bound = server.address().port
-    host = ctx.url_host()
+    host = ctx.client_host()
     return Service(
         "UDP",
-        f"udp://{host}:{bound}",
+        f"udp://{ctx.url_host()}:{bound}",
         f"nodish connect --udp {host} {bound}",
         server.close,
     )
