@@ -103,3 +103,10 @@ def test_an_offset_past_the_last_port_is_a_usage_error() -> None:
     out = nodish("demo", "--port-offset", "30000")
     assert out.returncode == 2
     assert b"outside 0-65535" in out.stderr and b"Traceback" not in out.stderr
+
+
+def test_a_host_that_does_not_resolve_names_the_host_option_exit_4() -> None:
+    out = nodish("demo", "--host", "no-such-host.invalid", *FREE)
+    err = out.stderr.decode()
+    assert out.returncode == 4
+    assert err.count("\n") == 1 and "ENOTFOUND" in err and "--host" in err
