@@ -146,6 +146,28 @@ _CODES: list[tuple[str, str, _Base]] = [
     ("ERR_TLS_INVALID_PROTOCOL_VERSION", "{} is not a valid {} TLS protocol version", TypeError),
     ("ERR_TLS_INVALID_CONTEXT", "{} must be a SecureContext", TypeError),
     ("ERR_TLS_SESSION_ATTACK", "TLS session renegotiation attack detected", None),
+    # http
+    ("ERR_HTTP_HEADERS_SENT", "Cannot {} headers after they are sent to the client", None),
+    ("ERR_HTTP_INVALID_HEADER_VALUE", 'Invalid value "{}" for header "{}"', TypeError),
+    ("ERR_HTTP_INVALID_STATUS_CODE", "Invalid status code: {}", ValueError),
+    ("ERR_HTTP_REQUEST_TIMEOUT", "Request timeout", None),
+    ("ERR_HTTP_TRAILER_INVALID", "Trailers are invalid with this transfer encoding", None),
+    (
+        "ERR_HTTP_BODY_NOT_ALLOWED",
+        "Adding content for this request method or response status is not allowed.",
+        None,
+    ),
+    (
+        "ERR_HTTP_CONTENT_LENGTH_MISMATCH",
+        "Response body's content-length of {} byte(s) does not match the content-length "
+        "of {} byte(s) set in header",
+        None,
+    ),
+    ("ERR_INVALID_HTTP_TOKEN", '{} must be a valid HTTP token ["{}"]', TypeError),
+    ("ERR_INVALID_CHAR", 'Invalid character in {} ["{}"]', TypeError),
+    ("ERR_UNESCAPED_CHARACTERS", "{} contains unescaped characters", TypeError),
+    ("ERR_INVALID_PROTOCOL", 'Protocol "{}" not supported. Expected "{}"', TypeError),
+    ("ERR_INVALID_URL", "Invalid URL", TypeError),
 ]
 
 
@@ -231,6 +253,18 @@ def validate_callback(callback: Any, name: str = "callback") -> None:
     """
     if callback is not None and not callable(callback):
         raise ERR_INVALID_ARG_TYPE(name, "a function", type(callback).__name__)
+ERR_HTTP_HEADERS_SENT: type[NodeError] = codes.ERR_HTTP_HEADERS_SENT
+ERR_HTTP_INVALID_HEADER_VALUE: type[NodeError] = codes.ERR_HTTP_INVALID_HEADER_VALUE
+ERR_HTTP_INVALID_STATUS_CODE: type[NodeError] = codes.ERR_HTTP_INVALID_STATUS_CODE
+ERR_HTTP_REQUEST_TIMEOUT: type[NodeError] = codes.ERR_HTTP_REQUEST_TIMEOUT
+ERR_HTTP_TRAILER_INVALID: type[NodeError] = codes.ERR_HTTP_TRAILER_INVALID
+ERR_HTTP_BODY_NOT_ALLOWED: type[NodeError] = codes.ERR_HTTP_BODY_NOT_ALLOWED
+ERR_HTTP_CONTENT_LENGTH_MISMATCH: type[NodeError] = codes.ERR_HTTP_CONTENT_LENGTH_MISMATCH
+ERR_INVALID_HTTP_TOKEN: type[NodeError] = codes.ERR_INVALID_HTTP_TOKEN
+ERR_INVALID_CHAR: type[NodeError] = codes.ERR_INVALID_CHAR
+ERR_UNESCAPED_CHARACTERS: type[NodeError] = codes.ERR_UNESCAPED_CHARACTERS
+ERR_INVALID_PROTOCOL: type[NodeError] = codes.ERR_INVALID_PROTOCOL
+ERR_INVALID_URL: type[NodeError] = codes.ERR_INVALID_URL
 
 
 # ---------------------------------------------------------------------------

@@ -95,6 +95,7 @@ class Socket(Duplex, asyncio.Protocol):
         "_bytes_written",
         "_connect_task",
         "_connecting",
+        "_consumer",
         "_final_cb",
         "_final_destroy_cb",
         "_had_error",
@@ -156,6 +157,9 @@ class Socket(Duplex, asyncio.Protocol):
         self._peer: Any = None
         self._sockname: Any = None
         self._unix_path: str | None = None
+        # A protocol layered on the socket (http's parser) may take the bytes straight
+        # from data_received, as Node's parser.consume() does, instead of through 'data'.
+        self._consumer: Callable[[bytes], Any] | None = None
 
     # ------------------------------------------------------------------ protocol
 
@@ -233,7 +237,10 @@ class Socket(Duplex, asyncio.Protocol):
                 # Paused, yet the transport still reads: a loop that dropped our
                 # pause_reading(). Stop it now, so at most this chunk is buffered.
                 self._assert_paused()
-            if not self.push(data) and not self._read_paused:
+            consumer = self._consumer
+            if consumer is not None:
+                consumer(data)
+            elif not self.push(data) and not self._read_paused:
                 self._read_paused = True
                 if self._transport is not None:
                     self._transport.pause_reading()

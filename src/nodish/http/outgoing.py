@@ -1,0 +1,564 @@
+"""``OutgoingMessage``: what ServerResponse and ClientRequest share (a Writable).
+
+Theory of operation
+-------------------
+As Node's ``lib/_http_outgoing.js``, the message implements ``write``/``end`` itself
+instead of the generic Writable queue: a message is a head (rendered once, when the
+first byte must go out) followed by body bytes framed one of three ways, chosen when
+the head is rendered (Node's ``_storeHeader``):
+
+* ``Content-Length`` when the user set it, or when ``end(data)`` carries the whole body
+  before any ``write()``;
+* ``Transfer-Encoding: chunked`` on HTTP/1.1 otherwise (``hex-size CRLF data CRLF``,
+  ``0 CRLF trailers CRLF`` at the end);
+* no framing, closing the connection after the body, when chunked is not available
+  (an HTTP/1.0 peer).
+
+Messages that must not have a body (a response to HEAD, 1xx, 204, 304) get no framing
+and their ``write()`` data is ignored, as Node does.
+
+Bytes go out through :meth:`_send`. Until the message has a socket (a client request
+still connecting; a pipelined response waiting for the one before it) they are kept in
+``_output`` and handed over on ``_attach``. The head is sent together with the first
+body bytes, so ``write_head`` + ``end(data)`` is one ``transport.write``. Writes to a
+plain ``net.Socket`` whose own buffer is empty go straight to its transport; anything
+else (a TLS socket, a socket with queued data) goes through ``socket.write``. ``write()``
+returns False once the socket's buffered bytes reach the high-water mark; ``'drain'``
+is relayed from the socket.
+
+The Writable's stream slots are never needed by this path; like IncomingMessage they
+are set up on first use (``__getattr__``), consistent with the message's own state.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .. import runtime
+from ..errors import (
+    ERR_HTTP_HEADERS_SENT,
+    ERR_HTTP_INVALID_HEADER_VALUE,
+    ERR_INVALID_ARG_TYPE,
+    ERR_INVALID_CHAR,
+    ERR_INVALID_HTTP_TOKEN,
+    ERR_STREAM_ALREADY_FINISHED,
+    ERR_STREAM_DESTROYED,
+    ERR_STREAM_WRITE_AFTER_END,
+)
+from ..events import EventEmitter
+from ..net.socket import Socket as _PlainSocket
+from ..stream._base import Stream
+from ..stream.writable import Writable
+from .status import date_line
+
+__all__ = ["OutgoingMessage", "validate_header_name", "validate_header_value"]
+
+_TOKEN = re.compile(r"^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+\Z")
+_INVALID_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+_valid_names: set[str] = set()
+_LAZY = frozenset(Stream.__slots__)
+_HWM = 16384
+
+
+def validate_header_name(name: Any, label: str = "Header name") -> None:
+    """Raise ``ERR_INVALID_HTTP_TOKEN`` unless ``name`` is an HTTP token."""
+    if name in _valid_names:
+        return
+    if not isinstance(name, str) or not _TOKEN.match(name):
+        raise ERR_INVALID_HTTP_TOKEN(label, name)
+    if len(_valid_names) < 1024:
+        _valid_names.add(name)
+
+
+def validate_header_value(name: str, value: Any) -> None:
+    """Raise ``ERR_HTTP_INVALID_HEADER_VALUE`` (None) or ``ERR_INVALID_CHAR``."""
+    if value is None:
+        raise ERR_HTTP_INVALID_HEADER_VALUE(value, name)
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            validate_header_value(name, v)
+        return
+    if not isinstance(value, str):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ERR_HTTP_INVALID_HEADER_VALUE(value, name)
+        return
+    if _INVALID_VALUE.search(value):
+        raise ERR_INVALID_CHAR("header content", name)
+
+
+def _lines(name: str, value: Any, out: list[str]) -> None:
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            out.append(f"{name}: {v}\r\n")
+    else:
+        out.append(f"{name}: {value}\r\n")
+
+
+def _to_bytes(chunk: Any, encoding: str | None) -> bytes:
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, str):
+        if encoding in (None, "utf8", "utf-8"):
+            return chunk.encode()
+        return chunk.encode("latin-1" if encoding in ("latin1", "binary") else encoding)
+    if isinstance(chunk, (bytearray, memoryview)):
+        return bytes(chunk)
+    raise ERR_INVALID_ARG_TYPE("chunk", "of type str or bytes-like", type(chunk).__name__)
+
+
+def sock_write(sock: Any, data: bytes, last: bool = False) -> bool:
+    """Write to ``sock``; True while its buffer is under the mark.
+
+    The last bytes of a message (``last``), on a plain net.Socket with nothing queued
+    and a transport under its mark, go straight into the transport: what
+    ``socket.write`` would do in the end, without the Writable's bookkeeping. Nobody
+    waits for ``'drain'`` after the last bytes, so nothing is lost by skipping it.
+    """
+    if last and type(sock) is _PlainSocket:
+        t = sock._transport
+        if (
+            t is not None
+            and not sock._lost
+            and not sock._connecting
+            and not sock._write_paused
+            and not sock._w_length
+            and not sock._w_ending
+            and not sock._w_corked
+        ):
+            t.write(data)
+            sock._bytes_written += len(data)
+            return True
+    return sock.write(data)  # type: ignore[no-any-return]
+
+
+class OutgoingMessage(Writable):
+    """The common part of :class:`ServerResponse` and :class:`ClientRequest`."""
+
+    __slots__ = (
+        "_chunked",
+        "_content_length",
+        "_ended",
+        "_finished",
+        "_has_body",
+        "_header",
+        "_header_sent",
+        "_headers",
+        "_keep_alive",
+        "_last",
+        "_msg_destroyed",
+        "_need_drain",
+        "_output",
+        "_removed",
+        "_stream_ready",
+        "_trailer",
+        "_use_chunked",
+        "send_date",
+        "socket",
+    )
+
+    def __init__(self) -> None:
+        self._events = {}
+        self._max_listeners = None
+        self._warned = None
+        self._capture_rejections = EventEmitter.capture_rejections
+        self._stream_ready = False
+        self._headers: dict[str, tuple[str, Any]] | None = None
+        self._header: bytes | None = None
+        self._header_sent = False
+        self._has_body = True
+        self._chunked = False
+        self._use_chunked = True
+        self._content_length: int | None = None
+        self._keep_alive = True
+        self._last = False
+        self._ended = False
+        self._finished = False
+        self._msg_destroyed = False
+        self._need_drain = False
+        self._output: list[bytes] | None = None
+        self._trailer = b""
+        self._removed: set[str] | None = None
+        self.send_date = False
+        self.socket: Any = None
+
+    # ------------------------------------------------------------------ lazy stream
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _LAZY and not self._stream_ready:
+            self._stream_ready = True
+            saved = (self._events, self._max_listeners, self._warned, self._capture_rejections)
+            Writable.__init__(self)
+            self._events, self._max_listeners, self._warned, self._capture_rejections = saved
+            # the message's own state is the truth
+            self._w_ending = self._w_ended = self._ended
+            self._w_finished = self._finished
+            self._destroyed = self._msg_destroyed
+            return object.__getattribute__(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    # ------------------------------------------------------------------ headers
+
+    def set_header(self, name: str, value: Any) -> OutgoingMessage:
+        """Set one header (a list value sends one line per item). Returns self."""
+        if self._header is not None:
+            raise ERR_HTTP_HEADERS_SENT("set")
+        validate_header_name(name)
+        validate_header_value(name, value)
+        h = self._headers
+        if h is None:
+            h = self._headers = {}
+        h[name.lower()] = (name, value)
+        return self
+
+    def set_headers(self, headers: Any) -> OutgoingMessage:
+        """Set several headers from a dict (or iterable of pairs). Returns self."""
+        items = headers.items() if hasattr(headers, "items") else headers
+        for name, value in items:
+            self.set_header(name, value)
+        return self
+
+    def append_header(self, name: str, value: Any) -> OutgoingMessage:
+        """Add a value to a header, keeping the values already set. Returns self."""
+        if self._header is not None:
+            raise ERR_HTTP_HEADERS_SENT("append")
+        validate_header_name(name)
+        validate_header_value(name, value)
+        h = self._headers
+        if h is None:
+            h = self._headers = {}
+        key = name.lower()
+        prev = h.get(key)
+        new = list(value) if isinstance(value, (list, tuple)) else [value]
+        if prev is None:
+            h[key] = (name, new if len(new) > 1 else new[0])
+        else:
+            old = prev[1]
+            old_list = list(old) if isinstance(old, (list, tuple)) else [old]
+            h[key] = (prev[0], old_list + new)
+        return self
+
+    def get_header(self, name: str) -> Any:
+        """The value set for ``name`` (any case), or None."""
+        if not isinstance(name, str):
+            raise ERR_INVALID_ARG_TYPE("name", "of type str", type(name).__name__)
+        h = self._headers
+        if h is None:
+            return None
+        entry = h.get(name.lower())
+        return None if entry is None else entry[1]
+
+    def get_headers(self) -> dict[str, Any]:
+        """A copy of the headers set, lower-case names to values."""
+        h = self._headers
+        return {} if h is None else {k: v for k, (_n, v) in h.items()}
+
+    def get_header_names(self) -> list[str]:
+        """The lower-case names of the headers set."""
+        return [] if self._headers is None else list(self._headers)
+
+    def get_raw_header_names(self) -> list[str]:
+        """The names of the headers set, in the case they were given."""
+        return [] if self._headers is None else [n for n, _v in self._headers.values()]
+
+    def has_header(self, name: str) -> bool:
+        """Whether ``name`` (any case) is set."""
+        return self._headers is not None and name.lower() in self._headers
+
+    def remove_header(self, name: str) -> None:
+        """Unset ``name``; also stops the automatic header of that name (Date ...)."""
+        if self._header is not None:
+            raise ERR_HTTP_HEADERS_SENT("remove")
+        key = name.lower()
+        if self._headers is not None:
+            self._headers.pop(key, None)
+        if key in ("content-length", "transfer-encoding", "date", "connection"):
+            if self._removed is None:
+                self._removed = set()
+            self._removed.add(key)
+
+    @property
+    def headers_sent(self) -> bool:
+        """True once the head has been rendered (and can no longer change)."""
+        return self._header is not None
+
+    # ------------------------------------------------------------------ rendering
+
+    def _render(self, first_line: bytes, extra: Any = None) -> None:
+        """Render the head (Node's ``_storeHeader``) into ``self._header``."""
+        lines: list[str] = []
+        seen_cl = seen_te = seen_conn = seen_date = seen_trailer = False
+        keep_alive = self._keep_alive
+        sources: list[Iterable[tuple[str, Any]]] = []
+        if self._headers:
+            sources.append(self._headers.values())
+        if extra:
+            sources.append(extra)
+        for src in sources:
+            for name, value in src:
+                if value is None:
+                    continue
+                if type(value) is str:
+                    lines.append(f"{name}: {value}\r\n")
+                else:
+                    _lines(name, value, lines)
+                n = len(name)
+                if n == 10 or n == 14 or n == 17 or n == 4 or n == 7:
+                    low = name.lower()
+                    if low == "content-length":
+                        seen_cl = True
+                    elif low == "transfer-encoding":
+                        seen_te = True
+                        if "chunked" in str(value).lower():
+                            self._chunked = True
+                    elif low == "connection":
+                        seen_conn = True
+                        v = str(value).lower()
+                        if "close" in v:
+                            self._last = True
+                            keep_alive = False
+                    elif low == "date":
+                        seen_date = True
+                    elif low == "trailer":
+                        seen_trailer = True
+        removed = self._removed
+        tail: list[bytes] = []
+        if self.send_date and not seen_date and (removed is None or "date" not in removed):
+            tail.append(date_line())
+        if not seen_conn and (removed is None or "connection" not in removed):
+            send_keep_alive = keep_alive and (seen_cl or self._use_chunked or self._is_client())
+            if send_keep_alive:
+                tail.append(self._keep_alive_lines())
+            else:
+                self._last = True
+                tail.append(b"Connection: close\r\n")
+        elif removed is not None and "connection" in removed and not keep_alive:
+            self._last = True
+        if not seen_cl and not seen_te:
+            if not self._has_body:
+                self._chunked = False
+            elif not self._use_chunked:
+                self._last = True
+            elif (
+                not seen_trailer
+                and self._content_length is not None
+                and (removed is None or "content-length" not in removed)
+            ):
+                tail.append(b"Content-Length: %d\r\n" % self._content_length)
+            elif removed is None or "transfer-encoding" not in removed:
+                tail.append(b"Transfer-Encoding: chunked\r\n")
+                self._chunked = True
+            else:
+                self._last = True
+        head = first_line
+        if lines:
+            head += "".join(lines).encode("latin-1")
+        if tail:
+            head += b"".join(tail)
+        self._header = head + b"\r\n"
+
+    def _is_client(self) -> bool:
+        return False
+
+    def _keep_alive_lines(self) -> bytes:
+        return b"Connection: keep-alive\r\n"
+
+    def _implicit_header(self) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ sending
+
+    def _send(self, data: bytes) -> bool:
+        if not self._header_sent:
+            self._header_sent = True
+            assert self._header is not None
+            data = self._header + data if data else self._header
+        if not data:
+            return True
+        sock = self.socket
+        if sock is None or self._output is not None:
+            out = self._output
+            if out is None:
+                out = self._output = []
+            out.append(data)
+            return False
+        return sock_write(sock, data, self._ended)
+
+    def _attach(self, sock: Any) -> None:
+        """The message gets its socket: flush what was written meanwhile."""
+        self.socket = sock
+        out = self._output
+        if out is not None:
+            self._output = None
+            if out:
+                sock_write(sock, b"".join(out), self._ended)
+        if self._ended and not self._finished:
+            self._on_flushed()
+
+    def flush_headers(self) -> None:
+        """Send the head now, before any body (Node's ``flushHeaders``)."""
+        if self._header is None:
+            self._implicit_header()
+        self._send(b"")
+
+    def write(
+        self,
+        chunk: Any,
+        encoding: str | None = None,
+        callback: Callable[..., Any] | None = None,
+    ) -> bool:
+        """Send a piece of the body (the head first, if not sent yet).
+
+        Returns False when the socket's buffer is full: wait for ``'drain'``.
+
+        Raises:
+            ERR_STREAM_WRITE_AFTER_END: after ``end()``.
+            ERR_STREAM_DESTROYED: after ``destroy()``.
+        """
+        if self._ended:
+            raise ERR_STREAM_WRITE_AFTER_END()
+        if self._msg_destroyed:
+            raise ERR_STREAM_DESTROYED("write")
+        if chunk is None:
+            raise ERR_INVALID_ARG_TYPE("chunk", "of type str or bytes-like", "None")
+        data = _to_bytes(chunk, encoding)
+        if self._header is None:
+            self._implicit_header()
+        ok = self._write_body(data)
+        if callback is not None:
+            runtime.next_tick(callback, owner=self)
+        if not ok:
+            self._need_drain = True
+        return ok
+
+    def _write_body(self, data: bytes) -> bool:
+        if not self._has_body:
+            return True
+        if not data:
+            return self._send(b"") if not self._header_sent else True
+        if self._chunked:
+            return self._send(b"%x\r\n%b\r\n" % (len(data), data))
+        return self._send(data)
+
+    def end(
+        self,
+        chunk: Any = None,
+        encoding: str | None = None,
+        callback: Callable[..., Any] | None = None,
+    ) -> OutgoingMessage:
+        """Finish the message, with a last piece of body. ``callback`` on ``'finish'``."""
+        if callable(chunk) and callback is None:
+            chunk, callback = None, chunk
+        if self._ended:
+            if callback is not None:
+                if self._finished:
+                    runtime.next_tick(callback, ERR_STREAM_ALREADY_FINISHED("end"), owner=self)
+                else:
+                    self.once("finish", callback)
+            return self
+        if self._msg_destroyed:
+            raise ERR_STREAM_DESTROYED("end")
+        if callback is not None:
+            self.once("finish", callback)
+        data = b"" if chunk is None else _to_bytes(chunk, encoding)
+        if self._header is None:
+            self._content_length = len(data)
+            self._implicit_header()
+        self._ended = True
+        if self._has_body and self._chunked:
+            last = (b"%x\r\n%b\r\n" % (len(data), data) if data else b"") + b"0\r\n"
+            last += self._trailer + b"\r\n"
+            self._send(last)
+        elif self._has_body:
+            self._send(data)
+        else:
+            self._send(b"")
+        if self.socket is not None and self._output is None:
+            self._on_flushed()
+        return self
+
+    def add_trailers(self, headers: Any) -> None:
+        """Trailer fields sent after a chunked body."""
+        items = headers.items() if hasattr(headers, "items") else headers
+        parts: list[str] = []
+        for name, value in items:
+            validate_header_name(name, "Trailer name")
+            validate_header_value(name, value)
+            _lines(name, value, parts)
+        self._trailer = "".join(parts).encode("latin-1")
+
+    def _on_flushed(self) -> None:
+        """Everything is handed to the socket: ``'finish'`` (Node: on the write callback)."""
+        if self._finished:
+            return
+        self._finished = True
+        if self._stream_ready:
+            self._w_finished = True
+        if "finish" in self._events:
+            runtime.next_tick(self.emit, "finish", owner=self)
+        self._on_finish()
+
+    def _on_finish(self) -> None:
+        """Subclass hook: the message is complete on the wire."""
+
+    def _on_socket_drain(self) -> None:
+        if self._need_drain:
+            self._need_drain = False
+            self.emit("drain")
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def writable_ended(self) -> bool:
+        """``end()`` was called."""
+        return self._ended
+
+    @property
+    def writable_finished(self) -> bool:
+        """Everything was handed to the socket (``'finish'``)."""
+        return self._finished
+
+    @property
+    def finished(self) -> bool:
+        """Node's deprecated ``finished``: same as ``writable_ended``."""
+        return self._ended
+
+    @property
+    def writable(self) -> bool:
+        """True until ``end()`` or ``destroy()``."""
+        return not self._ended and not self._msg_destroyed
+
+    @property
+    def writable_length(self) -> int:
+        """Bytes waiting in the socket (or here, before there is one)."""
+        if self._output is not None:
+            return sum(len(b) for b in self._output)
+        sock = self.socket
+        return 0 if sock is None else int(sock.writable_length)
+
+    @property
+    def writable_high_water_mark(self) -> int:
+        """The socket's mark (16384 by default)."""
+        sock = self.socket
+        return _HWM if sock is None else int(sock.writable_high_water_mark)
+
+    @property
+    def writable_need_drain(self) -> bool:
+        """``write()`` returned False and ``'drain'`` has not followed yet."""
+        return self._need_drain
+
+    @property
+    def writable_corked(self) -> int:
+        """Always 0: the message does not cork (Node's ``writableCorked`` of a message)."""
+        return 0
+
+    def cork(self) -> None:
+        """Cork the socket (coalesce writes until ``uncork``)."""
+        if self.socket is not None:
+            self.socket.cork()
+
+    def uncork(self) -> None:
+        """Undo a ``cork``."""
+        if self.socket is not None:
+            self.socket.uncork()

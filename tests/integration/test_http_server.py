@@ -1,0 +1,447 @@
+"""http.Server over real loopback sockets, driven by a raw client (bytes in, bytes out).
+
+Every test here runs on uvloop and on plain asyncio (see tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tests.helpers import next_event, wait_event, wait_for
+from tests.integration.http_util import Raw, get_ok, serve, shut
+
+from nodish import errors
+from nodish.stream import consumers
+
+
+def hello(req, res) -> None:
+    res.write_head(200, {"Content-Type": "text/plain"})
+    res.end("hello\n")
+
+
+async def test_keep_alive_serves_several_requests_on_one_connection() -> None:
+    server = await serve(hello)
+    c = await Raw.open(server.address().port)
+    for _ in range(3):
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, body = await c.response()
+        assert status == 200 and body == b"hello\n"
+        assert headers["connection"] == "keep-alive"
+        assert headers["keep-alive"] == "timeout=5"
+        assert headers["transfer-encoding"] == "chunked"  # as Node: write_head then end
+        assert "date" in headers
+    c.close()
+    await shut(server)
+
+
+async def test_end_with_whole_body_sets_content_length() -> None:
+    server = await serve(lambda req, res: res.end(b"abc"))
+    c = await Raw.open(server.address().port)
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, headers, body = await c.response()
+    assert (status, headers["content-length"], body) == (200, "3", b"abc")
+    assert "transfer-encoding" not in headers
+    c.close()
+    await shut(server)
+
+
+async def test_http10_without_keep_alive_is_close_delimited() -> None:
+    server = await serve(hello)
+    c = await Raw.open(server.address().port)
+    c.send(b"GET / HTTP/1.0\r\n\r\n")
+    data = await c.closed()
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert b"Connection: close" in head and b"Transfer-Encoding" not in head
+    assert body == b"hello\n"
+    await shut(server)
+
+
+async def test_http10_keep_alive_with_content_length() -> None:
+    def handler(req, res):
+        res.set_header("Content-Length", 2)
+        res.end("ok")
+
+    server = await serve(handler)
+    c = await Raw.open(server.address().port)
+    for _ in range(2):
+        c.send(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        _status, headers, body = await c.response()
+        assert headers["connection"] == "keep-alive" and body == b"ok"
+    c.close()
+    await shut(server)
+
+
+async def test_no_body_for_head_204_304() -> None:
+    def handler(req, res):
+        code = int(req.url[1:]) if req.url != "/" else 200
+        res.status_code = code
+        res.write("ignored body")
+        res.end()
+
+    server = await serve(handler)
+    c = await Raw.open(server.address().port)
+    c.send(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET /204 HTTP/1.1\r\nHost: x\r\n\r\n")
+    c.send(b"GET /304 HTTP/1.1\r\nHost: x\r\n\r\nGET /200 HTTP/1.1\r\nHost: x\r\n\r\n")
+    s1, _h1, _b1 = await c.response(head_only=True)
+    s2, h2, _b2 = await c.response()
+    s3, h3, _b3 = await c.response()
+    s4, _h4, b4 = await c.response()
+    assert (s1, s2, s3) == (200, 204, 304)
+    assert "transfer-encoding" not in h2 and "content-length" not in h3
+    assert (s4, b4) == (200, b"ignored body")  # the stream stayed in sync
+    c.close()
+    await shut(server)
+
+
+async def test_request_body_streams_and_consumers_read_it() -> None:
+    got: list = []
+
+    async def handler(req, res):
+        got.append(await consumers.json(req))
+        res.end("done")
+
+    server = await serve(handler)
+    c = await Raw.open(server.address().port)
+    c.send(b'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n{"a": 12}')
+    status, _, body = await c.response()
+    assert (status, body, got) == (200, b"done", [{"a": 12}])
+    c.close()
+    await shut(server)
+
+
+async def test_chunked_request_body_and_trailers() -> None:
+    seen: dict = {}
+
+    def handler(req, res):
+        chunks: list[bytes] = []
+        req.on("data", chunks.append)
+
+        def on_end():
+            seen.update(body=b"".join(chunks), trailers=req.trailers, complete=req.complete)
+            res.add_trailers({"X-Sum": "ok"})
+            res.write("a")
+            res.end("b")
+
+        req.on("end", on_end)
+
+    server = await serve(handler)
+    c = await Raw.open(server.address().port)
+    c.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    c.send(b"3\r\nabc\r\n2\r\nde\r\n0\r\nX-Check: 7\r\n\r\n")
+    _status, headers, body = await c.response()
+    assert body == b"ab" and headers["__trailers__"] == "X-Sum: ok"
+    assert seen == {"body": b"abcde", "trailers": {"x-check": "7"}, "complete": True}
+    c.close()
+    await shut(server)
+
+
+async def test_async_iteration_over_request() -> None:
+    async def handler(req, res):
+        total = b""
+        async for chunk in req:
+            total += chunk
+        res.end(str(len(total)))
+
+    server = await serve(handler)
+    c = await Raw.open(server.address().port)
+    body = b"x" * 100_000
+    c.send(b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    _, _, out = await c.response()
+    assert out == b"100000"
+    c.close()
+    await shut(server)
+
+
+async def test_pipelined_requests_are_answered_in_order() -> None:
+    async def handler(req, res):
+        if req.url == "/slow":
+            await asyncio.sleep(0.05)
+        res.end(req.url)
+
+    server = await serve(handler)
+    c = await Raw.open(server.address().port)
+    c.send(
+        b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /last HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    bodies = [(await c.response())[2] for _ in range(3)]
+    assert bodies == [b"/slow", b"/fast", b"/last"]
+    c.close()
+    await shut(server)
+
+
+async def test_unread_body_is_dumped_and_keep_alive_goes_on() -> None:
+    server = await serve(lambda req, res: res.end("ignored your body"))
+    c = await Raw.open(server.address().port)
+    body = b"z" * 50_000
+    for _ in range(2):
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        status, headers, _ = await c.response()
+        assert status == 200 and headers["connection"] == "keep-alive"
+    c.close()
+    await shut(server)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_handler_that_raises_gets_500_and_server_keeps_serving(kind: str) -> None:
+    def sync_handler(req, res):
+        if req.url == "/boom":
+            raise RuntimeError("boom")
+        hello(req, res)
+
+    async def async_handler(req, res):
+        await asyncio.sleep(0)
+        sync_handler(req, res)
+
+    server = await serve(sync_handler if kind == "sync" else async_handler)
+    import logging
+
+    logging.getLogger("nodish").disabled = True
+    try:
+        status, _headers, _ = await get_ok(server.address().port, "/boom")
+        assert status == 500
+        status, _, body = await get_ok(server.address().port)
+        assert (status, body) == (200, b"hello\n")
+    finally:
+        logging.getLogger("nodish").disabled = False
+    await shut(server)
+
+
+async def test_raise_after_head_sent_destroys_connection() -> None:
+    import logging
+
+    def handler(req, res):
+        if req.url == "/half":
+            res.write("partial")
+            raise RuntimeError("late")
+        hello(req, res)
+
+    server = await serve(handler)
+    logging.getLogger("nodish").disabled = True
+    try:
+        c = await Raw.open(server.address().port)
+        c.send(b"GET /half HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = await c.closed()
+        assert data.startswith(b"HTTP/1.1 200 OK") and not data.endswith(b"0\r\n\r\n")
+        assert (await get_ok(server.address().port))[0] == 200
+    finally:
+        logging.getLogger("nodish").disabled = False
+    await shut(server)
+
+
+async def test_user_argument_errors_raise_node_codes() -> None:
+    caught: dict[str, str] = {}
+    done = asyncio.get_running_loop().create_future()
+
+    def handler(req, res):
+        for label, fn in [
+            ("bad_name", lambda: res.set_header("Bad Name", "x")),
+            ("bad_value", lambda: res.set_header("X-A", "a\r\nb")),
+            ("none_value", lambda: res.set_header("X-A", None)),
+            ("status_low", lambda: res.write_head(99)),
+            ("status_high", lambda: res.write_head(1000)),
+        ]:
+            try:
+                fn()
+            except errors.NodeError as exc:
+                caught[label] = exc.code
+        res.end("x")
+        for label, fn in [
+            ("after_sent", lambda: res.set_header("X-A", "1")),
+            ("write_after_end", lambda: res.write("more")),
+        ]:
+            try:
+                fn()
+            except errors.NodeError as exc:
+                caught[label] = exc.code
+        done.set_result(None)
+
+    server = await serve(handler)
+    assert (await get_ok(server.address().port))[0] == 200
+    await wait_for(done)
+    assert caught == {
+        "bad_name": "ERR_INVALID_HTTP_TOKEN",
+        "bad_value": "ERR_INVALID_CHAR",
+        "none_value": "ERR_HTTP_INVALID_HEADER_VALUE",
+        "status_low": "ERR_HTTP_INVALID_STATUS_CODE",
+        "status_high": "ERR_HTTP_INVALID_STATUS_CODE",
+        "after_sent": "ERR_HTTP_HEADERS_SENT",
+        "write_after_end": "ERR_STREAM_WRITE_AFTER_END",
+    }
+    await shut(server)
+
+
+async def test_header_api() -> None:
+    result: dict = {}
+
+    def handler(req, res):
+        res.set_header("X-One", "1")
+        res.set_header("Set-Cookie", ["a=1", "b=2"])
+        res.append_header("X-One", "2")
+        result["names"] = res.get_header_names()
+        result["one"] = res.get_header("x-one")
+        result["has"] = res.has_header("SET-COOKIE")
+        res.remove_header("x-one")
+        result["headers"] = res.get_headers()
+        result["req"] = (req.method, req.url, req.http_version, req.headers, req.raw_headers)
+        res.end()
+
+    server = await serve(handler)
+    c = await Raw.open(server.address().port)
+    c.send(
+        b"GET /p?q=1 HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: b=2\r\nX-D: 1\r\nX-D: 2\r\n\r\n"
+    )
+    _, headers, _ = await c.response()
+    assert result["names"] == ["x-one", "set-cookie"]
+    assert result["one"] == ["1", "2"] and result["has"] is True
+    assert result["headers"] == {"set-cookie": ["a=1", "b=2"]}
+    method, url, version, req_headers, raw = result["req"]
+    assert (method, url, version) == ("GET", "/p?q=1", "1.1")
+    assert req_headers == {"host": "x", "cookie": "a=1; b=2", "x-d": "1, 2"}
+    assert raw[:2] == ["Host", "x"]
+    assert headers["content-length"] == "0"
+    c.close()
+    await shut(server)
+
+
+async def test_upgrade_hands_over_socket_and_head() -> None:
+    got = asyncio.get_running_loop().create_future()
+
+    def on_upgrade(req, socket, head):
+        got.set_result((req.method, req.headers["upgrade"], head))
+        socket.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n"
+        )
+        socket.write(head)
+        socket.on("data", socket.write)
+        socket.on("end", socket.end)  # http sockets are half-open, as in Node
+
+    server = await serve(hello)
+    server.on("upgrade", on_upgrade)
+    c = await Raw.open(server.address().port)
+    c.send(b"GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nearly")
+    assert await wait_for(got) == ("GET", "echo", b"early")
+    status, _, _ = await c.response(head_only=True)
+    assert status == 101
+    while len(c.buf) < 5:
+        await c._more(5)
+    c.send(b"later")
+    while len(c.buf) < 10:
+        await c._more(5)
+    assert c.buf == b"earlylater"
+    c.close()
+    await shut(server)
+
+
+async def test_upgrade_without_listener_is_a_plain_request() -> None:
+    server = await serve(hello)
+    c = await Raw.open(server.address().port)
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+    status, _, body = await c.response()
+    assert (status, body) == (200, b"hello\n")
+    c.close()
+    await shut(server)
+
+
+async def test_connect_event() -> None:
+    got = asyncio.get_running_loop().create_future()
+
+    def on_connect(req, socket, head):
+        got.set_result((req.url, head))
+        socket.end(b"HTTP/1.1 200 Connection Established\r\n\r\ntunnel")
+
+    server = await serve(hello)
+    server.on("connect", on_connect)
+    c = await Raw.open(server.address().port)
+    c.send(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nhi")
+    assert await wait_for(got) == ("example.com:443", b"hi")
+    assert (await c.closed()).endswith(b"\r\n\r\ntunnel")
+    await shut(server)
+
+
+async def test_expect_100_continue_automatic_and_check_continue() -> None:
+    server = await serve(lambda req, res: req.pipe(res))
+    c = await Raw.open(server.address().port)
+    c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+    status, _, _ = await c.response()
+    assert status == 100
+    c.send(b"ping")
+    status, _, body = await c.response()
+    assert (status, body) == (200, b"ping")
+    c.close()
+    await shut(server)
+
+    def check(req, res):
+        res.write_head(403)
+        res.end("no")
+
+    server = await serve(hello)
+    server.on("checkContinue", check)
+    c = await Raw.open(server.address().port)
+    c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+    status, _, body = await c.response()
+    assert (status, body) == (403, b"no")
+    c.close()
+    await shut(server)
+
+
+async def test_close_closes_idle_keep_alive_connections() -> None:
+    server = await serve(hello)
+    c = await Raw.open(server.address().port)
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await c.response()
+    closed = next_event(server, "close")
+    server.close()
+    await wait_for(closed)
+    assert await c.closed() == b""
+
+
+async def test_response_events_and_request_close() -> None:
+    order: list[str] = []
+    done = asyncio.get_running_loop().create_future()
+
+    def handler(req, res):
+        res.on("finish", lambda: order.append("res finish"))
+        res.on("close", lambda: (order.append("res close"), done.set_result(None)))
+        req.on("end", lambda: order.append("req end"))
+        req.on("close", lambda: order.append("req close"))
+        res.end("x")
+        order.append("end returned")
+
+    server = await serve(handler)
+    assert (await get_ok(server.address().port))[0] == 200
+    await wait_for(done)
+    assert order[0] == "end returned"
+    assert order.index("res finish") < order.index("res close")
+    await shut(server)
+
+
+async def test_write_backpressure_and_drain() -> None:
+    result: dict = {}
+
+    def handler(req, res):
+        chunk = b"x" * 65536
+        sent = 0
+
+        def pump():
+            nonlocal sent
+            while sent < 8 * 1024 * 1024:
+                sent += len(chunk)
+                if not res.write(chunk):
+                    result.setdefault("buffered", res.writable_length)
+                    res.once("drain", pump)
+                    return
+            res.end()
+
+        pump()
+
+    server = await serve(handler)
+    c = await Raw.open(server.address().port)
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await wait_event(server, "request")
+    _, _, body = await c.response(timeout=20)
+    assert len(body) == 8 * 1024 * 1024
+    assert result["buffered"] < 1024 * 1024
+    c.close()
+    await shut(server)
