@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os as _os
 
-from . import dgram, errors, events, runtime, stream, timers, ws
+from . import dgram, errors, events, http, runtime, stream, timers, ws
 from .process import process
 from .runtime import get_loop, run
 
@@ -50,6 +50,7 @@ __all__ = [
     "errors",
     "events",
     "get_loop",
+    "http",
     "process",
     "run",
     "runtime",

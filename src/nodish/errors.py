@@ -253,6 +253,8 @@ def validate_callback(callback: Any, name: str = "callback") -> None:
     """
     if callback is not None and not callable(callback):
         raise ERR_INVALID_ARG_TYPE(name, "a function", type(callback).__name__)
+
+
 ERR_HTTP_HEADERS_SENT: type[NodeError] = codes.ERR_HTTP_HEADERS_SENT
 ERR_HTTP_INVALID_HEADER_VALUE: type[NodeError] = codes.ERR_HTTP_INVALID_HEADER_VALUE
 ERR_HTTP_INVALID_STATUS_CODE: type[NodeError] = codes.ERR_HTTP_INVALID_STATUS_CODE
