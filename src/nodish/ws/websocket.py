@@ -31,9 +31,11 @@ Sending and memory. ``send`` writes at once; ``buffered_amount`` is what the soc
 has not handed to the kernel yet. On the server side, a send that leaves the buffer
 over the socket's high-water mark stops reading from that peer until ``'drain'``: a
 peer that does not read cannot make us read (and answer) more. A send made while
-more than ``max_buffered_amount`` bytes are still waiting fails the connection with
-1008 (``ws`` would grow without bound); servers set it (16 MiB by default), clients
-do not unless asked. ``await ws.send(x)`` waits for the buffer to
+more than ``max_buffered_amount`` bytes piled up since the buffer last went over the
+mark (the message that crossed it, however large, does not count: an echo of a legal
+100 MiB message is not a slow peer) fails the connection with 1008, where ``ws``
+would grow without bound; servers set it (16 MiB by default), clients do not unless
+asked. ``await ws.send(x)`` waits for the buffer to
 fall under the mark.
 """
 
@@ -225,8 +227,9 @@ class WebSocket(EventEmitter):
         close_timeout: seconds to wait for the peer to finish the closing handshake.
         heartbeat: ping every this many seconds; a peer that has not answered the
             previous ping by the next one is terminated.
-        max_buffered_amount: send-buffer bytes beyond which a further send fails the
-            connection with 1008 (None: no limit, the client's default; servers give
+        max_buffered_amount: send-buffer bytes that may pile up while the peer is not
+            reading (after the write that went over the mark) before a further send
+            fails the connection with 1008 (None: no limit, the client's default; servers give
             their connections 16 MiB).
         auto_pong: answer pings with pongs (the RFC requires it; default True).
     """
@@ -260,7 +263,7 @@ class WebSocket(EventEmitter):
         "_max_buffered",
         "_max_fragments",
         "_max_payload",
-        "_over_mark",
+        "_over_base",
         "_protocol",
         "_read_throttled",
         "_ready_state",
@@ -317,7 +320,7 @@ class WebSocket(EventEmitter):
         self._auto_pong = auto_pong
         self._is_server = url is None
         self._read_throttled = False
-        self._over_mark = False
+        self._over_base = -1
         self._user_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._handlers: dict[str, Any] | None = None
@@ -429,7 +432,7 @@ class WebSocket(EventEmitter):
         self.emit("close", self._close_code, self._close_reason)
 
     def _on_drain(self) -> None:
-        self._over_mark = False
+        self._over_base = -1
         if self._read_throttled:
             self._read_throttled = False
             if not self._user_paused and self._socket is not None:
@@ -547,7 +550,8 @@ class WebSocket(EventEmitter):
             sock.write(bufs[0])
             ok = sock.write(bufs[1])
         if not ok:
-            self._over_mark = True
+            if self._over_base < 0:
+                self._over_base = sock.writable_length
             if self._is_server and not self._read_throttled:
                 # the peer is not reading what we send: stop reading what it sends
                 self._read_throttled = True
@@ -603,7 +607,11 @@ class WebSocket(EventEmitter):
             return _Failed(err)
         sock = self._socket
         limit = self._max_buffered
-        if self._over_mark and limit is not None and sock.writable_length > limit:
+        if (
+            self._over_base >= 0
+            and limit is not None
+            and sock.writable_length - self._over_base > limit
+        ):
             self._fail_send_buffer()
             err = self._not_open("send")
             if callback is not None:
@@ -620,7 +628,7 @@ class WebSocket(EventEmitter):
         """The peer let more than ``max_buffered_amount`` bytes pile up: 1008."""
         self._on_fail(
             1008,
-            f"Send buffer over {self._max_buffered} bytes: the peer is not reading",
+            f"Over {self._max_buffered} bytes piled up in the send buffer: the peer is not reading",
             "WS_ERR_SEND_BUFFER_FULL",
         )
 
