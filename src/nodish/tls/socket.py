@@ -39,6 +39,8 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from OpenSSL import SSL
+from OpenSSL._util import ffi as _ffi
+from OpenSSL._util import lib as _lib
 
 from .._address import is_ip
 from ..errors import ERR_TLS_HANDSHAKE_TIMEOUT, NodeError, system_error
@@ -50,6 +52,12 @@ __all__ = ["TLSSocket"]
 
 _RECV = 65536
 _BIO = 65536
+# The hot path calls OpenSSL directly (pyOpenSSL's recv/bio_read raise an exception
+# each time the buffers run dry, i.e. once per read): one scratch buffer serves every
+# socket, since the loop runs one callback at a time and each read is copied out.
+_BUF = _ffi.new("char[]", _BIO)
+_WANT_READ = _lib.SSL_ERROR_WANT_READ
+_ZERO_RETURN = _lib.SSL_ERROR_ZERO_RETURN
 _ECONNRESET_MSG = "Client network socket disconnected before secure TLS connection was established"
 
 
@@ -419,11 +427,12 @@ class TLSSocket(Socket):
         if conn is None or tt is None:
             return
         out = []
+        from_ssl, buf = conn._from_ssl, _BUF
         while True:
-            try:
-                out.append(conn.bio_read(_BIO))
-            except SSL.WantReadError:
+            n = _lib.BIO_read(from_ssl, buf, _BIO)
+            if n <= 0:  # a memory BIO says "retry" when empty
                 break
+            out.append(_ffi.buffer(buf, n)[:])
         if out and not self._lost:
             tt.raw.write(b"".join(out) if len(out) > 1 else out[0])
 
@@ -468,9 +477,21 @@ class TLSSocket(Socket):
                 return
         chunks = []
         eof = False
+        ssl, buf = conn._ssl, _BUF
         while True:
+            n = _lib.SSL_read(ssl, buf, _BIO)
+            if n > 0:
+                chunks.append(_ffi.buffer(buf, n)[:])
+                continue
+            err = _lib.SSL_get_error(ssl, n)
+            if err == _WANT_READ:
+                break
+            if err == _ZERO_RETURN:
+                eof = True
+                break
+            # anything else: let pyOpenSSL read again and raise its own error
             try:
-                chunks.append(conn.recv(_RECV))
+                conn.recv(_RECV)
             except SSL.WantReadError:
                 break
             except SSL.ZeroReturnError:
