@@ -31,7 +31,7 @@ if "NODISH_UNIQUE_ID" in _os.environ:
 
 # Modules on heavier dependencies (cryptography, ssl) load on first use, so that
 # `import nodish` stays fast: `nodish.certs` works all the same.
-_LAZY = ("certs", "cluster", "socketio", "tls")
+_LAZY = ("certs", "cluster", "https", "socketio", "tls")
 
 
 def __getattr__(name: str) -> object:
@@ -51,6 +51,7 @@ __all__ = [
     "events",
     "get_loop",
     "http",
+    "https",
     "process",
     "run",
     "runtime",
