@@ -14,27 +14,33 @@ TIMEOUT = 15.0 * float(os.environ.get("NODISH_TIMEOUT_FACTOR", "1"))
 
 
 def nodish(
-    *args: str, input: bytes | None = b"", timeout: float = TIMEOUT
+    *args: str,
+    input: bytes | None = b"",
+    timeout: float = TIMEOUT,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``nodish ARGS`` to completion with ``input`` on stdin."""
+    """Run ``nodish ARGS`` to completion with ``input`` on stdin (``env`` added)."""
     return subprocess.run(
         [sys.executable, "-m", "nodish", *args],
         input=input,
         capture_output=True,
         timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 
 class Tool:
     """A long-running ``nodish`` process (a server) whose output is read line by line."""
 
-    def __init__(self, *args: str, stdin: Any = subprocess.DEVNULL) -> None:
+    def __init__(
+        self, *args: str, stdin: Any = subprocess.DEVNULL, env: dict[str, str] | None = None
+    ) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nodish", *args],
             stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         self._buf = {"stdout": b"", "stderr": b""}
 

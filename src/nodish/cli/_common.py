@@ -60,6 +60,7 @@ _KINDS: dict[str, tuple[int, str]] = {
     "EADDRINUSE": (EXIT_LISTEN, "another program uses that port"),
     "EACCES": (EXIT_LISTEN, "not permitted (ports below 1024 need privileges)"),
     "EADDRNOTAVAIL": (EXIT_LISTEN, "that address is not one of this machine's"),
+    "ENOENT": (EXIT_ERROR, "no such file"),
 }
 _CERT_CODES = (
     "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
@@ -78,6 +79,11 @@ for _code in _CERT_CODES:
         "the server's certificate is not trusted (--ca FILE to trust its CA, "
         "--insecure to skip the check)",
     )
+_KINDS["ERR_TLS_CERT_ALTNAME_INVALID"] = (
+    EXIT_CERT,
+    "the certificate is not for that name (--servername NAME to check another, "
+    "--insecure to skip the check)",
+)
 
 
 def error_code(err: BaseException) -> str | None:
@@ -235,3 +241,72 @@ def add_tool(sub: Any, name: str, summary: str, doc: str | None) -> Any:
         epilog=EXIT_STATUSES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+
+
+def add_tls_client_options(p: Any) -> None:
+    """``--tls``, ``--ca FILE``, ``--insecure``, ``--servername NAME`` on a client tool."""
+    p.add_argument("--tls", action="store_true", help="connect over TLS")
+    p.add_argument(
+        "--ca", metavar="FILE", help="trust the CA certificates in FILE (PEM) besides the system's"
+    )
+    p.add_argument(
+        "-k", "--insecure", action="store_true", help="do not check the server's certificate"
+    )
+    p.add_argument("--servername", metavar="NAME", help="the name sent in SNI and checked")
+
+
+def tls_client_options(args: Any) -> dict[str, Any]:
+    """``tls.connect`` keywords from :func:`add_tls_client_options`'s arguments.
+
+    Raises:
+        OSError: the ``--ca`` file cannot be read (``ENOENT`` ...), with Node's code.
+    """
+    from ..errors import translate_os_error
+
+    options: dict[str, Any] = {"reject_unauthorized": not args.insecure}
+    if args.ca:
+        try:
+            with open(args.ca, "rb") as f:
+                options["ca"] = f.read()
+        except OSError as exc:
+            raise translate_os_error(exc, "open", args.ca) from None  # type: ignore[misc]
+    if args.servername:
+        options["servername"] = args.servername
+    return options
+
+
+def add_tls_server_options(p: Any) -> None:
+    """``--tls``, ``--cert FILE``, ``--key FILE`` on a server tool."""
+    p.add_argument("--tls", action="store_true", help="serve over TLS")
+    p.add_argument(
+        "--cert",
+        metavar="FILE",
+        help="certificate chain (PEM); default: one issued by the development CA of "
+        "nodish demo, made on first use",
+    )
+    p.add_argument("--key", metavar="FILE", help="the certificate's private key (PEM)")
+
+
+def tls_server_options(args: Any, host: str) -> tuple[dict[str, Any], str | None]:
+    """``tls.create_server`` keywords from :func:`add_tls_server_options`'s arguments,
+    and the CA file clients should trust (None when the user gave the certificate).
+
+    Raises:
+        OSError: a file cannot be read, with Node's code.
+        ValueError: only one of ``--cert`` and ``--key``.
+    """
+    from ..errors import translate_os_error
+
+    if args.cert or args.key:
+        if not (args.cert and args.key):
+            raise ValueError("--cert and --key go together")
+        try:
+            with open(args.cert, "rb") as c, open(args.key, "rb") as k:
+                return {"cert": c.read(), "key": k.read()}, None
+        except OSError as exc:
+            raise translate_os_error(exc, "open", exc.filename) from None  # type: ignore[misc]
+    from ..demo.devca import DevCA, data_dir
+
+    ca = DevCA(data_dir())
+    leaf = ca.server_certificate(host)
+    return {"cert": leaf.chain_pem, "key": leaf.key_pem()}, str(ca.cert_path)

@@ -24,26 +24,41 @@ def _timed_out(host: str, port: int) -> BaseException:
     return system_error(errno.ETIMEDOUT, "connect", host, port)
 
 
-def connect_tcp(host: str, port: int, timeout: float) -> int:
-    """Run the TCP client until the connection closes; returns the exit status."""
+def connect_tcp(host: str, port: int, timeout: float, tls: dict[str, Any] | None = None) -> int:
+    """Run the TCP client until the connection closes; returns the exit status.
+
+    ``tls``: connect over TLS with these ``tls.connect`` options (None: plain TCP).
+    """
     import nodish
-    from nodish import net
 
     status = _common.EXIT_OK
-    sock = net.connect(port, host)
+    connected = False
+    if tls is None:
+        from nodish import net
+
+        sock: Any = net.connect(port, host)
+        ready = "connect"
+    else:
+        from nodish import tls as tls_module
+
+        sock = tls_module.connect(port, host, **tls)
+        ready = "secureConnect"
     # Node's net.connect has no connect deadline of its own ('timeout' is idle time):
-    # the tool gives up after ``timeout`` seconds without a connection.
+    # the tool gives up after ``timeout`` seconds without a connection (and handshake).
     sock.set_timeout(timeout)
 
     def on_timeout() -> None:
-        if sock.connecting:
+        if not connected:
             sock.destroy(_timed_out(host, port))
 
     def on_connect() -> None:
+        nonlocal connected
+        connected = True
         sock.set_timeout(0)
         if sys.stdin.isatty():
+            how = f" over {sock.get_protocol()}" if tls is not None else ""
             print(
-                f"connected to {sock.remote_address}:{sock.remote_port} "
+                f"connected to {sock.remote_address}:{sock.remote_port}{how} "
                 "(Ctrl-D ends sending, Ctrl-C quits)",
                 file=sys.stderr,
                 flush=True,
@@ -66,7 +81,7 @@ def connect_tcp(host: str, port: int, timeout: float) -> int:
         status = fail("connect", err)
 
     sock.on("timeout", on_timeout)
-    sock.on("connect", on_connect)
+    sock.on(ready, on_connect)
     sock.on("data", write_stdout)
     sock.on("error", on_error)
     nodish.run()
@@ -149,8 +164,17 @@ def connect_udp(host: str, port: int, wait: float) -> int:
 
 def _run(args: Any) -> int:
     if args.udp:
+        if args.tls:
+            print("nodish connect: --tls and --udp exclude each other", file=sys.stderr)
+            return _common.EXIT_USAGE
         return connect_udp(args.host, args.port, args.wait)
-    return connect_tcp(args.host, args.port, args.timeout)
+    tls = None
+    if args.tls:
+        try:
+            tls = _common.tls_client_options(args)
+        except OSError as err:
+            return fail("connect", err)
+    return connect_tcp(args.host, args.port, args.timeout, tls)
 
 
 def register(sub: Any) -> None:
@@ -164,6 +188,7 @@ def register(sub: Any) -> None:
     p.add_argument("host", help="host name or address")
     p.add_argument("port", type=_common.remote_port, help="port")
     p.add_argument("--udp", action="store_true", help="UDP: one datagram per input line")
+    _common.add_tls_client_options(p)
     p.add_argument(
         "--timeout",
         type=float,

@@ -1,9 +1,12 @@
-"""``nodish echo tcp|udp [--port N] [--host H]``: echo servers to test clients against.
+"""``nodish echo tcp|udp [--port N] [--host H] [--tls]``: echo servers to test clients.
 
 ``tcp`` sends back every byte it receives and half-closes when the client does; ``udp``
 sends every datagram back to its sender. The first line printed is where the server
 listens (``echo tcp listening on 127.0.0.1:8124``), then one line per connection or
-datagram on stderr with ``-v``. Ctrl-C stops the server (exit 0).
+datagram on stderr with ``-v``. ``--tls`` serves TCP over TLS, with ``--cert`` and
+``--key``, or with a certificate issued by the development CA of ``nodish demo``
+(clients then trust it with ``--ca`` and the file named on stderr). Ctrl-C stops the
+server (exit 0).
 """
 
 from __future__ import annotations
@@ -30,10 +33,19 @@ def _listening(proto: str, address: Any) -> None:
     print(f"echo {proto} listening on {address.address}:{address.port}", flush=True)
 
 
-def echo_tcp(host: str, port: int, verbose: bool) -> int:
-    """Serve TCP echo until Ctrl-C; returns the exit status."""
+def _trust_hint(ca_file: str | None) -> None:
+    if ca_file is not None:
+        print(
+            f"the certificate is issued by the development CA {ca_file}: "
+            f"clients trust it with --ca {ca_file}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def echo_tcp(host: str, port: int, verbose: bool, tls: dict[str, Any] | None = None) -> int:
+    """Serve TCP (or, with ``tls`` options, TLS) echo until Ctrl-C; returns the status."""
     import nodish
-    from nodish import net
 
     log = _log(verbose)
     status = _common.EXIT_OK
@@ -45,14 +57,26 @@ def echo_tcp(host: str, port: int, verbose: bool) -> int:
         sock.on("error", lambda err: log(f"{peer}: {_common.describe(err)}"))
         sock.on("close", lambda *_: log(f"{peer} closed"))
 
-    server = net.create_server(on_connection, allow_half_open=True)
+    if tls is None:
+        from nodish import net
+
+        server: Any = net.create_server(on_connection, allow_half_open=True)
+    else:
+        from nodish import tls as tls_module
+
+        server = tls_module.create_server(on_connection, allow_half_open=True, **tls)
+        server.on(
+            "tlsClientError",
+            lambda err, _sock: log(f"TLS handshake failed: {_common.describe(err)}"),
+        )
 
     def on_error(err: BaseException) -> None:
         nonlocal status
         status = _common.fail("echo", err, _listen_hint(err))
 
     server.on("error", on_error)
-    server.listen(port, host, callback=lambda: _listening("tcp", server.address()))
+    proto = "tcp" if tls is None else "tls"
+    server.listen(port, host, callback=lambda: _listening(proto, server.address()))
     _common.stop_on_interrupt()
     nodish.run()
     return status
@@ -91,12 +115,26 @@ def _listen_hint(err: BaseException) -> str | None:
     return None
 
 
-SERVERS: dict[str, Callable[[str, int, bool], int]] = {"tcp": echo_tcp, "udp": echo_udp}
+SERVERS: dict[str, Callable[..., int]] = {"tcp": echo_tcp, "udp": echo_udp}
+TLS_CAPABLE = ("tcp",)
 
 
 def _run(args: Any) -> int:
     port = DEFAULT_PORTS[args.protocol] if args.port is None else args.port
-    return SERVERS[args.protocol](args.host, port, args.verbose)
+    if not args.tls:
+        return SERVERS[args.protocol](args.host, port, args.verbose)
+    if args.protocol not in TLS_CAPABLE:
+        print(f"nodish echo: --tls does not apply to {args.protocol}", file=sys.stderr)
+        return _common.EXIT_USAGE
+    try:
+        tls, ca_file = _common.tls_server_options(args, args.host)
+    except ValueError as err:
+        print(f"nodish echo: {err}", file=sys.stderr)
+        return _common.EXIT_USAGE
+    except OSError as err:
+        return _common.fail("echo", err)
+    _trust_hint(ca_file)
+    return SERVERS[args.protocol](args.host, port, args.verbose, tls)
 
 
 def register(sub: Any) -> None:
@@ -117,4 +155,5 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("-v", "--verbose", action="store_true", help="log each connection or datagram")
+    _common.add_tls_server_options(p)
     p.set_defaults(func=_run)
