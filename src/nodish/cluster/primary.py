@@ -19,8 +19,10 @@ Ports. A worker's ``listen()`` asks the primary (``queryServer``); servers are k
 address, port, family and the worker's listen index, so ``listen(0)`` in every worker
 shares one port. Under ``SCHED_RR`` a :class:`RoundRobinHandle` listens in the primary,
 accepts in batches until ``EAGAIN`` and hands each connection to the next free worker
-(``newconn``); a worker is free again when it has acknowledged, and one that refuses
-(it is closing) gets the connection redistributed. A worker that dies with a
+(``newconn``). Node keeps one unacknowledged connection per worker; we allow
+``WINDOW`` (2) to a worker that acknowledges promptly, which hides the acknowledgement's
+round trip, and one to a worker that does not (its loop is stuck), as Node. A worker
+that refuses (it is closing) gets the connection redistributed. A worker that dies with a
 connection in flight has it redistributed as well. The accept queue is bounded: past
 ``MAX_PENDING`` unhanded connections the primary stops accepting, and the kernel's
 backlog holds the rest. Under ``SCHED_NONE`` (and for UDP always) a
@@ -62,6 +64,14 @@ logger = logging.getLogger("nodish")
 
 SCHED_NONE = 1
 SCHED_RR = 2
+
+# Connections handed to one worker and not yet acknowledged (Node: 1). Two keep a
+# worker busy while its acknowledgement travels back, which is most of the handoff's
+# latency (this nearly doubles short connections per second); a second one goes only
+# to a worker that acknowledged within STALLED seconds, so a worker whose loop is
+# stuck holds one connection at most, as in Node.
+WINDOW = 2
+STALLED = 0.02
 
 # Connections accepted but not yet handed to a worker before the primary stops
 # accepting (the kernel's backlog then holds the rest).
@@ -311,14 +321,13 @@ class WorkerProcess(EventEmitter):
 class PrimaryWorker(Worker):
     """A :class:`Worker` as the primary holds it."""
 
-    __slots__ = ("_beat", "_env", "_heartbeat_timer", "_inflight")
+    __slots__ = ("_beat", "_env", "_heartbeat_timer")
 
     process: WorkerProcess
 
     def __init__(self, id: int, process: WorkerProcess, env: dict[str, str] | None) -> None:
         super().__init__(id, process)
         self._env = env
-        self._inflight: Any = None
         self._beat = time.monotonic()
         self._heartbeat_timer: asyncio.TimerHandle | None = None
 
@@ -611,13 +620,14 @@ class RoundRobinHandle:
     """``SCHED_RR``: the primary listens and accepts, and hands each connection to the
     next free worker."""
 
-    __slots__ = ("all", "errno", "free", "handles", "key", "loop", "paused", "sock")
+    __slots__ = ("all", "errno", "free", "handles", "inflight", "key", "loop", "paused", "sock")
 
     def __init__(self, key: str, address: Any, port: int, kind: Any, msg: dict[str, Any]) -> None:
         self.key = key
         self.all: dict[int, PrimaryWorker] = {}
         self.free: dict[int, PrimaryWorker] = {}
         self.handles: deque[_socket.socket] = deque()
+        self.inflight: dict[int, list[tuple[_socket.socket, float]]] = {}
         self.errno: int | None = None
         self.sock: _socket.socket | None = None
         self.loop = runtime.get_loop()
@@ -649,10 +659,8 @@ class RoundRobinHandle:
         if self.all.pop(worker.id, None) is None:
             return False
         self.free.pop(worker.id, None)
-        conn = worker._inflight
-        if conn is not None:
-            # handed to a worker that went away before acknowledging: give it to another
-            worker._inflight = None
+        # handed to a worker that went away before acknowledging: give them to another
+        for conn, _sent in self.inflight.pop(worker.id, ()):
             self._distribute(conn)
         if self.all:
             return False
@@ -696,38 +704,56 @@ class RoundRobinHandle:
         if len(self.handles) >= MAX_PENDING:
             self._pause()
         free = self.free
-        if free:
+        while self.handles and free:
             wid = next(iter(free))
             self._handoff(free.pop(wid))
 
+    def _has_room(self, inflight: list[tuple[_socket.socket, float]]) -> bool:
+        if not inflight:
+            return True
+        if len(inflight) >= WINDOW:
+            return False
+        # a worker that has not acknowledged for a while (its loop is stuck) gets no
+        # second connection: it holds one at most, as in Node
+        return self.loop.time() - inflight[0][1] < STALLED
+
     def _handoff(self, worker: PrimaryWorker) -> None:
-        if worker.id not in self.all:
+        wid = worker.id
+        if wid not in self.all:
             return
+        inflight = self.inflight.setdefault(wid, [])
+        if not self._has_room(inflight):
+            return  # back in turn when it acknowledges
         if not self.handles:
-            self.free[worker.id] = worker
+            self.free[wid] = worker
             return
         conn = self.handles.popleft()
         if self.paused and len(self.handles) < MAX_PENDING // 2 and self.sock is not None:
             self.paused = False
             self.loop.add_reader(self.sock.fileno(), self._accept)
-        worker._inflight = conn
+        entry = (conn, self.loop.time())
+        inflight.append(entry)
 
         def acked(reply: dict[str, Any], _handle: Any) -> None:
-            if worker._inflight is not conn:
+            pending = self.inflight.get(wid)
+            if pending is None or entry not in pending:
                 return  # redistributed already (the worker went away)
-            worker._inflight = None
+            pending.remove(entry)
             if reply.get("accepted"):
                 conn.close()
-            elif reply.get("closed"):
-                self._distribute(conn)
-                return
             else:
+                # refused (the worker is closing that server) or never answered
                 self._distribute(conn)
+                if reply.get("closed"):
+                    return
             self._handoff(worker)
 
         worker.process.endpoint.request(
             {"act": "newconn", "key": self.key}, ("net.Native", conn.fileno()), acked
         )
+        if self._has_room(inflight):
+            # room for one more: back at the end of the queue (turns stay round-robin)
+            self.free[wid] = worker
 
 
 # ---------------------------------------------------------------------- disconnect
