@@ -6,6 +6,7 @@ log of what happened, in order; Node's log is the oracle.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -144,6 +145,44 @@ async def py_timeout_once(port: int) -> list[Any]:
     return await closed_log(s, log)
 
 
+# -- reconnecting a closed socket --------------------------------------------------------
+
+JS_RECONNECT = """
+let round = 0;
+const s = net.connect(port, '127.0.0.1');
+for (const name of ['connect', 'ready', 'finish', 'end'])
+  s.on(name, () => log.push([name, round]));
+s.on('connect', () => s.end('round ' + round));
+s.on('close', (h) => {
+  log.push(['close', h, s.destroyed, s.readyState, s.bytesWritten]);
+  if (++round < 3) s.connect(port, '127.0.0.1');
+  else done();
+});
+"""
+
+
+async def py_reconnect(port: int) -> list[Any]:
+    log: list[Any] = []
+    rounds = [0]
+    finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    s = net.connect(port, "127.0.0.1")
+    for name in ("connect", "ready", "finish", "end"):
+        s.on(name, lambda n=name: log.append([n, rounds[0]]))
+    s.on("connect", lambda: s.end(f"round {rounds[0]}"))
+
+    def on_close(had_error: bool) -> None:
+        log.append(["close", had_error, s.destroyed, s.ready_state, s.bytes_written])
+        rounds[0] += 1
+        if rounds[0] < 3:
+            s.connect(port, "127.0.0.1")
+        else:
+            finished.set_result(None)
+
+    s.on("close", on_close)
+    await wait_for(finished)
+    return log
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[int], Awaitable[list[Any]]]]] = {
     "destroy_while_connecting_with_writes_and_end": (
         JS_DESTROY_WRITES,
@@ -163,6 +202,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[int], Awaitable[list[Any]]]]] = {
     ),
     "names_the_resolver_refuses": (JS_BAD_HOSTS, py_bad_hosts),
     "timeout_once_per_idle_period": (JS_TIMEOUT_ONCE, py_timeout_once),
+    "reconnect_after_close": (JS_RECONNECT, py_reconnect),
 }
 
 

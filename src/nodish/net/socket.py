@@ -93,6 +93,7 @@ class Socket(Duplex, asyncio.Protocol):
     __slots__ = (
         "_bytes_read",
         "_bytes_written",
+        "_close_due",
         "_connect_task",
         "_connecting",
         "_consumer",
@@ -140,6 +141,7 @@ class Socket(Duplex, asyncio.Protocol):
         self._connect_task: asyncio.Task[None] | None = None
         self._lost = False
         self._had_error = False
+        self._close_due = False
         self._bytes_read = 0
         self._bytes_written = 0
         self._read_paused = False
@@ -360,6 +362,7 @@ class Socket(Duplex, asyncio.Protocol):
         callback()
 
     def _destroy(self, err: BaseException | None, callback: Callable[..., Any]) -> None:
+        self._close_due = True  # until 'close' is emitted
         self._connecting = False
         self._stop_timer()
         task = self._connect_task
@@ -387,6 +390,7 @@ class Socket(Duplex, asyncio.Protocol):
         self._loop.call_soon(self._emit_close_event)
 
     def _emit_close_event(self) -> None:
+        self._close_due = False
         self._handle.close()
         server = self._server
         pending = self._pending_writes
@@ -443,13 +447,20 @@ class Socket(Duplex, asyncio.Protocol):
             timeout: idle timeout in seconds (``set_timeout``), armed before connecting.
             callback: added as a ``'connect'`` listener.
 
+        A socket that has emitted ``'close'`` may be connected again: this is how
+        Node reconnects one (same object, same listeners, new connection).
+
         Raises:
+            ERR_INVALID_STATE: already connected or connecting, or destroyed and
+                its ``'close'`` not yet emitted.
             ERR_SOCKET_BAD_PORT: bad port (at once). Connection failures arrive as
             ``'error'`` (ECONNREFUSED, ENOTFOUND, ETIMEDOUT, EHOSTUNREACH) then
             ``'close'``.
         """
-        if self._transport is not None or self._connecting:
+        if self._connecting or (self._transport is not None and not self.destroyed):
             raise runtime_error_already_connected()
+        if self._close_due:
+            raise runtime_error_closing()
         if path is None:
             if port is None:
                 raise ERR_INVALID_ARG_TYPE("port", "of type int", "None")
@@ -464,6 +475,8 @@ class Socket(Duplex, asyncio.Protocol):
         elif not isinstance(path, str):
             raise ERR_INVALID_ARG_TYPE("path", "of type str", type(path).__name__)
         validate_callback(callback)
+        if self.destroyed:
+            self._reset_for_reconnect()
         if timeout is not None:
             self.set_timeout(timeout)
         if callback is not None:
@@ -478,6 +491,26 @@ class Socket(Duplex, asyncio.Protocol):
             coro = self._connect_tcp(host, port, local_address, local_port, family)
         self._connect_task = self._loop.create_task(coro)
         return self
+
+    def _reset_for_reconnect(self) -> None:
+        # Node's connect() on a destroyed socket: forget the old handle, undestroy the
+        # stream (its buffers and flowing mode stay), count bytes afresh.
+        self._undestroy()
+        self._transport = None
+        self._server = None
+        self._lost = False
+        self._had_error = False
+        self._peer = None
+        self._sockname = None
+        self._unix_path = None
+        self._bytes_read = 0
+        self._bytes_written = 0
+        self._write_paused = False
+        self._write_cb = None
+        self._final_destroy_cb = None
+        self._pending_writes = None
+        self._final_cb = None
+        self._read_paused = bool(self.is_paused())  # applied by connection_made
 
     async def _connect_unix(self, path: str) -> None:
         try:
@@ -865,3 +898,9 @@ def runtime_error_already_connected() -> BaseException:
     from ..errors import ERR_INVALID_STATE
 
     return ERR_INVALID_STATE("socket is already connected or connecting")
+
+
+def runtime_error_closing() -> BaseException:
+    from ..errors import ERR_INVALID_STATE
+
+    return ERR_INVALID_STATE("socket is closing; connect() it again after its 'close' event")

@@ -351,6 +351,31 @@ class Stream(EventEmitter):
         except Exception as exc:
             on_destroy(exc)
 
+    def _undestroy(self) -> None:
+        """Make a destroyed stream usable again (Node's ``destroyImpl.undestroy``).
+
+        Used by ``net.Socket.connect()`` to reconnect a socket after ``'close'``. The
+        buffers and the flowing mode are kept, as in Node.
+        """
+        self._constructed = True
+        self._closed = False
+        self._close_emitted = False
+        self._destroyed = False
+        self._errored = None
+        self._error_emitted = False
+        if self._has_readable:
+            done = not self._r_enabled
+            self._r_reading = False
+            self._r_ended = done
+            self._r_end_emitted = done
+        if self._has_writable:
+            done = not self._w_enabled
+            self._w_final_called = False
+            self._w_prefinished = False
+            self._w_ended = done
+            self._w_ending = done
+            self._w_finished = done
+
     def _emit_error_close_nt(self, err: BaseException) -> None:
         try:
             self._emit_error_nt(err)
