@@ -474,3 +474,30 @@ def test_exactly_one_mode() -> None:
         WebSocketServer(port=0, no_server=True)
     with pytest.raises(TypeError):
         WebSocketServer(no_server=True, verify_client="yes")  # type: ignore[arg-type]
+
+
+async def test_frames_sent_with_the_request_wait_for_resume_after_pause() -> None:
+    wss, port = await serve()
+    got: list[Any] = []
+    conns: list[WebSocket] = []
+
+    def on_connection(ws: WebSocket, req: Any) -> None:
+        ws.pause()  # at once: the frames that came with the request must wait
+        conns.append(ws)
+        ws.on("message", lambda data, is_binary: got.append(data))
+
+    wss.on("connection", on_connection)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(upgrade_request() + client_frame(1, b"in the head") + client_frame(1, b"2"))
+        await wait_for(reader.readuntil(b"\r\n\r\n"))
+        await until(lambda: conns)
+        (ws,) = conns
+        assert ws.is_paused and got == []
+        writer.write(client_frame(1, b"later"))
+        ws.resume()
+        await until(lambda: len(got) == 3)
+        assert got == ["in the head", "2", "later"]
+        writer.close()
+    finally:
+        await close_server(wss)

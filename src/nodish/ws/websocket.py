@@ -53,6 +53,7 @@ from .. import runtime
 from .._address import is_ip
 from ..errors import ERR_INVALID_ARG_TYPE, NodeError
 from ..events import EventEmitter
+from ..net.socket import Socket as PlainSocket
 from .deflate import DeflateOptions, PerMessageDeflate, client_offer, parse_response
 from .frames import (
     OP_BINARY,
@@ -269,6 +270,7 @@ class WebSocket(EventEmitter):
         "_ready_state",
         "_receiver",
         "_socket",
+        "_stash",
         "_url",
         "_user_paused",
     )
@@ -322,6 +324,7 @@ class WebSocket(EventEmitter):
         self._read_throttled = False
         self._over_base = -1
         self._user_paused = False
+        self._stash: bytearray | None = None
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._handlers: dict[str, Any] | None = None
         self._iter_queue: Any = None
@@ -377,7 +380,14 @@ class WebSocket(EventEmitter):
             sock.set_no_delay(True)
         except Exception:  # pragma: no cover - a socket-like without these
             pass
-        sock.on("data", self._on_data)
+        pending = sock.read() if sock.readable_length else None
+        if type(sock) is PlainSocket:
+            # straight from data_received, as http's parser (no push, no 'data' event)
+            sock._consumer = self._on_data
+        else:
+            sock.on("data", self._on_data)
+        if pending:
+            self._stash = bytearray(pending)  # read before we took over: first in line
         sock.on("end", self._on_end)
         sock.on("error", self._on_socket_error)
         sock.on("close", self._on_socket_close)
@@ -388,19 +398,43 @@ class WebSocket(EventEmitter):
 
     def _start(self, head: bytes) -> None:
         """Deliver the bytes read with the HTTP head, then let the socket flow."""
-        sock = self._socket
-        if self._user_paused:
-            if head:
-                sock.unshift(head)  # read after resume(), in order
+        if head:
+            stash = self._stash
+            self._stash = bytearray(head) + stash if stash else bytearray(head)
+        self._read_on()
+
+    def _read_on(self) -> None:
+        """Read again, unless paused by the user or by the send buffer; stash first."""
+        if self._user_paused or self._read_throttled:
             return
-        if head and self._receiver is not None:
-            self._receiver.feed(head)
+        stash = self._stash
+        if stash is not None:
+            self._stash = None
+            if self._receiver is not None:
+                self._receiver.feed(stash)
+            if self._user_paused or self._read_throttled:
+                return  # a listener paused again
+        sock = self._socket
         if sock is not None:
             sock.resume()
+
+    def _read_to_fin(self) -> None:
+        """Closing: read (and drop) until the peer's FIN, so it never gets a reset."""
+        self._user_paused = False
+        self._read_throttled = False
+        self._read_on()
 
     # ------------------------------------------------------------------ socket events
 
     def _on_data(self, data: bytes) -> None:
+        if self._user_paused or self._read_throttled:
+            # a chunk the transport read before pausing took effect: keep it in order
+            stash = self._stash
+            if stash is None:
+                self._stash = bytearray(data)
+            else:
+                stash += data
+            return
         receiver = self._receiver
         if receiver is not None:
             receiver.feed(data)
@@ -428,15 +462,18 @@ class WebSocket(EventEmitter):
         self._wake_drain_waiters()
         sock = self._socket
         if sock is not None:
-            sock.remove_listener("data", self._on_data)
+            if sock._consumer == self._on_data:
+                sock._consumer = None
+            else:
+                sock.remove_listener("data", self._on_data)
+        self._stash = None
         self.emit("close", self._close_code, self._close_reason)
 
     def _on_drain(self) -> None:
         self._over_base = -1
         if self._read_throttled:
             self._read_throttled = False
-            if not self._user_paused and self._socket is not None:
-                self._socket.resume()
+            self._read_on()
         self._wake_drain_waiters()
 
     def _wake_drain_waiters(self) -> None:
@@ -477,14 +514,12 @@ class WebSocket(EventEmitter):
         self._close_frame_received = True
         self._close_code = code
         self._close_reason = reason
-        sock = self._socket
         if self._ready_state == OPEN:
             self._ready_state = CLOSING
             # 5.5.1: answer with the code received (nothing when there was none)
             self._send_close(None if code == 1005 else code, reason.encode())
         self._both_closed()
-        if sock is not None and not self._user_paused:
-            sock.resume()  # keep reading to the FIN
+        self._read_to_fin()
 
     def _both_closed(self) -> None:
         sock = self._socket
@@ -500,11 +535,9 @@ class WebSocket(EventEmitter):
         if self._ready_state == OPEN:
             self._ready_state = CLOSING
             self._send_close(status, b"")
-        if sock is not None:
-            if not sock.writable_ended:
-                sock.end()
-            if not self._user_paused:
-                sock.resume()
+        if sock is not None and not sock.writable_ended:
+            sock.end()
+        self._read_to_fin()
         self._arm_close_timer()
         if self.listener_count("error"):
             self.emit("error", err)
@@ -718,8 +751,7 @@ class WebSocket(EventEmitter):
         if self._ready_state == CONNECTING or self._ready_state == CLOSED:
             return
         self._user_paused = False
-        if not self._read_throttled:
-            self._socket.resume()
+        self._read_on()
 
     # ------------------------------------------------------------------ properties
 
