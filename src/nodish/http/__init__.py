@@ -19,6 +19,8 @@ Parsing is llhttp (Node's own parser, through httptools) behind a sans-I/O engin
 
 from __future__ import annotations
 
+from .agent import Agent, global_agent
+from .client import ClientRequest, get, request
 from .incoming import IncomingMessage
 from .outgoing import OutgoingMessage, validate_header_name, validate_header_value
 from .parser import ParseError
@@ -32,13 +34,18 @@ max_header_size = 16384
 __all__ = [
     "METHODS",
     "STATUS_CODES",
+    "Agent",
+    "ClientRequest",
     "IncomingMessage",
     "OutgoingMessage",
     "ParseError",
     "Server",
     "ServerResponse",
     "create_server",
+    "get",
+    "global_agent",
     "max_header_size",
+    "request",
     "validate_header_name",
     "validate_header_value",
 ]

@@ -116,6 +116,7 @@ class IncomingMessage(Readable):
         "complete",
         "http_version",
         "method",
+        "req",
         "socket",
         "status_code",
         "status_message",
@@ -134,6 +135,7 @@ class IncomingMessage(Readable):
         self._dumped = False
         self._resume_cb: Callable[[], Any] | None = None
         self._conn: Any = None
+        self.req: Any = None
         self.socket = socket
         self.complete = False
         self.aborted = False

@@ -158,6 +158,8 @@ class OutgoingMessage(Writable):
         "socket",
     )
 
+    _finish_tick = False
+
     def __init__(self) -> None:
         self._events = {}
         self._max_listeners = None
@@ -317,7 +319,7 @@ class OutgoingMessage(Writable):
                         v = str(value).lower()
                         if "close" in v:
                             self._last = True
-                            keep_alive = False
+                            keep_alive = self._keep_alive = False
                     elif low == "date":
                         seen_date = True
                     elif low == "trailer":
@@ -332,6 +334,7 @@ class OutgoingMessage(Writable):
                 tail.append(self._keep_alive_lines())
             else:
                 self._last = True
+                self._keep_alive = False
                 tail.append(b"Connection: close\r\n")
         elif removed is not None and "connection" in removed and not keep_alive:
             self._last = True
@@ -495,7 +498,9 @@ class OutgoingMessage(Writable):
         self._finished = True
         if self._stream_ready:
             self._w_finished = True
-        if "finish" in self._events:
+        # A server response skips the tick when nobody listens yet (the hot path); a
+        # client request is usually ended before its listeners are added.
+        if self._finish_tick or "finish" in self._events:
             runtime.next_tick(self.emit, "finish", owner=self)
         self._on_finish()
 
