@@ -137,6 +137,7 @@ _CODES: list[tuple[str, str, _Base]] = [
     ("ERR_INVALID_ADDRESS_FAMILY", "Invalid address family: {} {}:{}", ValueError),
     ("ERR_INVALID_HANDLE_TYPE", "This handle type cannot be sent", TypeError),
     ("ERR_SYSTEM_ERROR", "A system error occurred: {}", None),
+    ("ERR_UNKNOWN_SIGNAL", "Unknown signal: {}", TypeError),
     ("ERR_IPC_CHANNEL_CLOSED", "Channel closed", None),
     ("ERR_IPC_DISCONNECTED", "IPC channel is already disconnected", None),
     # nodish's own: a cluster IPC frame that is not one JSON value, or too long
@@ -231,6 +232,7 @@ ERR_SOCKET_DGRAM_IS_CONNECTED: type[NodeError] = codes.ERR_SOCKET_DGRAM_IS_CONNE
 ERR_SOCKET_DGRAM_NOT_CONNECTED: type[NodeError] = codes.ERR_SOCKET_DGRAM_NOT_CONNECTED
 ERR_SERVER_NOT_RUNNING: type[NodeError] = codes.ERR_SERVER_NOT_RUNNING
 ERR_IPC_CHANNEL_CLOSED: type[NodeError] = codes.ERR_IPC_CHANNEL_CLOSED
+ERR_UNKNOWN_SIGNAL: type[NodeError] = codes.ERR_UNKNOWN_SIGNAL
 ERR_IPC_DISCONNECTED: type[NodeError] = codes.ERR_IPC_DISCONNECTED
 ERR_IPC_BAD_MESSAGE: type[NodeError] = codes.ERR_IPC_BAD_MESSAGE
 ERR_SERVER_ALREADY_LISTEN: type[NodeError] = codes.ERR_SERVER_ALREADY_LISTEN

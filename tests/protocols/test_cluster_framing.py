@@ -122,3 +122,9 @@ def test_fuzz_accepts_or_raises_the_documented_error(data: bytes) -> None:
         Decoder(max_message=100).feed(data)
     except NodeError as exc:
         assert exc.code == "ERR_IPC_BAD_MESSAGE"
+
+
+def test_messages_before_a_bad_frame_are_kept_on_the_error() -> None:
+    with pytest.raises(NodeError) as info:
+        Decoder().feed(b'{"a":1}\n[2]\n{oops}\n"never"\n')
+    assert info.value.messages == [{"a": 1}, [2]]  # type: ignore[attr-defined]

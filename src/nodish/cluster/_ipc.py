@@ -140,7 +140,11 @@ class Endpoint:
             if callback is not None:
                 callback(err)
 
-        return self.channel.send(message, (kind, fd), sent)
+        try:
+            return self.channel.send(message, (kind, fd), sent)
+        except BaseException:
+            os.close(fd)  # not sent (the message cannot be serialised): keep the socket
+            raise
 
     def _received(self, msg: Any, handle: tuple[str, int] | None) -> None:
         if type(msg) is dict:

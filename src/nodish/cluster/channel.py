@@ -187,11 +187,12 @@ class Channel:
         if not data:
             self._close(None)
             return False
+        failed: BaseException | None = None
         try:
             messages = self._decoder.feed(data)
         except NodeError as exc:
-            self._close(exc)
-            return False
+            # what came before the bad frame is delivered, then the channel closes
+            messages, failed = getattr(exc, "messages", []), exc
         for msg in messages:
             if not self.connected:
                 return False
@@ -205,6 +206,9 @@ class Channel:
                 self._on_message(msg, handle)
             except BaseException as exc:
                 runtime.report_uncaught(exc, None)
+        if failed is not None:
+            self._close(failed)
+            return False
         return True
 
     # ------------------------------------------------------------------ lifetime

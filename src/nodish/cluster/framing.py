@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import ERR_INVALID_ARG_TYPE, ERR_IPC_BAD_MESSAGE
+from ..errors import ERR_INVALID_ARG_TYPE, ERR_IPC_BAD_MESSAGE, NodeError
 
 __all__ = ["DEFAULT_MAX_MESSAGE", "Decoder", "encode"]
 
@@ -76,14 +76,23 @@ class Decoder:
         """The messages completed by ``data``, in order.
 
         Raises:
-            ERR_IPC_BAD_MESSAGE: a frame is malformed or too long. The decoder is then
-                unusable (the stream has lost its framing).
+            ERR_IPC_BAD_MESSAGE: a frame is malformed or too long; the messages
+                completed before it are on the error as ``.messages``. The decoder is
+                then unusable (the stream has lost its framing).
         """
         out: list[Any] = []
+        try:
+            self._feed(data, out)
+        except NodeError as exc:
+            exc.messages = out  # type: ignore[attr-defined]
+            raise
+        return out
+
+    def _feed(self, data: bytes, out: list[Any]) -> None:
         nl = data.find(b"\n")
         if nl < 0:
             self._hold(data)
-            return out
+            return
         start = 0
         if self._parts:
             self._parts.append(data[:nl])
@@ -99,7 +108,6 @@ class Decoder:
             nl = data.find(b"\n", start)
         if start < len(data):
             self._hold(data[start:])
-        return out
 
     def _hold(self, chunk: bytes) -> None:
         self._size += len(chunk)

@@ -53,7 +53,12 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import runtime
-from ..errors import ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_IPC_CHANNEL_CLOSED
+from ..errors import (
+    ERR_INVALID_ARG_TYPE,
+    ERR_INVALID_ARG_VALUE,
+    ERR_IPC_CHANNEL_CLOSED,
+    ERR_UNKNOWN_SIGNAL,
+)
 from ..events import EventEmitter
 from ._ipc import Endpoint
 from .worker import ListeningAddress, Worker, emitter
@@ -195,7 +200,7 @@ def _signum(name: str | int) -> int:
     try:
         return int(_signal.Signals[name])
     except KeyError:
-        raise ERR_INVALID_ARG_VALUE("signal", name, "is not a signal name") from None
+        raise ERR_UNKNOWN_SIGNAL(name) from None
 
 
 def _signame(num: int) -> str:

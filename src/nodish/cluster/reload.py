@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import runtime
-from ..errors import ERR_INVALID_ARG_TYPE
+from ..errors import ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE
 from . import primary
 
 __all__ = ["reload"]
@@ -34,11 +34,14 @@ def reload(
     (``err`` when a replacement exited before listening; the old worker then stays).
 
     Raises:
-        ERR_INVALID_ARG_TYPE: ``timeout`` is not a positive number.
+        ERR_INVALID_ARG_TYPE: ``timeout`` is not a number.
+        ERR_OUT_OF_RANGE: ``timeout`` is not above 0.
     """
     global _running
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
-        raise ERR_INVALID_ARG_TYPE("timeout", "a positive number", repr(timeout))
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
+        raise ERR_INVALID_ARG_TYPE("timeout", "a number", type(timeout).__name__)
+    if not timeout > 0:
+        raise ERR_OUT_OF_RANGE("timeout", "> 0", timeout)
     if _running is not None and not _running.done():
         fut = _running
     else:

@@ -1,0 +1,40 @@
+"""A careless user of nodish.cluster: each misuse raises at once with Node's code (or
+reaches its callback), and the cluster carries on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.integration.cluster_harness import Primary
+
+MISUSE = Path(__file__).parent / "cluster" / "misuse.py"
+
+
+def test_misuse_raises_node_codes_and_the_cluster_carries_on() -> None:
+    with Primary(script=MISUSE) as p:
+        checks = {}
+        while "late send" not in checks:
+            e = p.event(lambda e: "check" in e)
+            checks[e["check"]] = e
+        assert p.proc.wait(10 * p.factor) == 0
+    codes = {k: v.get("code") for k, v in checks.items()}
+    assert codes == {
+        "process.send in the primary": "ERR_IPC_CHANNEL_CLOSED",
+        "setup_primary(bogus=1)": "ERR_INVALID_ARG_VALUE",
+        "fork(env='x')": "ERR_INVALID_ARG_TYPE",
+        "disconnect(callback=5)": "ERR_INVALID_ARG_TYPE",
+        "reload(timeout=-1)": "ERR_OUT_OF_RANGE",
+        "send(a set)": "ERR_INVALID_ARG_TYPE",
+        "send(callback=3)": "ERR_INVALID_ARG_TYPE",
+        "send(handle='no')": "ERR_INVALID_HANDLE_TYPE",
+        "kill('SIGBOGUS')": "ERR_UNKNOWN_SIGNAL",
+        "worker says": None,
+        "exit": 0,
+        "late send": "ERR_IPC_CHANNEL_CLOSED",
+    }
+    assert checks["worker says"]["msg"] == {
+        "fork in a worker": "ERR_INVALID_STATE",
+        "setup_primary in a worker": "ERR_INVALID_STATE",
+        "process.send(a set)": "ERR_INVALID_ARG_TYPE",
+        "process.send(callback='x')": "ERR_INVALID_ARG_TYPE",
+    }
