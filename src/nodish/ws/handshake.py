@@ -5,9 +5,9 @@ Theory of operation
 Pure functions over header dicts (lower-case names, as ``http.IncomingMessage``
 gives them) and strings; the HTTP parsing itself is nodish.http's. The server checks a
 request with :func:`check_request` (a :class:`HandshakeError` carries the status to
-answer, 400 for a bad key, version or method, as ``ws`` does), then writes
-:func:`accept_response`. The client sends :func:`client_request_head` and checks the
-answer with :func:`check_response`.
+answer, 400 for a bad key, version or method), then writes :func:`accept_response`.
+The client (:mod:`.client`, on ``http.request``) checks the answer with
+:func:`check_response`.
 """
 
 from __future__ import annotations
@@ -133,37 +133,6 @@ def reject_response(
     ]
     lines.extend(f"{k}: {v}" for k, v in (headers or {}).items())
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
-def client_request_head(
-    path: str,
-    host: str,
-    key: str,
-    *,
-    protocols: Iterable[str] = (),
-    extensions: str | None = None,
-    origin: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> bytes:
-    """The client's upgrade request (4.1)."""
-    lines = [
-        f"GET {path} HTTP/1.1",
-        f"Host: {host}",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Key: {key}",
-        "Sec-WebSocket-Version: 13",
-    ]
-    protocols = list(protocols)
-    if protocols:
-        lines.append(f"Sec-WebSocket-Protocol: {', '.join(protocols)}")
-    if extensions:
-        lines.append(f"Sec-WebSocket-Extensions: {extensions}")
-    if origin:
-        lines.append(f"Origin: {origin}")
-    for k, v in (headers or {}).items():
-        lines.append(f"{k}: {v}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def check_response(

@@ -43,18 +43,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import importlib
 import logging
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 from .. import runtime
-from .._address import is_ip
 from ..errors import ERR_INVALID_ARG_TYPE, NodeError
 from ..events import EventEmitter
 from ..net.socket import Socket as PlainSocket
-from .deflate import DeflateOptions, PerMessageDeflate, client_offer, parse_response
+from .deflate import DeflateOptions, PerMessageDeflate
 from .frames import (
     OP_BINARY,
     OP_CLOSE,
@@ -65,8 +62,10 @@ from .frames import (
     encode_frame,
     is_valid_close_code,
 )
-from .handshake import HandshakeError, check_response, client_request_head, new_key
 from .receiver import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD, Receiver
+
+if TYPE_CHECKING:
+    from .client import ClientHandshake
 
 __all__ = ["CloseEvent", "ErrorEvent", "MessageEvent", "WebSocket", "WebSocketError"]
 
@@ -78,8 +77,6 @@ CLOSING = 2
 CLOSED = 3
 _STATE_NAMES = ("CONNECTING", "OPEN", "CLOSING", "CLOSED")
 DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024
-_MAX_HEAD = 16 * 1024
-_BAD_PROTOCOL = "An invalid or duplicated subprotocol was specified"
 _ITER_HIGH = 16  # queued messages before an async iterator pauses the socket
 
 
@@ -328,11 +325,13 @@ class WebSocket(EventEmitter):
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._handlers: dict[str, Any] | None = None
         self._iter_queue: Any = None
-        self._handshake: _ClientHandshake | None = None
+        self._handshake: ClientHandshake | None = None
         if url is not None:
+            from .client import ClientHandshake
+
             if isinstance(protocols, str):
                 protocols = [protocols]
-            self._handshake = _ClientHandshake(
+            self._handshake = ClientHandshake(
                 self,
                 url,
                 list(protocols or ()),
@@ -940,245 +939,3 @@ class _MessageIterator:
         if len(self.queue) < _ITER_HIGH // 4 and self.ws.is_paused:
             self.ws.resume()
         return data
-
-
-class _Response:
-    """The server's refusal, for ``'unexpected-response'`` and ``'upgrade'``."""
-
-    __slots__ = ("body", "headers", "http_version", "status_code", "status_message")
-
-    def __init__(self, status: int, message: str, version: str, headers: dict[str, str]):
-        self.status_code = status
-        self.status_message = message
-        self.http_version = version
-        self.headers = headers
-        self.body = b""
-
-
-class _ClientHandshake:
-    """The client's opening handshake over a fresh ``net``/``tls`` socket."""
-
-    def __init__(
-        self,
-        ws: WebSocket,
-        url: str,
-        protocols: list[str],
-        *,
-        headers: Mapping[str, str] | None,
-        origin: str | None,
-        timeout: float | None,
-        deflate: DeflateOptions | None,
-        follow_redirects: bool,
-        max_redirects: int,
-        tls: dict[str, Any],
-    ) -> None:
-        self.ws = ws
-        self.protocols = protocols
-        self.headers = dict(headers or {})
-        self.origin = origin
-        self.deflate = deflate
-        self.follow_redirects = follow_redirects
-        self.redirects_left = max_redirects
-        self.tls = tls
-        self.timer: asyncio.TimerHandle | None = None
-        self.sock: Any = None
-        self.buf = bytearray()
-        self.key = ""
-        self.done = False
-        for p in protocols:
-            if not isinstance(p, str) or not p or "," in p or " " in p:
-                raise WebSocketError(_BAD_PROTOCOL, "ERR_INVALID_ARG_VALUE")
-        if len(set(protocols)) != len(protocols):
-            raise WebSocketError(_BAD_PROTOCOL, "ERR_INVALID_ARG_VALUE")
-        target = self._parse(url)
-        if timeout:
-            self.timer = ws._loop.call_later(timeout, self.abort, "Opening handshake has timed out")
-        self._connect(*target)
-
-    def _parse(self, url: str) -> tuple[bool, str, int, str, str]:
-        if not isinstance(url, str):
-            raise ERR_INVALID_ARG_TYPE("url", "of type str", type(url).__name__)
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("ws", "wss", "http", "https"):
-            raise ValueError(
-                f'The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:": {url!r}'
-            )
-        if parts.fragment:
-            raise ValueError(f"The URL contains a fragment identifier: {url!r}")
-        if not parts.hostname:
-            raise ValueError(f"Invalid URL: {url!r}")
-        secure = scheme in ("wss", "https")
-        port = parts.port or (443 if secure else 80)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        host = parts.hostname
-        default = (secure and port == 443) or (not secure and port == 80)
-        host_header = (f"[{host}]" if ":" in host else host) + ("" if default else f":{port}")
-        self.ws._url = url
-        return secure, host, port, path, host_header
-
-    def _connect(self, secure: bool, host: str, port: int, path: str, host_header: str) -> None:
-        self.key = new_key()
-        head = client_request_head(
-            path,
-            host_header,
-            self.key,
-            protocols=self.protocols,
-            extensions=client_offer(self.deflate) if self.deflate else None,
-            origin=self.origin,
-            headers=self.headers,
-        )
-        self.buf = bytearray()
-        if secure:
-            tls: Any = importlib.import_module("nodish.tls")
-            opts = {k: v for k, v in self.tls.items() if v is not None}
-            if not is_ip(host):
-                opts.setdefault("servername", host)  # SNI never carries an address
-            sock = tls.connect(port, host, **opts)
-            event = "secureConnect"
-        else:
-            from .. import net
-
-            sock = net.connect(port, host)
-            event = "connect"
-        self.sock = sock
-        sock.once(event, lambda *_: sock.write(head))
-        sock.on("data", self._on_data)
-        sock.on("error", self._on_error)
-        sock.on("close", self._on_close)
-
-    def _detach(self) -> None:
-        sock = self.sock
-        sock.remove_listener("data", self._on_data)
-        sock.remove_listener("error", self._on_error)
-        sock.remove_listener("close", self._on_close)
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-    def _on_error(self, err: BaseException) -> None:
-        self._fail(err)
-
-    def _on_close(self, *_: Any) -> None:
-        self._fail(WebSocketError("socket hang up", "ECONNRESET"))
-
-    def _fail(self, err: BaseException, *, emit_error: bool = True) -> None:
-        if self.done:
-            return
-        self.done = True
-        self._detach()
-        self.sock.destroy()
-        ws = self.ws
-        ws._ready_state = CLOSING
-        if emit_error:
-            try:
-                ws.emit("error", err)
-            except BaseException as exc:
-                runtime.report_uncaught(exc, None)
-        ws._ready_state = CLOSED
-        ws._wake_drain_waiters()
-        ws.emit("close", 1006, "")
-
-    def abort(self, message: str) -> None:
-        self._fail(WebSocketError(message, "WS_ERR_HANDSHAKE"))
-
-    def _on_data(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buf) > _MAX_HEAD:
-                self.abort("Response head too large")
-            return
-        head = bytes(buf[:end]).decode("latin-1")
-        rest = bytes(buf[end + 4 :])
-        lines = head.split("\r\n")
-        status_line = lines[0].split(" ", 2)
-        try:
-            version = status_line[0].split("/", 1)[1]
-            status = int(status_line[1])
-        except (IndexError, ValueError):
-            self.abort(f"Invalid response status line: {lines[0]!r}")
-            return
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if not sep:
-                self.abort(f"Invalid response header: {line!r}")
-                return
-            name = name.strip().lower()
-            value = value.strip()
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        res = _Response(status, status_line[2] if len(status_line) > 2 else "", version, headers)
-        if status != 101:
-            self._unexpected(res)
-            return
-        try:
-            protocol = check_response(status, headers, self.key, self.protocols)
-            codec = None
-            extensions = headers.get("sec-websocket-extensions", "")
-            if extensions:
-                if self.deflate is None:
-                    raise HandshakeError(
-                        status,
-                        "Server sent a Sec-WebSocket-Extensions header but no "
-                        "extension was requested",
-                    )
-                try:
-                    codec = parse_response(extensions, self.deflate)
-                except ValueError as exc:
-                    raise HandshakeError(
-                        status, f"Invalid Sec-WebSocket-Extensions header: {exc}"
-                    ) from None
-        except HandshakeError as exc:
-            self.abort(exc.message)
-            return
-        self.done = True
-        self._detach()
-        ws = self.ws
-        ws._handshake = None
-        ws.emit("upgrade", res)
-        ws._set_socket(self.sock, codec, protocol, extensions)
-        ws.emit("open")
-        ws._start(rest)
-
-    def _unexpected(self, res: _Response) -> None:
-        location = res.headers.get("location")
-        if (
-            self.follow_redirects
-            and res.status_code in (301, 302, 303, 307, 308)
-            and location
-            and self.redirects_left > 0
-        ):
-            self.redirects_left -= 1
-            self._detach()
-            self.sock.destroy()
-            from urllib.parse import urljoin
-
-            base = self.ws._url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
-            url = urljoin(base, location)  # urljoin knows http(s), not ws(s)
-            if url.startswith("http"):
-                url = "ws" + url[4:]
-            try:
-                target = self._parse(url)
-            except ValueError as exc:
-                self._fail(exc)
-                return
-            self._connect(*target)
-            return
-        ws = self.ws
-        if ws.listener_count("unexpected-response"):
-            self.done = True
-            self._detach()
-            ws.emit("unexpected-response", None, res)
-            self.sock.destroy()
-            ws._ready_state = CLOSED
-            ws.emit("close", 1006, "")
-            return
-        self._fail(
-            WebSocketError(
-                f"Unexpected server response: {res.status_code}",
-                "WS_ERR_UNEXPECTED_RESPONSE",
-                res.status_code,
-            )
-        )
