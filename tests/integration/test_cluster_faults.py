@@ -138,14 +138,15 @@ def test_heartbeat_kills_a_worker_whose_loop_is_blocked(mode: str) -> None:
         assert {fetch(ready.port)[0] for _ in range(10)} == {2}
 
 
-def test_sigterm_to_the_primary_stops_every_worker_gracefully() -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_sigint_to_the_primary_stops_every_worker_gracefully(sig: int) -> None:
     with Primary("rr") as p:
         ready = p.ready()
         assert fetch(ready.port)
-        p.proc.send_signal(signal.SIGTERM)
+        p.proc.send_signal(sig)
         exits = [p.event(lambda e: e["ev"] == "exit") for _ in "12"]
         assert all(e["code"] == 0 and e["asked"] for e in exits), exits
-        assert p.proc.wait(10 * p.factor) == 128 + signal.SIGTERM
+        assert p.proc.wait(10 * p.factor) == 128 + sig
 
 
 @pytest.mark.parametrize("mode", ["rr", "none", "reuse_port"])
