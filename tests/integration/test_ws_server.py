@@ -501,3 +501,28 @@ async def test_frames_sent_with_the_request_wait_for_resume_after_pause() -> Non
         writer.close()
     finally:
         await close_server(wss)
+
+
+async def test_attached_to_an_https_server_with_a_wss_client() -> None:
+    from nodish import certs, https
+
+    ca = certs.create_ca("ws test CA")
+    leaf = ca.issue_server("localhost")
+    server = https.create_server(key=leaf.key_pem(), cert=leaf.cert_pem)
+    wss = WebSocketServer(server=server, per_message_deflate=True)
+    secure: list[bool] = []
+    wss.on("connection", lambda ws, req: secure.append(bool(req.socket.encrypted)))
+    wss.on("connection", echo)
+    await server.listen(0, "127.0.0.1")
+    try:
+        ws = await WebSocket(f"wss://localhost:{server.address().port}/", ca=ca.cert_pem)
+        ws.send("secret " * 1000)
+        assert await wait_event(ws, "message") == ("secret " * 1000, False)
+        assert secure == [True]
+        ws.close(1000)
+        assert await wait_event(ws, "close") == (1000, "")
+    finally:
+        closed = next_event(server, "close")
+        wss.close()
+        server.close()
+        await wait_for(closed)
