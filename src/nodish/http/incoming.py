@@ -207,10 +207,15 @@ class IncomingMessage(Readable):
         self.resume()
 
     def _abort(self, err: BaseException | None) -> None:
-        """The connection broke before the message was complete."""
+        """The connection broke before the message was complete (the connection
+        closes the socket itself, after any answer it still has to write)."""
         if self.complete and (not self._stream_ready or self.readable_ended):
             return
-        self.destroy(err)
+        sock, self.socket = self.socket, None
+        try:
+            self.destroy(err)
+        finally:
+            self.socket = sock
 
     def _destroy(self, err: BaseException | None, callback: Callable[..., Any]) -> None:
         if not self.complete or not self.readable_ended:

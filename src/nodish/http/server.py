@@ -557,7 +557,12 @@ class Connection:
         if req is self.upgrading:
             req.complete = True
             return
-        self._phase = _WAIT if self.incoming else _IDLE
+        if self.incoming:
+            self._phase = _WAIT
+        else:  # answered already: idle from now on
+            self._phase = _IDLE
+            self._since = self.loop.time()
+            self._arm()
         req._on_end(trailers)
 
     def on_upgrade(self, rest: bytes) -> bool:
@@ -656,15 +661,21 @@ class Connection:
         self._engine.stop()
         self._stop_timer()
         sock = self.socket
-        if req is not None and not req.complete:
-            req._abort(err if req.listener_count("error") else _aborted())
         server = self.server
         if server.listener_count("clientError"):
             try:
                 server.emit("clientError", err, sock)
             except BaseException as exc:
                 runtime.report_uncaught(exc, sock)
-            return
+        else:
+            self._canned_answer(err)
+        if req is not None and not req.complete:
+            # the peer vanished mid-body: Node's 'aborted' error; else what went wrong
+            code = getattr(err, "code", "")
+            req._abort(_aborted() if code == "HPE_INVALID_EOF_STATE" else err)
+
+    def _canned_answer(self, err: BaseException) -> None:
+        sock = self.socket
         res = self.current
         if sock.writable and (res is None or not res._header_sent):
             code = getattr(err, "code", "")
