@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from tests.helpers import until, wait_for
+from tests.helpers import next_event, until, wait_event, wait_for
 from tests.interop.socketio_peers import NODE_REDIS_SERVER, NodeSio, RedisServer
 
 from nodish import socketio
@@ -203,4 +203,68 @@ async def test_redis_outage_is_survived_and_counted() -> None:
         assert await wait_for(got) == ("again",)
         assert node.of_kind("event", client="a", event="during") == []
         assert factory.lost == 5
+        await close(io, factory)
+
+
+async def test_clients_on_both_sides_get_every_kind_of_broadcast() -> None:
+    async with redis_setup() as (redis, client), node_peer(redis.port) as node:
+        io, factory = await nodish_server(client)
+
+        def on_connection(socket: socketio.Socket) -> None:
+            socket.data = {"name": socket.handshake["auth"]["name"]}
+            socket.join(socket.handshake["auth"].get("rooms", []))
+
+        io.on("connection", on_connection)
+        await io.listen(0, "127.0.0.1")
+        url = f"http://127.0.0.1:{io.address().port}"
+        ours = {
+            name: socketio.connect(
+                url, auth={"name": name, "rooms": rooms}, force_new=True, transports=["websocket"]
+            )
+            for name, rooms in (("c1", ["r1"]), ("c2", []))
+        }
+        for sock in ours.values():
+            if not sock.connected:
+                await wait_event(sock, "connect")
+        await node.send(cmd="client", name="a", rooms=["r1"])
+        await node.send(cmd="client", name="b")
+        await node.wait_kind("connected", client="a")
+        await node.wait_kind("connected", client="b")
+
+        # Node -> nodish clients: to all, to a room, with binary
+        got = {n: next_event(s, "from-node") for n, s in ours.items()}
+        await node.send(cmd="emit", event="from-node", args=["all", b"\x01\x02"])
+        for fut in got.values():
+            assert await wait_for(fut) == ("all", b"\x01\x02")
+        got_r1 = next_event(ours["c1"], "node-r1")
+        fence = next_event(ours["c2"], "fence")
+        await node.send(cmd="emit", event="node-r1", args=[1], to="r1")
+        await node.send(cmd="emit", event="fence", args=[], to="r1", **{"except": "nobody"})
+        await node.send(cmd="emit", event="fence", args=[])
+        assert await wait_for(got_r1) == (1,)
+        await wait_for(fence)
+
+        # nodish -> Node clients, and our own clients too
+        mine = next_event(ours["c2"], "from-nodish")
+        io.except_("r1").emit("from-nodish", {"k": "v"})
+        assert await wait_for(mine) == ({"k": "v"},)
+        assert (await node.wait_kind("event", client="b", event="from-nodish"))["args"] == [
+            {"k": "v"}
+        ]
+
+        # Node's fetchSockets sees ours (with data); its socketsJoin reaches ours
+        await node.send(cmd="fetch", room="r1")
+        fetched = (await node.wait_kind("fetched"))["sockets"]
+        assert sorted(s["data"]["name"] for s in fetched) == ["a", "c1"]
+        await node.send(cmd="socketsJoin", room="r1", join="vip")
+        await node.wait_kind("done")
+        c1 = next(s for s in io.sockets.sockets.values() if s.data["name"] == "c1")
+        await until(lambda: "vip" in c1.rooms)
+        vip = next_event(ours["c1"], "vip-only")
+        io.to("vip").emit("vip-only", "yes")
+        assert await wait_for(vip) == ("yes",)
+        assert (await node.wait_kind("event", client="a", event="vip-only"))["args"] == ["yes"]
+
+        for sock in ours.values():
+            sock.disconnect()
         await close(io, factory)

@@ -116,7 +116,8 @@ class Client:
     def _on_error(self, err: BaseException) -> None:
         for socket in list(self.sockets.values()):
             socket._on_error(err)
-        self.conn.close()
+        # a peer that sends garbage is not waited for
+        self.conn.close(force=True)
 
     def close(self) -> None:
         if self.conn.ready_state == "open":

@@ -90,6 +90,7 @@ class EngineServer(EventEmitter):
         self.cors = cors
         self.close_timeout = close_timeout
         self.clients: dict[str, EngineSocket] = {}
+        self.closing = False
         self._wss: Any = None
 
     @property
@@ -291,6 +292,9 @@ class EngineServer(EventEmitter):
 
     def close(self) -> None:
         """Close every session (``'server shutting down'`` to Socket.IO)."""
+        # a session whose client has no poll waiting closes at once, not after
+        # close_timeout: the HTTP server is going away too
+        self.closing = True
         for session in list(self.clients.values()):
             session.close(True)
         if self._wss is not None:

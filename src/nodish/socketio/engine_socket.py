@@ -243,19 +243,23 @@ class EngineSocket(EventEmitter):
         self._upgrade_timer.unref()
 
     # closing ---------------------------------------------------------------------------------
-    def close(self, discard: bool = False) -> None:
-        """Close the session after flushing what is queued (unless ``discard``)."""
+    def close(self, discard: bool = False, force: bool = False) -> None:
+        """Close the session after flushing what is queued (unless ``discard``).
+
+        On polling with no poll waiting, the CLOSE packet waits for the next poll
+        (Engine.IO's rule) unless ``force``: the session then ends at once.
+        """
         if self.ready_state != "open":
             return
         self.ready_state = "closing"
         if self._buffer and not discard:
-            self.once("drain", self._close_transport)
+            self.once("drain", lambda: self._close_transport(force))
             self.flush()
             return
-        self._close_transport()
+        self._close_transport(force)
 
-    def _close_transport(self) -> None:
-        self.transport.close(lambda: self._on_close("forced close"))
+    def _close_transport(self, force: bool = False) -> None:
+        self.transport.close(lambda: self._on_close("forced close"), force)
 
     def _on_close(self, reason: str, description: Any = None) -> None:
         if self.ready_state == "closed":
@@ -268,7 +272,8 @@ class EngineSocket(EventEmitter):
         transport = self.transport
         self._unbind(transport)
         transport.on("error", _ignore)
-        transport.close()
+        # the session is gone: a poll that comes later gets "Session ID unknown"
+        transport.close(force=True)
         self._buffer = []
         self.emit("close", reason, description)
 

@@ -62,7 +62,8 @@ class Transport(EventEmitter):
         """The session moved to another transport: stop answering on this one."""
         self.discarded = True
 
-    def close(self, callback: Callable[[], Any] | None = None) -> None:
+    def close(self, callback: Callable[[], Any] | None = None, force: bool = False) -> None:
+        """Close; polling waits for the next poll to say so unless ``force``."""
         raise NotImplementedError
 
     def _packets(self, packets: list[eio.Packet]) -> None:
@@ -205,7 +206,7 @@ class Polling(Transport):
         else:
             self.emit("drain")
 
-    def close(self, callback: Callable[[], Any] | None = None) -> None:
+    def close(self, callback: Callable[[], Any] | None = None, force: bool = False) -> None:
         if self.closed:
             if callback is not None:
                 callback()
@@ -225,7 +226,7 @@ class Polling(Transport):
         if self.writable:
             self.send([eio.Packet(eio.CLOSE)])
             on_close()
-        elif self.discarded:
+        elif force or self.discarded or self.server.closing:
             on_close()
         else:
             self._should_close = on_close
@@ -296,7 +297,7 @@ class WebSocketTransport(Transport):
         for payload, binary in frames:
             send(payload, binary=binary)
 
-    def close(self, callback: Callable[[], Any] | None = None) -> None:
+    def close(self, callback: Callable[[], Any] | None = None, force: bool = False) -> None:
         if not self.closed:
             self.ws.close()
         if callback is not None:

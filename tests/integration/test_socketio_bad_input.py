@@ -1,0 +1,235 @@
+"""Bad input to the Socket.IO server: each closes its own session, the server goes on.
+
+Raw HTTP requests on a plain socket play the hostile client; after each case a good
+client (nodish's) connects and gets an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from tests.helpers import until, wait_event, wait_for
+
+from nodish import socketio
+
+
+@asynccontextmanager
+async def server(**options: Any) -> AsyncIterator[tuple[socketio.Server, int, list[Any]]]:
+    io = socketio.Server(**options)
+    closed: list[Any] = []
+
+    def on_connection(socket: socketio.Socket) -> None:
+        socket.on("echo", lambda *args: args[-1](*args[:-1]))
+        socket.on("disconnect", lambda reason, *_: closed.append(reason))
+
+    io.on("connection", on_connection)
+    await io.listen(0, "127.0.0.1")
+    try:
+        yield io, io.address().port, closed
+    finally:
+        io.close()
+        await wait_event(io.http_server, "close")
+
+
+async def raw(
+    port: int, method: str, path: str, body: bytes = b"", headers: str = ""
+) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    data = await wait_for(reader.read())
+    writer.close()
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    if b"transfer-encoding: chunked" in head.lower():
+        rest = _unchunk(rest)
+    return status, rest
+
+
+def _unchunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line, 16)
+        if not size:
+            break
+        out += data[:size]
+        data = data[size + 2 :]
+    return out
+
+
+EIO = "/socket.io/?EIO=4&transport=polling"
+
+
+async def handshake(port: int) -> str:
+    status, body = await raw(port, "GET", EIO)
+    assert status == 200, body
+    assert body[:1] == b"0"
+    sid: str = json.loads(body[1:])["sid"]
+    return sid
+
+
+async def good_client_served(port: int) -> None:
+    sock = socketio.connect(
+        f"http://127.0.0.1:{port}", transports=["websocket"], force_new=True, reconnection=False
+    )
+    try:
+        assert await sock.timeout(10).emit_with_ack("echo", "still here") == "still here"
+    finally:
+        sock.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "status", "code"),
+    [
+        ("GET", "/socket.io/?EIO=4&transport=carrier-pigeon", 400, 0),
+        ("GET", "/socket.io/?EIO=4&transport=polling&sid=unknown", 400, 1),
+        ("POST", "/socket.io/?EIO=4&transport=polling", 400, 2),
+        ("PUT", "/socket.io/?EIO=4&transport=polling", 400, 2),
+        ("GET", "/socket.io/?EIO=3&transport=polling", 400, 5),
+        ("GET", "/socket.io/?transport=polling", 400, 5),
+        ("GET", "/socket.io/?EIO=4&transport=websocket", 400, 3),
+    ],
+)
+async def test_refused_requests_get_engineio_errors(
+    method: str, query: str, status: int, code: int
+) -> None:
+    async with server() as (_, port, _closed):
+        got, body = await raw(port, method, query)
+        assert got == status
+        assert json.loads(body)["code"] == code
+        await good_client_served(port)
+
+
+async def test_forbidden_by_allow_request() -> None:
+    def allow(req: Any, callback: Any) -> None:
+        callback(None, req.headers.get("x-key") == "yes")
+
+    async with server(allow_request=allow) as (_, port, _closed):
+        status, body = await raw(port, "GET", EIO)
+        assert status == 403
+        assert json.loads(body) == {"code": 4, "message": "Forbidden"}
+        status, body = await raw(port, "GET", EIO, headers="X-Key: yes\r\n")
+        assert status == 200 and body[:1] == b"0"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"9oops",  # unknown Engine.IO packet type
+        b"4hello\x1e",  # empty packet after a separator
+        b"b!!!",  # bad base64
+        b"\xff\xfe",  # not UTF-8
+    ],
+)
+async def test_malformed_engineio_payload_closes_that_session(payload: bytes) -> None:
+    async with server() as (_, port, _closed):
+        sid = await handshake(port)
+        status, body = await raw(port, "POST", f"{EIO}&sid={sid}", payload)
+        assert status == 400
+        assert json.loads(body)["code"] == 3
+        status, body = await raw(port, "GET", f"{EIO}&sid={sid}")
+        assert status == 400 and json.loads(body)["code"] == 1
+        await good_client_served(port)
+
+
+async def test_oversize_post_gets_413_and_closes_that_session() -> None:
+    async with server(max_http_buffer_size=1000) as (_, port, _closed):
+        sid = await handshake(port)
+        status, _body = await raw(port, "POST", f"{EIO}&sid={sid}", b"4" + b"x" * 5000)
+        assert status == 413
+        status, body = await raw(port, "GET", f"{EIO}&sid={sid}")
+        assert status == 400 and json.loads(body)["code"] == 1
+        await good_client_served(port)
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [b"42["],  # broken JSON
+        [b'42{"not":"an array"}'],
+        [b"47"],  # unknown Socket.IO packet type
+        [b'451-["up",{"_placeholder":true,"num":3}]', b"bAQI="],  # attachment out of range
+        [b"bAQI="],  # an attachment nobody announced
+        [b'452-["up",{"_placeholder":true,"num":0}]', b'42["echo"]'],  # text while waiting
+    ],
+)
+async def test_malformed_socketio_packets_close_that_connection(messages: list[bytes]) -> None:
+    async with server() as (_, port, closed):
+        sid = await handshake(port)
+        assert (await raw(port, "POST", f"{EIO}&sid={sid}", b"40"))[0] == 200
+        status, body = await raw(port, "GET", f"{EIO}&sid={sid}")
+        assert body.startswith(b"40{")
+        status, body = await raw(port, "POST", f"{EIO}&sid={sid}", b"\x1e".join(messages))
+        assert status == 200
+        await until(lambda: closed)
+        assert closed[0] in ("forced close", "parse error", "transport close")
+        await good_client_served(port)
+
+
+async def test_client_that_never_answers_pings_is_closed() -> None:
+    async with server(ping_interval=0.2, ping_timeout=0.2) as (_, port, closed):
+        sid = await handshake(port)
+        await raw(port, "POST", f"{EIO}&sid={sid}", b"40")
+        await raw(port, "GET", f"{EIO}&sid={sid}")
+        # a ping comes and nobody answers it
+        status, body = await raw(port, "GET", f"{EIO}&sid={sid}")
+        assert body == b"2"
+        await until(lambda: closed)
+        assert closed == ["ping timeout"]
+        status, body = await raw(port, "GET", f"{EIO}&sid={sid}")
+        assert status == 400 and json.loads(body)["code"] == 1
+        await good_client_served(port)
+
+
+async def test_overlapping_polls_close_that_session() -> None:
+    async with server() as (io, port, closed):
+        sid = await handshake(port)
+        await raw(port, "POST", f"{EIO}&sid={sid}", b"40")
+        await raw(port, "GET", f"{EIO}&sid={sid}")
+        first = asyncio.ensure_future(raw(port, "GET", f"{EIO}&sid={sid}"))
+        await until(lambda: io.engine.clients[sid].transport.writable)
+        status, _ = await raw(port, "GET", f"{EIO}&sid={sid}")
+        assert status == 400
+        status, body = await wait_for(first)
+        assert status == 200 and body == b"1"  # the waiting poll is told: close
+        await until(lambda: closed)
+        assert closed == ["transport error"]
+        await good_client_served(port)
+
+
+async def test_middleware_that_raises_refuses_that_connection_alone() -> None:
+    async with server() as (io, port, _closed):
+
+        def middleware(socket: socketio.Socket, next_: Any) -> None:
+            if socket.handshake["auth"].get("token") != "good":
+                raise PermissionError("bad token")
+            next_()
+
+        io.use(middleware)
+        bad = socketio.connect(
+            f"http://127.0.0.1:{port}",
+            auth={"token": "bad"},
+            force_new=True,
+            reconnection=False,
+            transports=["websocket"],
+        )
+        (err,) = await wait_event(bad, "connect_error")
+        assert str(err) == "bad token"
+        bad.disconnect()
+        good = socketio.connect(
+            f"http://127.0.0.1:{port}",
+            auth={"token": "good"},
+            force_new=True,
+            transports=["websocket"],
+        )
+        assert await good.timeout(10).emit_with_ack("echo", 1) == 1
+        good.disconnect()

@@ -1,0 +1,97 @@
+"""nodish's Socket.IO client and server together, over each transport."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.helpers import next_event, until, wait_event, wait_for
+
+from nodish import socketio
+
+# the client's polling transport runs on nodish.http's client (request()): the modes
+# that need it join when it is there
+MODES = {"websocket": {"transports": ["websocket"]}}
+
+
+async def listening(**options: Any) -> tuple[socketio.Server, str]:
+    io = socketio.Server(**options)
+    await io.listen(0, "127.0.0.1")
+    return io, f"http://127.0.0.1:{io.address().port}"
+
+
+async def closed(io: socketio.Server) -> None:
+    done = next_event(io.http_server, "close")
+    io.close()
+    await wait_for(done)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+async def test_round_trip(mode: str) -> None:
+    io, url = await listening()
+    events: list[Any] = []
+
+    def on_connection(socket: socketio.Socket) -> None:
+        events.append(("connection", socket.handshake["auth"], socket.handshake["query"].get("x")))
+        socket.on("echo", lambda *args: args[-1](*args[:-1]))
+        socket.on("join", lambda room, ack: (socket.join(room), ack(sorted(socket.rooms))))
+        socket.on("shout", lambda room, msg: socket.to(room).emit("shouted", msg))
+        socket.on(
+            "disconnecting",
+            lambda reason, *_: events.append(("disconnecting", reason, set(socket.rooms))),
+        )
+        socket.on("disconnect", lambda reason, *_: events.append(("disconnect", reason)))
+
+    io.on("connection", on_connection)
+    a = socketio.connect(url + "?x=1", auth={"user": "a"}, force_new=True, **MODES[mode])
+    b = socketio.connect(url, force_new=True, **MODES[mode])
+    await wait_event(a, "connect")
+    if not b.connected:
+        await wait_event(b, "connect")
+    assert events[0] == ("connection", {"user": "a"}, "1")
+    server_a = io.sockets.sockets[a.id]  # type: ignore[index]
+    assert server_a.handshake["address"] == "127.0.0.1"
+    assert isinstance(server_a.handshake["issued"], int)
+    if mode == "upgrade":
+        await until(lambda: server_a.conn.transport.name == "websocket")
+        assert a.io.engine is not None
+        await until(lambda: a.io.engine.transport.name == "websocket")  # type: ignore[union-attr]
+    else:
+        assert server_a.conn.transport.name == MODES[mode]["transports"][0]
+
+    assert await a.emit_with_ack("echo", "x", {"n": [1, None]}) == "x"
+    got: Any = next_event(a, "bin-back")
+    server_a.emit("bin-back", b"\x00\x01" * 100, [b"\xff"])
+    assert await wait_for(got) == (b"\x00\x01" * 100, [b"\xff"])
+    answer = await a.emit_with_ack("echo", b"\xfe\x00")
+    assert answer == b"\xfe\x00"
+
+    # the server asks the client
+    a.on("question", lambda q, ack: ack(q * 2))
+    assert await server_a.emit_with_ack("question", 21, timeout=5) == 42
+
+    # rooms, and a broadcast from one socket that skips it
+    assert await b.emit_with_ack("join", "room") == sorted([b.id, "room"])
+    shouted = next_event(b, "shouted")
+    a.emit("shout", "room", "hey")
+    assert await wait_for(shouted) == ("hey",)
+    everyone = [next_event(s, "all") for s in (a, b)]
+    io.emit("all", 1)
+    for fut in everyone:
+        assert await wait_for(fut) == (1,)
+    assert sorted(s.id for s in await io.fetch_sockets()) == sorted([a.id, b.id])  # type: ignore[type-var]
+    b.on("question", lambda q, ack: ack(q * 3))
+    responses = await io.timeout(5).emit_with_ack("question", 1)
+    assert sorted(responses) == [2, 3]
+
+    # the client leaves; the server sees disconnecting (still in its rooms), then disconnect
+    b_id = b.id
+    b.disconnect()
+    await until(lambda: ("disconnect", "client namespace disconnect") in events)
+    assert ("disconnecting", "client namespace disconnect", {b_id, "room"}) in events
+
+    # the server kicks a
+    kicked = next_event(a, "disconnect")
+    server_a.disconnect()
+    assert (await wait_for(kicked))[0] == "io server disconnect"
+    await closed(io)

@@ -1,0 +1,189 @@
+"""nodish's Socket.IO server against the official ``socket.io-client`` (Node).
+
+Each scenario runs over long-polling only, WebSocket only, and polling upgraded to
+WebSocket (the client's default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from tests.helpers import next_event, wait_for
+from tests.interop.socketio_peers import NODE_SIO_CLIENT, NodeSio
+
+from nodish import socketio
+
+pytestmark = pytest.mark.interop
+
+TRANSPORTS = {
+    "polling": {"transports": ["polling"]},
+    "websocket": {"transports": ["websocket"]},
+    "upgrade": {},
+}
+
+
+@asynccontextmanager
+async def clients() -> AsyncIterator[NodeSio]:
+    node = await NodeSio.start(NODE_SIO_CLIENT)
+    try:
+        await node.wait_kind("ready")
+        yield node
+    finally:
+        await node.close()
+
+
+async def started(io: socketio.Server) -> int:
+    await io.listen(0, "127.0.0.1")
+    port: int = io.address().port
+    return port
+
+
+def setup(io: socketio.Server, log: list[Any]) -> None:
+    def on_connection(socket: socketio.Socket) -> None:
+        log.append(("connection", socket.nsp.name, socket.id, socket.handshake["auth"]))
+        socket.on("disconnect", lambda reason, *_: log.append(("disconnect", socket.id, reason)))
+
+        def echo(*args: Any) -> None:
+            args[-1](*args[:-1])
+
+        socket.on("echo", echo)
+        socket.on("note", lambda *args: log.append(("note", socket.id, args)))
+        socket.on("join", lambda room, ack: (socket.join(room), ack()))
+        socket.on("to-room", lambda room, *args: io.to(room).emit("room-msg", *args))
+        socket.on("broadcast", lambda *args: socket.broadcast.emit("broadcasted", *args))
+        socket.on("kick", lambda: socket.disconnect())
+
+        async def ask(*args: Any) -> None:
+            log.append(("answer", await socket.emit_with_ack("question", *args, timeout=5)))
+
+        socket.on("ask", ask)
+
+    io.on("connection", on_connection)
+    io.of("/chat").on("connection", on_connection)
+
+    def refuse(socket: socketio.Socket, next_: Any) -> None:
+        err = ValueError("not authorized")
+        err.data = {"reason": "admins only"}  # type: ignore[attr-defined]
+        raise err
+
+    io.of("/admin").use(refuse)
+
+
+async def until_logged(log: list[Any], pred: Any) -> Any:
+    async def find() -> Any:
+        while True:
+            for item in log:
+                if pred(item):
+                    return item
+            await asyncio.sleep(0)
+
+    return await wait_for(find())
+
+
+@pytest.mark.parametrize("mode", list(TRANSPORTS))
+async def test_official_client_full_scenario(mode: str) -> None:
+    io = socketio.Server()
+    log: list[Any] = []
+    setup(io, log)
+    port = await started(io)
+    url = f"http://127.0.0.1:{port}"
+    opts = TRANSPORTS[mode]
+    async with clients() as node:
+        await node.send(cmd="connect", name="a", url=url, opts={**opts, "auth": {"token": "A"}})
+        await node.send(cmd="connect", name="b", url=url, opts=opts)
+        a = await node.wait_kind("connect", name="a")
+        await node.wait_kind("connect", name="b")
+        conn = await until_logged(log, lambda e: e[0] == "connection" and e[3] == {"token": "A"})
+        assert conn[2] == a["id"]
+        if mode == "upgrade":
+            await node.wait_kind("upgrade", name="a")
+            socket = io.sockets.sockets[a["id"]]
+            assert socket.conn.transport.name == "websocket"
+        elif mode == "websocket":
+            assert a["transport"] == "websocket"
+        else:
+            assert a["transport"] == "polling"
+
+        # acks, text and binary, both ways
+        await node.send(cmd="emit", name="a", event="echo", args=["hé", 1, {"n": None}], ack=True)
+        assert (await node.wait_kind("ack", name="a"))["value"] == "hé"
+        await node.send(cmd="emit", name="a", event="echo", args=[b"\x00\xff", 2], ack=True)
+        assert (await node.wait_kind("ack", name="a"))["value"] == b"\x00\xff"
+        await node.send(cmd="emit", name="a", event="note", args=["plain", b"bin", [b"x"]])
+        note = await until_logged(log, lambda e: e[0] == "note")
+        assert note[2] == ("plain", b"bin", [b"x"])
+
+        # the server asks the client
+        await node.send(cmd="emit", name="a", event="ask", args=[b"\x01", "q"])
+        answer = await until_logged(log, lambda e: e[0] == "answer")
+        assert answer[1] == ["ack", "a", b"\x01", "q"]
+
+        # rooms and broadcasts
+        await node.send(cmd="emit", name="a", event="join", args=["r1"], ack=True)
+        await node.wait_kind("ack", name="a")
+        await node.send(cmd="emit", name="b", event="to-room", args=["r1", "to r1", b"\x02"])
+        m = await node.wait_kind("event", name="a", event="room-msg")
+        assert m["args"] == ["to r1", b"\x02"]
+        await node.send(cmd="emit", name="a", event="broadcast", args=["hi all"])
+        m = await node.wait_kind("event", name="b", event="broadcasted")
+        assert m["args"] == ["hi all"]
+        io.emit("news", {"k": [1, 2]})
+        for name in ("a", "b"):
+            assert (await node.wait_kind("event", name=name, event="news"))["args"] == [
+                {"k": [1, 2]}
+            ]
+        assert node.of_kind("event", name="a", event="broadcasted") == []
+        assert node.of_kind("event", name="b", event="room-msg") == []
+
+        # a namespace, and a refused one
+        await node.send(cmd="connect", name="chat", url=url + "/chat", opts=opts)
+        await node.wait_kind("connect", name="chat")
+        await until_logged(log, lambda e: e[0] == "connection" and e[1] == "/chat")
+        await node.send(cmd="connect", name="admin", url=url + "/admin", opts=opts)
+        refused = await node.wait_kind("connect_error", name="admin")
+        assert refused["message"] == "not authorized"
+        assert refused["data"] == {"reason": "admins only"}
+
+        # server-side disconnect, then a client-side one
+        await node.send(cmd="emit", name="b", event="kick", args=[])
+        assert (await node.wait_kind("disconnect", name="b"))["reason"] == "io server disconnect"
+        await node.send(cmd="disconnect", name="a")
+        gone = await until_logged(log, lambda e: e[0] == "disconnect" and e[1] == a["id"])
+        assert gone[2] == "client namespace disconnect"
+        for name in ("chat", "admin"):
+            await node.send(cmd="disconnect", name=name)
+    io.close()
+    await wait_for(next_event(io.http_server, "close"))
+
+
+async def test_official_client_reconnects_after_server_restart() -> None:
+    io = socketio.Server()
+    port = await started(io)
+    url = f"http://127.0.0.1:{port}"
+    async with clients() as node:
+        await node.send(
+            cmd="connect",
+            name="a",
+            url=url,
+            opts={
+                "reconnectionDelay": 50,
+                "reconnectionDelayMax": 200,
+                "transports": ["websocket"],
+            },
+        )
+        first = await node.wait_kind("connect", name="a")
+        io.close()
+        assert (await node.wait_kind("disconnect", name="a"))["reason"] == "transport close"
+        io2 = socketio.Server()
+        seen = next_event(io2, "connection")
+        await io2.listen(port, "127.0.0.1")
+        again = await node.wait_kind("connect", name="a", timeout=15)
+        assert again["id"] != first["id"]
+        (socket,) = await wait_for(seen)
+        assert socket.id == again["id"]
+        await node.send(cmd="disconnect", name="a")
+        io2.close()
