@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.cli.proc import TIMEOUT, Tool, nodish
 
-FREE = ("--tcp-port", "0", "--udp-port", "0")
+FREE = tuple(a for s in ("tcp", "udp", "http", "https") for a in (f"--{s}-port", "0"))
 
 
 def started(tool: Tool) -> dict[str, tuple[str, int]]:
@@ -21,6 +22,12 @@ def started(tool: Tool) -> dict[str, tuple[str, int]]:
         if m:
             found[m.group(1)] = (m.group(3), int(m.group(4)))
     return found
+
+
+@pytest.fixture(autouse=True)
+def data_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The development CA goes to a private data directory, not the user's."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
 
 
 @pytest.fixture
@@ -67,24 +74,57 @@ def test_ctrl_c_with_a_client_connected_exits_0_without_a_traceback(demo: Tool) 
     assert err == ""
 
 
-def test_host_and_port_offset_move_every_service() -> None:
-    # An offset whose TCP and UDP ports are both free (probe, then release).
+def free_offset() -> int:
+    """An offset that puts every demo port on a free one (probed, then released)."""
     for offset in range(1000, 20000, 997):
-        tcp, udp = socket.socket(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        probes = []
         try:
-            tcp.bind(("127.0.0.1", 8124 + offset))
-            udp.bind(("127.0.0.1", 41234 + offset))
+            for port, kind in (
+                (8124, socket.SOCK_STREAM),
+                (41234, socket.SOCK_DGRAM),
+                (8080, socket.SOCK_STREAM),
+                (8443, socket.SOCK_STREAM),
+            ):
+                probe = socket.socket(socket.AF_INET, kind)
+                probes.append(probe)
+                probe.bind(("127.0.0.1", port + offset))
         except OSError:
             continue
         finally:
-            tcp.close()
-            udp.close()
-        break
+            for probe in probes:
+                probe.close()
+        return offset
+    raise AssertionError("no free port offset")
+
+
+def test_host_and_port_offset_move_every_service() -> None:
+    offset = free_offset()
     with Tool("demo", "--host", "127.0.0.1", "--port-offset", str(offset)) as tool:
         services = started(tool)
-        assert services["TCP"] == ("127.0.0.1", 8124 + offset)
-        assert services["UDP"] == ("127.0.0.1", 41234 + offset)
+        assert services == {
+            "TCP": ("127.0.0.1", 8124 + offset),
+            "UDP": ("127.0.0.1", 41234 + offset),
+            "HTTP": ("127.0.0.1", 8080 + offset),
+            "HTTPS": ("127.0.0.1", 8443 + offset),
+        }
         assert tool.interrupt()[0] == 0
+
+
+def test_no_tls_leaves_out_https_and_makes_no_ca(tmp_path: Path) -> None:
+    with Tool("demo", "--no-tls", *FREE) as tool:
+        assert set(started(tool)) == {"TCP", "UDP", "HTTP"}
+        assert tool.interrupt()[0] == 0
+    assert not (tmp_path / "nodish").exists()
+
+
+def test_the_ca_is_made_on_first_run_and_reused_after(tmp_path: Path) -> None:
+    ca = tmp_path / "nodish" / "demo" / "ca-cert.pem"
+    for created in (True, False):
+        with Tool("demo", *FREE) as tool:
+            banner = tool.lines_until("ready")
+            assert any(f"the development CA is {ca}" in line for line in banner)
+            assert any("(created now)" in line for line in banner) is created
+            assert tool.interrupt()[0] == 0
 
 
 def test_a_taken_port_is_one_line_naming_the_port_and_the_option_exit_7() -> None:
@@ -92,7 +132,7 @@ def test_a_taken_port_is_one_line_naming_the_port_and_the_option_exit_7() -> Non
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        out = nodish("demo", "--tcp-port", str(port), "--udp-port", "0")
+        out = nodish("demo", *FREE, "--tcp-port", str(port))
     err = out.stderr.decode()
     assert out.returncode == 7
     assert err.count("\n") == 1, err
@@ -110,3 +150,63 @@ def test_a_host_that_does_not_resolve_names_the_host_option_exit_4() -> None:
     err = out.stderr.decode()
     assert out.returncode == 4
     assert err.count("\n") == 1 and "ENOTFOUND" in err and "--host" in err
+
+
+def test_the_page_is_served_requests_are_logged_and_bad_bytes_hurt_no_one(demo: Tool) -> None:
+    import urllib.error
+    import urllib.request
+
+    services = started(demo)
+    host, port = services["HTTP"]
+    with urllib.request.urlopen(f"http://{host}:{port}/", timeout=TIMEOUT) as res:
+        page = res.read().decode()
+        assert res.status == 200 and res.headers["Content-Type"].startswith("text/html")
+    https_port = services["HTTPS"][1]
+    assert f"https://127.0.0.1:{https_port}/" in page and "ca-cert.pem" in page
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"http://{host}:{port}/nope", timeout=TIMEOUT)
+    assert missing.value.code == 404
+    missing.value.close()
+    with socket.create_connection((host, port), timeout=TIMEOUT) as bad:
+        bad.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+        assert bad.recv(100).startswith(b"HTTP/1.1 400")
+    with urllib.request.urlopen(f"http://{host}:{port}/", timeout=TIMEOUT) as res:
+        assert res.status == 200  # still serving
+    log = demo.lines_until("bad request")
+    assert "[http] GET / 200 from 127.0.0.1:" in log[0]
+    assert "[http] GET /nope 404 from 127.0.0.1:" in log[1]
+
+
+def test_chat_over_a_websocket_library_and_bad_messages_drop_only_their_sender(
+    demo: Tool,
+) -> None:
+    import json
+
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    host, port = started(demo)["HTTP"]
+    url = f"ws://{host}:{port}/chat"
+    with connect(url, open_timeout=TIMEOUT) as alice:
+        assert json.loads(alice.recv(TIMEOUT))["type"] == "welcome"
+        assert json.loads(alice.recv(TIMEOUT)) == {"type": "join", "name": "guest-1", "count": 1}
+        with connect(url, open_timeout=TIMEOUT) as mallory:
+            mallory.recv(TIMEOUT)  # welcome
+            assert json.loads(alice.recv(TIMEOUT))["count"] == 2
+            mallory.send(b"\x00binary")  # the chat takes text only: RFC 6455 1003
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    mallory.recv(TIMEOUT)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+        assert json.loads(alice.recv(TIMEOUT)) == {"type": "leave", "name": "guest-2", "count": 1}
+        with connect(url, open_timeout=TIMEOUT, max_size=None) as bob:
+            bob.recv(TIMEOUT)
+            bob.send("x" * (64 * 1024 + 1))  # over the demo's max_payload: 1009
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    bob.recv(TIMEOUT)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        alice.send("still here")
+        while (msg := json.loads(alice.recv(TIMEOUT)))["type"] != "message":
+            pass
+        assert msg == {"type": "message", "name": "guest-1", "text": "still here"}

@@ -1,21 +1,25 @@
 """``nodish demo``: the seed chapter's servers together (``make demo`` runs it).
 
 One process serving the chapter's systems on one loop, on 127.0.0.1 unless --host
-says otherwise: the TCP server on port 8124 (greets, answers; try telnet) and the UDP
-server on 41234 (logs each datagram with its sender). It prints what runs where, logs
-every event as the chapter describes it, and Ctrl-C stops everything (exit 0). A port
-that is taken stops it with one line naming the port: move every port with
+says otherwise: the TCP server on port 8124 (greets, answers; try telnet), the UDP
+server on 41234 (logs each datagram with its sender), an HTTP server on 8080 whose page
+chats live over WebSocket between every open tab, and the same over HTTPS and WSS on
+8443, with a development CA made on first run in the user's data directory (the
+console and the page say how to trust it; --no-tls to go without). It prints what runs
+where, logs every event as the chapter describes it, and Ctrl-C stops everything (exit
+0). A port that is taken stops it with one line naming the port: move every port with
 --port-offset N, or one with its own option.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from . import _common
 
-SERVICES = ("tcp", "udp")
+SERVICES = ("tcp", "udp", "http", "https")
 
 
 def _run(args: Any) -> int:
@@ -32,7 +36,12 @@ def _run(args: Any) -> int:
                 file=sys.stderr,
             )
             return _common.EXIT_USAGE
-    return run_demo(args.host, ports)
+    tls_dir = None
+    if not args.no_tls:
+        from ..demo.devca import data_dir
+
+        tls_dir = Path(args.tls_dir) if args.tls_dir else data_dir()
+    return run_demo(args.host, ports, tls_dir)
 
 
 def register(sub: Any) -> None:
@@ -42,7 +51,7 @@ def register(sub: Any) -> None:
     p = _common.add_tool(
         sub,
         "demo",
-        f"run the seed chapter's servers together (TCP {PORTS['tcp']}, UDP {PORTS['udp']})",
+        "run the seed chapter's servers together (TCP, UDP, HTTP and WebSocket chat, HTTPS)",
         __doc__,
     )
     p.add_argument(
@@ -63,4 +72,11 @@ def register(sub: Any) -> None:
             metavar="PORT",
             help=f"the {name.upper()} port (default {PORTS[name]} + offset; 0: any free port)",
         )
+    p.add_argument("--no-tls", action="store_true", help="no HTTPS/WSS server (and no CA)")
+    p.add_argument(
+        "--tls-dir",
+        metavar="DIR",
+        help="where the development CA is kept (made there on first run; default: "
+        "nodish/demo in the user's data directory)",
+    )
     p.set_defaults(func=_run)

@@ -22,8 +22,8 @@ from typing import Any
 
 from ..cli import _common
 
-# The seed chapter's ports.
-PORTS = {"tcp": 8124, "udp": 41234}
+# The seed chapter's ports (TCP, UDP), then the web's usual ones.
+PORTS = {"tcp": 8124, "udp": 41234, "http": 8080, "https": 8443}
 
 
 @dataclasses.dataclass
@@ -42,6 +42,7 @@ class Context:
 
     host: str
     ports: dict[str, int]
+    tls: Any = None  # the development CA (devca.DevCA), None with --no-tls
     out: Any = dataclasses.field(default_factory=lambda: sys.stdout)
 
     def log(self, service: str, text: str) -> None:
@@ -94,17 +95,21 @@ class ListenError(Exception):
 StartFn = Callable[[Context], Awaitable[Service]]
 
 
-def _starters() -> list[tuple[str, StartFn]]:
-    from . import tcp, udp
+def _starters(ctx: Context) -> list[StartFn]:
+    from . import tcp, udp, web
 
-    return [("TCP", tcp.start), ("UDP", udp.start)]
+    site = web.Web(ctx)
+    starters: list[StartFn] = [tcp.start, udp.start, site.start_http]
+    if ctx.tls is not None:
+        starters.append(site.start_https)
+    return starters
 
 
 async def start_all(ctx: Context) -> list[Service]:
     """Start every service, in the chapter's order; on a failure close those started."""
     started: list[Service] = []
     try:
-        for _name, start in _starters():
+        for start in _starters(ctx):
             started.append(await start(ctx))
     except BaseException:
         for service in started:
@@ -118,14 +123,32 @@ def banner(ctx: Context, services: list[Service]) -> str:
     lines = ["nodish demo: the seed chapter's servers on one loop (Ctrl-C stops them all)"]
     for s in services:
         lines.append(f"  {s.name:<6} {s.url:<28} try: {s.hint}")
+    if ctx.tls is not None:
+        lines.append("HTTPS and WSS:")
+        lines.extend(f"  {line}" for line in ctx.tls.how_to_trust())
     return "\n".join(lines)
 
 
-def run_demo(host: str, ports: dict[str, int]) -> int:
-    """Run the demo until Ctrl-C; returns the exit status."""
+def run_demo(host: str, ports: dict[str, int], tls_dir: Any = None) -> int:
+    """Run the demo until Ctrl-C; returns the exit status.
+
+    Args:
+        host: the address every server listens on.
+        ports: the port of each service (``PORTS``' keys).
+        tls_dir: where the development CA lives (made there on first run); None for
+            no HTTPS.
+    """
     import nodish
 
     ctx = Context(host, ports)
+    if tls_dir is not None:
+        from .devca import DevCA
+
+        try:
+            ctx.tls = DevCA(tls_dir)
+        except (OSError, ValueError) as exc:
+            print(f"nodish demo: the development CA in {tls_dir}: {exc}", file=sys.stderr)
+            return _common.EXIT_ERROR
     status = _common.EXIT_OK
 
     async def main() -> None:
