@@ -116,7 +116,8 @@ def sock_write(sock: Any, data: bytes, last: bool = False) -> bool:
     ``socket.write`` would do in the end, without the Writable's bookkeeping. Nobody
     waits for ``'drain'`` after the last bytes, so nothing is lost by skipping it.
     """
-    if last and type(sock) is _PlainSocket:
+    # net.Socket and its subclasses (tls.TLSSocket encrypts in its transport)
+    if last and isinstance(sock, _PlainSocket):
         t = sock._transport
         if (
             t is not None

@@ -382,7 +382,8 @@ class Connection:
         self._timer: asyncio.TimerHandle | None = None
         self._deadline = 0.0
         opts.connections.add(self)
-        self._consumer = type(socket) is _PlainSocket
+        # tls.TLSSocket too: it hands decrypted bytes to net.Socket.data_received
+        self._consumer = isinstance(socket, _PlainSocket)
         if self._consumer:
             socket._consumer = self.on_data
         else:

@@ -52,6 +52,7 @@ __all__ = ["TLSSocket"]
 
 _RECV = 65536
 _BIO = 65536
+_RECORD = 16384
 # The hot path calls OpenSSL directly (pyOpenSSL's recv/bio_read raise an exception
 # each time the buffers run dry, i.e. once per read): one scratch buffer serves every
 # socket, since the loop runs one callback at a time and each read is copied out.
@@ -440,11 +441,23 @@ class TLSSocket(Socket):
         conn = self._conn
         if conn is None or self._lost:
             return
-        try:
-            conn.sendall(data) if len(data) > 16384 else conn.send(data)
-        except SSL.Error as exc:
-            self.destroy(ssl_error(exc))
+        if type(data) is not bytes:
+            data = bytes(data)
+        if not data:
             return
+        # pyOpenSSL enables partial writes: SSL_write takes one record (16 KiB) at most.
+        ssl, size, off = conn._ssl, len(data), 0
+        while off < size:
+            chunk = data if off == 0 and size <= _RECORD else data[off : off + _RECORD]
+            n = _lib.SSL_write(ssl, chunk, len(chunk))
+            if n <= 0:
+                try:
+                    conn.sendall(chunk)  # not expected: pyOpenSSL raises the error
+                except SSL.Error as exc:
+                    self.destroy(ssl_error(exc))
+                    return
+                n = len(chunk)
+            off += n
         self._flush()
 
     def _send_close_notify(self) -> None:
@@ -466,11 +479,12 @@ class TLSSocket(Socket):
         conn = self._conn
         if conn is None:
             return
-        try:
-            conn.bio_write(data)
-        except SSL.Error as exc:
-            self._fail(exc)
-            return
+        if _lib.BIO_write(conn._into_ssl, data, len(data)) != len(data):
+            try:
+                conn.bio_write(data)  # not expected with a memory BIO: raises the error
+            except SSL.Error as exc:
+                self._fail(exc)
+                return
         if not self._secure:
             self._handshake()
             if not self._secure or self.destroyed:
