@@ -530,10 +530,11 @@ class ClientRequest(OutgoingMessage):
             sock.destroy()  # the agent forgets it on 'close'
         self.socket = None
         if res is not None and res._stream_ready:
-            if res.readable_ended:
+            # Node: the response's 'close' (after its 'end'), then the request's
+            if res._close_emitted:
                 self._close_req()
             else:
-                res.once("end", self._close_req)
+                res.once("close", self._close_req)
         else:
             self._close_req()
 
