@@ -12,6 +12,7 @@ from tests.helpers import NodeProcess, next_event, wait_event, wait_for
 from tests.tls_fixtures import pki
 
 from nodish import https, tls
+from nodish.stream import consumers
 
 pytestmark = pytest.mark.interop
 
@@ -163,3 +164,68 @@ async def test_bad_http_inside_tls_gets_400_and_server_keeps_serving(files) -> N
     rc, out, err = await run("curl", "-sS", "--cacert", files["ca"], f"https://localhost:{port}/ok")
     assert rc == 0 and out == "GET /ok for anonymous over TLSv1.3\n", err
     await close(server)
+
+
+NODE_HTTPS_SERVER = r"""
+const https = require('https'), fs = require('fs');
+const o = JSON.parse(process.argv[1]);
+const server = https.createServer({
+  key: fs.readFileSync(o.key), cert: fs.readFileSync(o.cert), ca: fs.readFileSync(o.ca),
+  requestCert: true, rejectUnauthorized: false,
+}, (req, res) => {
+  const s = req.socket, peer = s.getPeerCertificate();
+  const who = s.authorized ? (peer.subject ? peer.subject.CN : 'resumed') : 'anonymous:' + s.authorizationError;
+  res.end(`${req.method} ${req.url} ${who} ${s.isSessionReused()}`);
+});
+let connections = 0;
+server.on('secureConnection', () => connections++);
+server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({port: server.address().port})));
+process.stdin.on('data', () => console.log(JSON.stringify({connections})));
+process.stdin.on('end', () => server.close());
+"""
+
+
+async def test_nodish_https_client_to_node_server(files, tmp_path) -> None:
+    p = pki()
+    p.server.write(tmp_path / "s.pem", tmp_path / "s-key.pem")
+    node = await NodeProcess.start(
+        NODE_HTTPS_SERVER,
+        json.dumps(
+            {"key": str(tmp_path / "s-key.pem"), "cert": str(tmp_path / "s.pem"), "ca": files["ca"]}
+        ),
+    )
+    port = (await node.message())["port"]
+    agent = https.Agent(ca=p.ca.cert_pem, max_sockets=1)
+    bodies = []
+    for i in range(3):
+        res = await https.get(
+            f"https://localhost:{port}/{i}",
+            agent=agent,
+            cert=p.client.chain_pem,
+            key=p.client.key_pem(),
+        )
+        assert res.status_code == 200
+        bodies.append(await consumers.text(res))
+    assert bodies == [f"GET /{i} alice false" for i in range(3)]
+    # a certificate from another CA: accepted by this server, and reported
+    res = await https.get(
+        f"https://localhost:{port}/x",
+        agent=agent,
+        cert=p.stranger.chain_pem,
+        key=p.stranger.key_pem(),
+    )
+    assert await consumers.text(res) == "GET /x anonymous:UNABLE_TO_VERIFY_LEAF_SIGNATURE false"
+    # a new connection resumes the session the agent cached
+    fresh = https.Agent(keep_alive=False, ca=p.ca.cert_pem)
+    texts = [
+        await consumers.text(await https.get(f"https://localhost:{port}/r", agent=fresh))
+        for _ in range(2)
+    ]
+    assert texts[0] == "GET /r anonymous:UNABLE_TO_GET_ISSUER_CERT false"
+    assert texts[1].endswith(" true"), texts  # Node resumed the session
+    await node.send({})
+    assert (await node.message())["connections"] == 4
+    agent.destroy()
+    assert node.proc.stdin is not None
+    node.proc.stdin.close()
+    await node.finish()
