@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import os as _os
 
-from . import dgram, errors, events, http, runtime, stream, timers, ws
+from . import dgram, errors, events, http, net, runtime, stream, timers, ws
 from .process import process
-from .runtime import get_loop, run
+from .runtime import call_from_thread, get_loop, run
 
 __version__ = "0.1.0"
 
@@ -44,6 +44,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "__version__",
+    "call_from_thread",
     "certs",
     "cluster",
     "dgram",
@@ -52,6 +53,7 @@ __all__ = [
     "get_loop",
     "http",
     "https",
+    "net",
     "process",
     "run",
     "runtime",

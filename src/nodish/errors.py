@@ -100,6 +100,9 @@ _CODES: list[tuple[str, str, _Base]] = [
     ("ERR_MISSING_ARGS", 'The "{}" argument must be specified', TypeError),
     ("ERR_INVALID_RETURN_VALUE", 'Expected {} to be returned from the "{}" function', TypeError),
     ("ERR_INVALID_STATE", "Invalid state: {}", None),
+    # nodish's own (Node has one thread per loop): an object used from a thread
+    # other than its loop's
+    ("ERR_INVALID_THREAD", "{}", RuntimeError),
     ("ERR_METHOD_NOT_IMPLEMENTED", "The {} method is not implemented", None),
     ("ERR_MULTIPLE_CALLBACK", "Callback called multiple times", None),
     ("ERR_UNHANDLED_ERROR", "Unhandled error. ({})", None),
@@ -207,6 +210,7 @@ ERR_OUT_OF_RANGE: type[NodeError] = codes.ERR_OUT_OF_RANGE
 ERR_MISSING_ARGS: type[NodeError] = codes.ERR_MISSING_ARGS
 ERR_INVALID_RETURN_VALUE: type[NodeError] = codes.ERR_INVALID_RETURN_VALUE
 ERR_INVALID_STATE: type[NodeError] = codes.ERR_INVALID_STATE
+ERR_INVALID_THREAD: type[NodeError] = codes.ERR_INVALID_THREAD
 ERR_METHOD_NOT_IMPLEMENTED: type[NodeError] = codes.ERR_METHOD_NOT_IMPLEMENTED
 ERR_MULTIPLE_CALLBACK: type[NodeError] = codes.ERR_MULTIPLE_CALLBACK
 ERR_UNHANDLED_ERROR: type[NodeError] = codes.ERR_UNHANDLED_ERROR

@@ -41,11 +41,19 @@ traceback is logged on the ``nodish`` logger (printed to stderr when logging is 
 configured); then only the object whose callback raised is destroyed. Node would exit
 the process instead; nodish keeps serving everyone else, by design.
 ``KeyboardInterrupt`` and ``SystemExit`` are never reported: they propagate.
+
+Threads. A loop and everything bound to it belong to the thread that runs the loop,
+as in Node. Calls that act on a loop (writing, ending, destroying, listening, closing,
+sending) check :func:`check_thread` first and raise ``ERR_INVALID_THREAD``, naming
+both threads, when made from another thread while the loop runs: such a call would
+otherwise touch the loop without waking it, and hang silently.
+:func:`call_from_thread` is the way in from another thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import logging
 import os
@@ -59,7 +67,9 @@ from typing import Any
 
 __all__ = [
     "HandleRef",
+    "call_from_thread",
     "call_soon",
+    "check_thread",
     "get_loop",
     "guarded",
     "loop_state",
@@ -141,6 +151,7 @@ class _LoopState:
         "soon",
         "soon_ran",
         "tasks",
+        "thread",
         "tick_scheduled",
         "ticks",
     )
@@ -156,6 +167,8 @@ class _LoopState:
         self.immediates_scheduled = False
         self.soon = 0
         self.soon_ran = 0
+        # the thread that runs (or will run) the loop, for error messages
+        self.thread: threading.Thread = threading.current_thread()
 
     def holding(self) -> bool:
         """Whether a referenced handle or a nodish task keeps the loop alive."""
@@ -268,6 +281,110 @@ class HandleRef:
     def __repr__(self) -> str:
         state = "active" if self.active else "inactive"
         return f"<HandleRef {state}{'' if self.refed else ' unref'} closer={self.closer!r}>"
+
+
+_get_running_loop = asyncio._get_running_loop  # the C accelerated lookup, no raise
+
+
+def check_thread(loop: asyncio.AbstractEventLoop, what: str) -> None:
+    """Raise ``ERR_INVALID_THREAD`` when ``loop`` is running in another thread.
+
+    Cheap when the caller is on the loop (one C call); hot paths may test
+    ``asyncio._get_running_loop() is not loop`` themselves and call this only then.
+
+    Args:
+        loop: the loop the object belongs to.
+        what: the call, for the message (``'net.Socket.write()'``).
+    """
+    if _get_running_loop() is loop or not loop.is_running():
+        return
+    from .errors import ERR_INVALID_THREAD
+
+    here = threading.current_thread()
+    owner = loop_state(loop).thread
+    raise ERR_INVALID_THREAD(
+        message=(
+            f"{what} was called from thread {here.name!r}, but the object belongs to the "
+            f"event loop running in thread {owner.name!r}; nodish objects are not "
+            "thread-safe. From another thread, hand the call to the loop: "
+            "nodish.call_from_thread(fn, *args)"
+        )
+    )
+
+
+_run_loops: list[asyncio.AbstractEventLoop] = []  # loops driven by run() right now
+
+
+def call_from_thread(
+    fn: Callable[..., Any], *args: Any, loop: asyncio.AbstractEventLoop | None = None
+) -> concurrent.futures.Future[Any]:
+    """Run ``fn(*args)`` on a nodish loop from another thread; thread-safe.
+
+    Returns a :class:`concurrent.futures.Future` of the result (of the coroutine's
+    result when ``fn`` is a coroutine function); ``.result(timeout)`` waits for it. Do
+    not wait on it from the loop's own thread: the loop could not run ``fn``.
+
+    Objects created in another thread belong to that thread's own default loop, which
+    only a ``nodish.run()`` in that thread drives: create them on the loop (through
+    this function) instead.
+
+    Args:
+        fn: what to call, e.g. ``sock.write`` or ``server.close``.
+        *args: its arguments.
+        loop: the loop; by default the loop of ``fn``'s object (``sock.write`` →
+            ``sock``'s loop), else the loop :func:`run` is driving.
+
+    Raises:
+        RuntimeError: no loop given and none can be found, or the loop is closed
+            (``run()`` has already returned).
+
+    Example::
+
+        def worker():                     # in a thread of your own
+            for line in sys.stdin:
+                nodish.call_from_thread(sock.write, line)
+            nodish.call_from_thread(sock.end).result()
+    """
+    if loop is None:
+        owner_loop = getattr(getattr(fn, "__self__", None), "_loop", None)
+        if isinstance(owner_loop, asyncio.AbstractEventLoop):
+            loop = owner_loop
+        elif len(_run_loops) == 1:
+            loop = _run_loops[0]
+        else:
+            raise RuntimeError(
+                "call_from_thread(): no nodish loop to run on"
+                + (" (several are running)" if _run_loops else " (nodish.run() is not running)")
+                + "; pass loop="
+            )
+    fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def settle(task: asyncio.Future[Any]) -> None:
+        if task.cancelled():
+            fut.cancel()
+        elif task.exception() is not None:
+            fut.set_exception(task.exception())
+        else:
+            fut.set_result(task.result())
+
+    def runner() -> None:
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            result = fn(*args)
+            # only coroutines are awaited: nodish objects returned by fn (a server from
+            # close(), a socket from end()) are awaitable too, and are results
+            if inspect.iscoroutine(result):
+                spawn(result, on_error=lambda exc: None).add_done_callback(settle)
+                return
+            fut.set_result(result)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+
+    loop.call_soon_threadsafe(runner)
+    return fut
 
 
 def spawn(
@@ -512,6 +629,7 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
     from .process import process
 
     loop = get_loop()
+    loop_state(loop).thread = threading.current_thread()
     interrupted = False
     main_task: asyncio.Task[None] | None = None
 
@@ -547,6 +665,7 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
             loop.add_signal_handler(signal.SIGINT, on_sigint)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - no signals here
             use_signal = False
+    _run_loops.append(loop)
     try:
         main_task = loop.create_task(_main())
         try:
@@ -567,6 +686,7 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
         if interrupted:
             raise SystemExit(130)
     finally:
+        _run_loops.remove(loop)
         if use_signal and not loop.is_closed():
             loop.remove_signal_handler(signal.SIGINT)
         _close_loop(loop)

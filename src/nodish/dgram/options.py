@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import errno as _errno
 import socket as _socket
+import sys
 from typing import Any, cast
 
+from .. import runtime
 from ..errors import (
     ERR_INVALID_ARG_TYPE,
     ERR_MISSING_ARGS,
@@ -24,6 +26,8 @@ from ..errors import (
 )
 from . import _sockopt
 from ._args import check_address, check_int
+
+_get_running_loop = asyncio._get_running_loop
 
 __all__ = ["SocketOptions", "buffered"]
 
@@ -42,12 +46,20 @@ class SocketOptions:
 
     _bind_state: int
     _closed: bool
+    _loop: asyncio.AbstractEventLoop
     _sock: _socket.socket | None
     _transport: asyncio.DatagramTransport | None
     _v6: bool
 
     def _health_check(self) -> None:
-        """Node's ``healthCheck``: every call on a closed socket is ERR_SOCKET_DGRAM_NOT_RUNNING."""
+        """Node's ``healthCheck``: every call on a closed socket is ERR_SOCKET_DGRAM_NOT_RUNNING.
+
+        Also: every call from a thread other than the running loop's is
+        ERR_INVALID_THREAD.
+        """
+        if _get_running_loop() is not self._loop:
+            caller = sys._getframe(1).f_code.co_name
+            runtime.check_thread(self._loop, f"dgram.Socket.{caller}()")
         if self._closed:
             raise ERR_SOCKET_DGRAM_NOT_RUNNING()
 

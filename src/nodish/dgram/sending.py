@@ -49,6 +49,8 @@ from . import _sockopt
 from ._args import check_address, check_callback, to_bytes
 from .options import buffered
 
+_get_running_loop = asyncio._get_running_loop
+
 __all__ = ["Sending"]
 
 logger = logging.getLogger("nodish")
@@ -157,6 +159,7 @@ class Sending(EventEmitter):
         # queued, bytes, an int port, and a destination already known to be numeric.
         if (
             self._fast
+            and _get_running_loop() is self._loop
             and type(msg) is bytes
             and type(port) is int
             and 0 < port < 65536
@@ -185,6 +188,7 @@ class Sending(EventEmitter):
         length: int | None,
     ) -> None:
         """``send`` in full: validation, implicit bind, lookups, connected sockets."""
+        runtime.check_thread(self._loop, "dgram.Socket.send()")
         if type(msg) is bytes and not offset and length is None:
             data: bytes | bytearray | memoryview = msg
         else:

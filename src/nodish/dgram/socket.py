@@ -567,6 +567,7 @@ class Socket(Sending, SocketOptions, asyncio.DatagramProtocol):
         Raises:
             ERR_SOCKET_DGRAM_NOT_RUNNING: closed already.
         """
+        runtime.check_thread(self._loop, "dgram.Socket.close()")
         check_callback(callback)
         if callback is not None:
             self.on("close", callback)

@@ -183,6 +183,7 @@ class Server(EventEmitter):
             ERR_SOCKET_BAD_PORT: the port is out of range (at once). Bind failures
             arrive as ``'error'``.
         """
+        runtime.check_thread(self._loop, "net.Server.listen()")
         if self._aserver is not None or self._listen_task is not None:
             raise ERR_SERVER_ALREADY_LISTEN()
         if path is None:
@@ -339,6 +340,7 @@ class Server(EventEmitter):
         listening it is called with ``ERR_SERVER_NOT_RUNNING`` (and ``'close'`` is
         still emitted, as in Node).
         """
+        runtime.check_thread(self._loop, "net.Server.close()")
         validate_callback(callback)
         running = self._aserver is not None or self._listen_task is not None
         if callback is not None:

@@ -457,6 +457,7 @@ class Socket(Duplex, asyncio.Protocol):
             ``'error'`` (ECONNREFUSED, ENOTFOUND, ETIMEDOUT, EHOSTUNREACH) then
             ``'close'``.
         """
+        runtime.check_thread(self._loop, "net.Socket.connect()")
         if self._connecting or (self._transport is not None and not self.destroyed):
             raise runtime_error_already_connected()
         if self._close_due:
@@ -668,6 +669,7 @@ class Socket(Duplex, asyncio.Protocol):
 
     def pause(self) -> Socket:
         """Stop reading from the kernel (and stop ``'data'``) until ``resume()``."""
+        runtime.check_thread(self._loop, "net.Socket.pause()")
         super().pause()
         if not self._read_paused:
             self._read_paused = True
@@ -678,6 +680,7 @@ class Socket(Duplex, asyncio.Protocol):
 
     def resume(self) -> Socket:
         """Resume ``'data'`` and reading from the kernel."""
+        runtime.check_thread(self._loop, "net.Socket.resume()")
         super().resume()
         # Restart reading here rather than waiting for _read(): a _read() issued before
         # pause() is still outstanding, so the stream would not ask again.
@@ -700,6 +703,7 @@ class Socket(Duplex, asyncio.Protocol):
                 callable.
             ERR_OUT_OF_RANGE: ``timeout`` is negative, NaN or infinite.
         """
+        runtime.check_thread(self._loop, "net.Socket.set_timeout()")
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
             raise ERR_INVALID_ARG_TYPE("timeout", "of type int or float", type(timeout).__name__)
         if timeout < 0 or not math.isfinite(timeout):  # Node's getTimerDuration

@@ -313,7 +313,11 @@ class Stream(EventEmitter):
 
         Returns:
             The stream.
+
+        Raises:
+            ERR_INVALID_THREAD: called from a thread other than the running loop's.
         """
+        runtime.check_thread(self._loop, f"{type(self).__name__}.destroy()")
         self._before_destroy()
         if self._destroyed:
             if callback is not None:

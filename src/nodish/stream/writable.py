@@ -49,10 +49,13 @@ from ..errors import (
     ERR_STREAM_WRITE_AFTER_END,
     validate_callback,
 )
+from ..runtime import check_thread
 from ._base import Callback, Stream
 from ._encoding import encode, normalize_encoding
 
 __all__ = ["DEFAULT_HIGH_WATER_MARK", "DEFAULT_OBJECT_HIGH_WATER_MARK", "Writable"]
+
+_get_running_loop = asyncio._get_running_loop
 
 DEFAULT_HIGH_WATER_MARK = 16384
 """Node v20's default mark for byte streams (``getDefaultHighWaterMark(false)``)."""
@@ -242,12 +245,16 @@ class Writable(Stream):
             ERR_STREAM_NULL_VALUES: ``chunk`` is None.
             ERR_INVALID_ARG_TYPE: ``chunk`` is not bytes-like or ``str``, or
                 ``callback`` is not callable (nothing is written).
+            ERR_INVALID_THREAD: called from a thread other than the running loop's
+                (see :func:`nodish.call_from_thread`).
             ERR_UNKNOWN_ENCODING: bad ``encoding``.
 
         Writing after ``end()`` or ``destroy()`` does not raise: the callback gets
         ``ERR_STREAM_WRITE_AFTER_END`` / ``ERR_STREAM_DESTROYED`` on the next tick and
         the stream is destroyed with it.
         """
+        if _get_running_loop() is not self._loop:
+            check_thread(self._loop, f"{type(self).__name__}.write()")
         if callback is not None and not callable(callback):
             validate_callback(callback)
         # Fast path: bytes, nothing in flight or queued, a healthy stream. Same steps as
@@ -552,6 +559,7 @@ class Writable(Stream):
         Raises:
             ERR_INVALID_ARG_TYPE: ``callback`` is not callable (nothing is written).
         """
+        check_thread(self._loop, f"{type(self).__name__}.end()")
         validate_callback(callback)
         err: BaseException | None = None
         if chunk is not None:
