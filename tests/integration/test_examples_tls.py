@@ -108,3 +108,29 @@ async def test_tls_examples_talk_mutual_tls(keys: Path) -> None:
         if server.returncode is None:
             server.send_signal(signal.SIGINT)
         await wait_for(server.wait())
+
+
+async def test_https_examples(keys: Path) -> None:
+    server = await start("13_https_server.py", keys, 0)
+    try:
+        bound = await line(server)
+        port = int(bound.split()[-1])
+        client = await start("14_https_client.py", keys, port)
+        out, err = await wait_for(client.communicate())
+        assert client.returncode == 0, err.decode()
+        assert out.decode() == "hello world\n"
+        curl = await asyncio.create_subprocess_exec(
+            "curl",
+            "-sS",
+            "--cacert",
+            str(keys / "ca.crt"),
+            f"https://localhost:{port}/",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await wait_for(curl.communicate())
+        assert out == b"hello world\n", err
+    finally:
+        if server.returncode is None:
+            server.send_signal(signal.SIGINT)
+        await wait_for(server.wait())

@@ -3,6 +3,8 @@ session resumption, Node's verification codes, mutual TLS, certificate reload.""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from tests.helpers import next_event, wait_event, wait_for
 from tests.tls_fixtures import pki
@@ -133,3 +135,26 @@ async def test_set_secure_context_keeps_keep_alive_connections() -> None:
     assert res.socket.get_peer_certificate().subject["CN"] == "b.test"
     await consumers.text(res)
     await stop(server, agent)
+
+
+async def test_set_encoding_in_the_response_callback() -> None:
+    """The seed's client calls res.setEncoding('utf-8') first thing in its callback."""
+    server = await start()
+    got: list[object] = []
+    done = asyncio.get_running_loop().create_future()
+
+    def on_response(res) -> None:
+        res.set_encoding("utf-8")
+        res.on("data", got.append)
+        res.on("end", lambda: done.set_result(None))
+
+    req = https.request(
+        f"https://localhost:{server.address().port}/x",
+        callback=on_response,
+        agent=False,
+        ca=pki().ca.cert_pem,
+    )
+    req.end()
+    await wait_for(done)
+    assert got == ["GET /x anonymous 0"]
+    await stop(server)

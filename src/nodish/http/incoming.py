@@ -166,6 +166,14 @@ class IncomingMessage(Readable):
             return object.__getattribute__(self, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def set_encoding(self, encoding: str | None) -> Readable:
+        """Emit ``str`` body chunks decoded with ``encoding`` (Node's ``setEncoding``)."""
+        # set_encoding assigns stream slots before it reads one: the stream must exist
+        # first, or its initializer (run on that first read) would drop the decoder.
+        if not self._stream_ready:
+            self._init_stream()
+        return Readable.set_encoding(self, encoding)
+
     def _init_stream(self) -> None:
         self._stream_ready = True
         saved = (self._events, self._max_listeners, self._warned, self._capture_rejections)
