@@ -475,3 +475,29 @@ async def test_destroy_during_handshake_is_quiet() -> None:
     assert had_error is False and errors == []
     assert not sock.authorized
     await close(server)
+
+
+async def test_pfx_session_timeout_and_root_certificates() -> None:
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+    p = pki()
+    pfx = pkcs12.serialize_key_and_certificates(
+        b"server", p.server.key, p.server.cert, None, BestAvailableEncryption(b"pw")
+    )
+    server = tls.create_server(
+        lambda s: s.end(b"pfx"), pfx=pfx, passphrase="pw", session_timeout=60
+    )
+    await server.listen(0, "127.0.0.1")
+    sock = await tls.connect(server.address().port, "localhost", ca=p.ca.cert_pem)
+    assert sock.authorized
+    assert await read_all(sock) == b"pfx"
+    await close(server)
+    with pytest.raises(TLSError) as info:
+        tls.create_server(pfx=pfx, passphrase="wrong")
+    assert info.value.code == "ERR_CRYPTO_OPERATION_FAILED"
+    with pytest.raises(errors.codes.ERR_METHOD_NOT_IMPLEMENTED):
+        tls.create_server(ticket_keys=bytes(48), **p.server_options())
+    with pytest.raises(TypeError, match="unknown options"):
+        tls.create_server(keyy=b"typo", **p.server_options())
+    roots = tls.root_certificates()
+    assert roots and all(r.startswith("-----BEGIN CERTIFICATE-----") for r in roots)

@@ -19,7 +19,7 @@ from typing import Any
 from OpenSSL import SSL
 
 from .. import runtime
-from ..errors import ERR_INVALID_ARG_TYPE
+from ..errors import ERR_INVALID_ARG_TYPE, ERR_METHOD_NOT_IMPLEMENTED
 from ..net.server import Server as NetServer
 from .context import SecureContext, as_context, create_secure_context
 from .identity import _check, _split_host
@@ -74,7 +74,11 @@ class Server(NetServer):
         high_water_mark: int | None = None,
         **context_options: Any,
     ) -> None:
-        unknown = set(context_options) - set(_CONTEXT_KEYS) - {"ticket_keys"}
+        if "ticket_keys" in context_options:
+            # OpenSSL's ticket-key call (SSL_CTX_set_tlsext_ticket_keys) is not reachable
+            # through pyOpenSSL: refuse rather than ignore. Each context has random keys.
+            raise ERR_METHOD_NOT_IMPLEMENTED("ticket_keys")
+        unknown = set(context_options) - set(_CONTEXT_KEYS)
         if unknown:
             raise TypeError(f"tls.Server got unknown options: {', '.join(sorted(unknown))}")
         for name, cb in (("alpn_callback", alpn_callback), ("sni_callback", sni_callback)):
@@ -95,7 +99,6 @@ class Server(NetServer):
             keep_alive_initial_delay=keep_alive_initial_delay,
             high_water_mark=high_water_mark,
         )
-        context_options.pop("ticket_keys", None)
         self._secure_context = secure_context or create_secure_context(context_options)
         self._request_cert = request_cert
         self._reject_unauthorized = reject_unauthorized
