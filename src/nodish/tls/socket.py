@@ -434,6 +434,8 @@ class TLSSocket(Socket):
             if n <= 0:  # a memory BIO says "retry" when empty
                 break
             out.append(_ffi.buffer(buf, n)[:])
+            if n < _BIO:  # it held less than asked for: now it is empty
+                break
         if out and not self._lost:
             tt.raw.write(b"".join(out) if len(out) > 1 else out[0])
 
