@@ -4,6 +4,7 @@ stop and rolling reload. The primary always survives; connections fail alone."""
 from __future__ import annotations
 
 import collections
+import http.client
 import concurrent.futures
 import itertools
 import signal
@@ -171,3 +172,96 @@ def test_rolling_reload_twice_under_load_replaces_every_pid(mode: str) -> None:
             assert len(load.failed) <= 10, load.failed
         else:
             assert load.failed == [], load.failed
+
+
+class HttpLoad:
+    """HTTP GETs from threads until stopped: half on keep-alive connections, half on a
+    new connection each. A keep-alive client retries a GET once when the server closed
+    the reused connection before answering (what Node's Agent, browsers and urllib3
+    do: the request never reached a handler); any other failure counts."""
+
+    def __init__(self, port: int, threads: int = 2) -> None:
+        self.port = port
+        self.done = 0
+        self.failed: list[str] = []
+        self.pids: collections.Counter[int] = collections.Counter()
+        self._lock = threading.Lock()
+        self._progress = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._pool = concurrent.futures.ThreadPoolExecutor(2 * threads)
+        self._futures = [self._pool.submit(self._run, keep) for keep in (True, False) * threads]
+
+    def _get(self, conn: http.client.HTTPConnection) -> int:
+        conn.request("GET", "/")
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status == 200, resp.status
+        return int(body.split()[1])
+
+    def _run(self, keep_alive: bool) -> None:
+        conn = None
+        while not self._stop.is_set():
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                    fresh = True
+                else:
+                    fresh = False
+                try:
+                    pid = self._get(conn)
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    if fresh:
+                        raise
+                    conn.close()  # a stale keep-alive connection: retry once on a new one
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                    pid = self._get(conn)
+                if not keep_alive:
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException, AssertionError, ValueError) as exc:
+                with self._lock:
+                    self.failed.append(f"{type(exc).__name__}: {exc}")
+                if conn is not None:
+                    conn.close()
+                conn = None
+            else:
+                with self._lock:
+                    self.pids[pid] += 1
+            with self._lock:
+                self.done += 1
+                self._progress.notify_all()
+        if conn is not None:
+            conn.close()
+
+    def until(self, n: int, timeout: float = 20) -> None:
+        with self._progress:
+            if not self._progress.wait_for(lambda: self.done >= n, timeout):
+                raise TimeoutError(f"load stuck at {self.done}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        for f in self._futures:
+            f.result(timeout=30)
+        self._pool.shutdown()
+
+
+@pytest.mark.parametrize("mode", ["rr", "none"])
+def test_rolling_reload_twice_under_http_keep_alive_and_short_requests_fails_none(
+    mode: str,
+) -> None:
+    with Primary(mode, "--http") as p:
+        ready = p.ready()
+        first = {e["pid"] for e in p.events if e["ev"] == "listening"}
+        load = HttpLoad(ready.port)
+        load.until(200)
+        for _ in range(2):
+            p.command(cmd="reload", timeout=10)
+            assert p.event(lambda e: e["ev"] == "reloaded", timeout=30)["err"] is None
+            load.until(load.done + 200)
+        load.stop()
+        p.command(cmd="workers")
+        now = set(p.event(lambda e: e["ev"] == "workers")["pids"])
+    assert len(now) == 2 and not now & first
+    assert load.failed == [], load.failed[:5]
+    # the replacements served: requests reached pids that were not there at first
+    assert set(load.pids) - first

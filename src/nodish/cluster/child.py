@@ -54,6 +54,8 @@ _indexes: dict[str, int] = {}
 
 # Seconds between the last server's 'close' and the channel's close on disconnect.
 DRAIN_GRACE = 0.05
+# Seconds a disconnecting worker's shared servers stop accepting before they close.
+FIRST_REQUEST_GRACE = 0.25
 
 
 class ChildWorker(Worker):
@@ -188,12 +190,32 @@ def _disconnect(primary_initiated: bool) -> None:
         runtime.get_loop().call_later(DRAIN_GRACE, finish)
 
     hold = runtime.HandleRef(runtime.get_loop())
-
-    for server in list(_servers):
-        waiting += 1
-        server.close(check)
+    servers = list(_servers)
     _servers.clear()
-    check()
+
+    def close_all() -> None:
+        nonlocal waiting
+        hold.close()
+        for server in servers:
+            waiting += 1
+            server.close(check)
+        check()
+
+    # Ports shared through the primary stop taking connections at once; the servers
+    # close FIRST_REQUEST_GRACE later, so that a connection accepted just before gets
+    # its first request answered instead of being closed as idle (an HTTP server's
+    # close() ends idle connections, and a fresh one is idle until its request).
+    paused = False
+    for server in servers:
+        stop = getattr(getattr(server, "_aserver", None), "stop_accepting", None)
+        if stop is not None:
+            stop()
+            paused = True
+    if paused:
+        hold.open()
+        runtime.get_loop().call_later(FIRST_REQUEST_GRACE, close_all)
+    else:
+        close_all()
 
 
 # ---------------------------------------------------------------------- listening
@@ -213,17 +235,29 @@ class _RoundRobinSlot:
         if _rr.pop(self.key, None) is not None and ep is not None and ep.connected:
             ep.request({"act": "close", "key": self.key})
 
+    # the primary hands nothing more once told: closing is all stopping takes
+    stop_accepting = close
+
 
 class _SharedServer:
     """A ``SCHED_NONE`` server: our listener on the primary's socket."""
 
-    __slots__ = ("aserver", "key")
+    __slots__ = ("aserver", "key", "stopped")
 
     def __init__(self, aserver: asyncio.AbstractServer, key: str) -> None:
         self.aserver = aserver
         self.key = key
+        self.stopped = False
 
     def close(self) -> None:
+        self.stop_accepting()
+
+    def stop_accepting(self) -> None:
+        """Close our listener on the shared socket (the primary's copy, and the kernel's
+        queue of connections, stay for the other workers)."""
+        if self.stopped:
+            return
+        self.stopped = True
         loop = runtime.get_loop()
         sockets = getattr(self.aserver, "sockets", None) or ()
         if isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop) and sockets:

@@ -13,13 +13,14 @@ import sys
 import time
 
 import nodish
-from nodish import cluster, dgram, net
+from nodish import cluster, dgram, http, net
 
 parser = argparse.ArgumentParser()
 parser.add_argument("mode")
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--workers", type=int, default=2)
 parser.add_argument("--udp", action="store_true")
+parser.add_argument("--http", action="store_true", help="an HTTP server (keep-alive)")
 parser.add_argument("--respawn", action="store_true")
 parser.add_argument("--heartbeat", type=float, default=0)
 parser.add_argument("--crash", action="store_true", help="workers fail at start-up")
@@ -126,7 +127,10 @@ else:
         sock.on("error", on_error)
         sock.bind(opts.port, "127.0.0.1", exclusive=opts.mode == "exclusive")
     else:
-        server = net.create_server(lambda s: s.end(me))
+        if opts.http:
+            server = http.create_server(lambda req, res: res.end(me))
+        else:
+            server = net.create_server(lambda s: s.end(me))
         server.on("error", on_error)
         server.listen(opts.port, "127.0.0.1", **kw)
         if opts.garbage and cluster.worker.id == 1:
