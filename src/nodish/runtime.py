@@ -86,6 +86,9 @@ logger = logging.getLogger("nodish")
 # How long run() waits, after Ctrl-C, for closed handles to finish closing ('close'
 # listeners, callbacks already queued) before it gives up and exits anyway.
 SHUTDOWN_GRACE = 1.0
+# How long a Ctrl-C waits for the loop to take it; past that the loop is blocked by a
+# callback, and KeyboardInterrupt is raised in it.
+CTRL_C_GRACE = 0.3
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -613,7 +616,9 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
     ``'beforeExit'`` (its listeners may start new work, which is then waited for) and
     ``'exit'``, as Node does. An exception raised by ``main`` propagates. Ctrl-C closes
     every handle and raises ``SystemExit(130)``, unless ``process`` has a ``'SIGINT'``
-    listener, which is then called instead.
+    listener, which is then called instead. When a callback blocks the loop, Ctrl-C
+    raises ``KeyboardInterrupt`` inside that callback (a second Ctrl-C does so at
+    once), then every handle is closed the same way.
 
     Raises:
         RuntimeError: when called from inside a running loop (there, just ``await``
@@ -659,12 +664,9 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
         if main_task is not None:
             main_task.cancel()
 
-    use_signal = threading.current_thread() is threading.main_thread() and sys.platform != "win32"
-    if use_signal:
-        try:
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - no signals here
-            use_signal = False
+    ctrl_c: _CtrlC | None = None
+    if threading.current_thread() is threading.main_thread() and sys.platform != "win32":
+        ctrl_c = _CtrlC(loop, on_sigint, lambda: bool(process.listener_count("SIGINT")))
     _run_loops.append(loop)
     try:
         main_task = loop.create_task(_main())
@@ -675,6 +677,8 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
                 raise
         except KeyboardInterrupt:
             interrupted = True
+            if ctrl_c is not None:
+                ctrl_c.forget_task()
         if interrupted:
             process.exit_code = 130
             close_all_handles(loop)
@@ -687,9 +691,80 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
             raise SystemExit(130)
     finally:
         _run_loops.remove(loop)
-        if use_signal and not loop.is_closed():
-            loop.remove_signal_handler(signal.SIGINT)
+        if ctrl_c is not None:
+            ctrl_c.uninstall()
         _close_loop(loop)
+
+
+class _CtrlC:
+    """SIGINT under :func:`run`: handled on the loop when the loop can take it, raised
+    as ``KeyboardInterrupt`` in the running code when it cannot.
+
+    A Python-level handler (``signal.signal``), not ``loop.add_signal_handler``: the
+    latter runs on the loop, so a callback that never returns made Ctrl-C useless. Like
+    ``asyncio.run``: the first Ctrl-C is handed to the loop (``on_loop``: close every
+    handle, or the ``'SIGINT'`` listeners); a second one while the first still waits
+    for the loop raises ``KeyboardInterrupt`` where the main thread is. Without a
+    ``'SIGINT'`` listener a watchdog does the second one itself when the loop has not
+    taken the first within :data:`CTRL_C_GRACE` seconds: the loop is blocked by a
+    callback, which gets the ``KeyboardInterrupt`` (and a blocking call in it is
+    interrupted: the signal is sent to the main thread).
+    """
+
+    __slots__ = ("has_listener", "loop", "main", "on_loop", "pending", "previous", "task")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_loop: Callable[[], None],
+        has_listener: Callable[[], bool],
+    ) -> None:
+        self.loop = loop
+        self.on_loop = on_loop
+        self.has_listener = has_listener
+        self.pending = False  # a Ctrl-C waits for the loop to take it
+        self.task: asyncio.Task[Any] | None = None  # the task a KeyboardInterrupt hit
+        self.main = threading.get_ident()
+        self.previous = signal.signal(signal.SIGINT, self.handler)
+
+    def uninstall(self) -> None:
+        signal.signal(signal.SIGINT, self.previous)
+
+    def forget_task(self) -> None:
+        """Mark the exception of the task the KeyboardInterrupt went through as seen:
+        it went on to stop the loop, asyncio need not report it again."""
+        task, self.task = self.task, None
+        if task is not None and task.done() and not task.cancelled():
+            task.exception()
+
+    def handler(self, signum: int, frame: Any) -> None:
+        if self.pending:
+            self.pending = False
+            if not self.loop.is_closed():
+                self.task = asyncio.current_task(self.loop)
+            raise KeyboardInterrupt
+        self.pending = True
+        if self.loop.is_closed():
+            raise KeyboardInterrupt
+        self.loop.call_soon_threadsafe(self.taken)
+        if not self.has_listener():
+            watchdog = threading.Timer(CTRL_C_GRACE, self.watchdog)
+            watchdog.daemon = True
+            watchdog.start()
+
+    def taken(self) -> None:
+        if self.pending:  # not already raised by the watchdog or a second Ctrl-C
+            self.pending = False
+            self.on_loop()
+
+    def watchdog(self) -> None:
+        if self.pending:
+            try:
+                signal.pthread_kill(self.main, signal.SIGINT)
+            except (AttributeError, OSError):  # pragma: no cover - no pthread_kill
+                import _thread
+
+                _thread.interrupt_main()
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:

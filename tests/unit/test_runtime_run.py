@@ -253,3 +253,63 @@ def test_a_sigint_listener_replaces_the_default_ctrl_c(kind: str) -> None:
     out, err = proc.communicate(timeout=DEADLINE)
     assert proc.returncode == 0, err
     assert out.splitlines() == ["got SIGINT", "exit 0", "run returned"]
+
+
+BLOCKED_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import nodish
+    from nodish import net, process, timers
+
+    how, where = sys.argv[1], sys.argv[2]
+    server = net.create_server()
+    server.on("close", lambda: print("server closed", flush=True))
+    process.on("exit", lambda code: print("exit", code, flush=True))
+
+    def block():
+        print("ready", flush=True)
+        try:
+            if how == "spin":
+                while True:
+                    pass
+            time.sleep(3600)
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt in the callback", flush=True)
+            raise
+
+    if where == "timer":
+        server.listen(0, "127.0.0.1")
+        timers.set_timeout(block, 0)
+    else:  # a listener run from inside a task (the listen task)
+        server.listen(0, "127.0.0.1", callback=block)
+    nodish.run()
+    """
+)
+
+
+@pytest.mark.parametrize("kind", ["uvloop", "asyncio"])
+@pytest.mark.parametrize(("how", "where"), [("spin", "listening"), ("sleep", "timer")])
+def test_ctrl_c_while_a_callback_blocks_raises_in_it_and_exits_130(
+    how: str, where: str, kind: str
+) -> None:
+    env = {**os.environ, "NODISH_LOOP": kind, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BLOCKED_SCRIPT, how, where],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"  # the callback now blocks the loop
+    proc.send_signal(signal.SIGINT)  # once: the loop cannot take it, the callback gets it
+    try:
+        out, err = proc.communicate(timeout=DEADLINE)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    # the callback saw it, then every handle was closed as for any Ctrl-C
+    assert out.splitlines() == ["KeyboardInterrupt in the callback", "server closed", "exit 130"]
+    assert "Traceback" not in err
