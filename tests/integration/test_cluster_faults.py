@@ -4,8 +4,8 @@ stop and rolling reload. The primary always survives; connections fail alone."""
 from __future__ import annotations
 
 import collections
-import http.client
 import concurrent.futures
+import http.client
 import itertools
 import signal
 import threading
@@ -30,7 +30,7 @@ class Load:
         self._stop = threading.Event()
         self._started = 0
         self._pool = concurrent.futures.ThreadPoolExecutor(concurrency)
-        self._futures = [self._pool.submit(self._run) for _ in range(concurrency)]
+        self._futures = [self._pool.submit(self._run, i) for i in range(concurrency)]
 
     def _next(self) -> bool:
         with self._lock:
@@ -39,13 +39,21 @@ class Load:
             self._started += 1
             return True
 
-    def _run(self) -> None:
+    def _one(self, i: int) -> tuple[int, int]:
+        """One request from thread ``i``: the answering worker's ``(id, pid)``."""
+        return fetch(self.port, timeout=5)
+
+    def _reset(self, i: int) -> None:
+        """Thread ``i`` failed a request, or is done: drop what it keeps open."""
+
+    def _run(self, i: int) -> None:
         while self._next():
             try:
-                wid, pid = fetch(self.port, timeout=5)
-            except (OSError, ValueError) as exc:
+                wid, pid = self._one(i)
+            except (OSError, ValueError, AssertionError, http.client.HTTPException) as exc:
                 with self._lock:
                     self.failed.append(type(exc).__name__ + ":" + str(exc)[:60])
+                self._reset(i)
             else:
                 with self._lock:
                     self.by_pid[pid] += 1
@@ -53,6 +61,7 @@ class Load:
             with self._lock:
                 self.done += 1
                 self._progress.notify_all()
+        self._reset(i)
 
     def until(self, n: int, timeout: float = 20) -> None:
         with self._progress:
@@ -174,75 +183,44 @@ def test_rolling_reload_twice_under_load_replaces_every_pid(mode: str) -> None:
             assert load.failed == [], load.failed
 
 
-class HttpLoad:
-    """HTTP GETs from threads until stopped: half on keep-alive connections, half on a
-    new connection each. A keep-alive client retries a GET once when the server closed
-    the reused connection before answering (what Node's Agent, browsers and urllib3
-    do: the request never reached a handler); any other failure counts."""
+class HttpLoad(Load):
+    """HTTP GETs: even threads on keep-alive connections, odd ones on a new connection
+    each. A keep-alive client retries a GET once when the server closed the reused
+    connection before answering (what Node's Agent, browsers and urllib3 do: the
+    request never reached a handler); any other failure counts."""
 
     def __init__(self, port: int, threads: int = 2) -> None:
-        self.port = port
-        self.done = 0
-        self.failed: list[str] = []
-        self.pids: collections.Counter[int] = collections.Counter()
-        self._lock = threading.Lock()
-        self._progress = threading.Condition(self._lock)
-        self._stop = threading.Event()
-        self._pool = concurrent.futures.ThreadPoolExecutor(2 * threads)
-        self._futures = [self._pool.submit(self._run, keep) for keep in (True, False) * threads]
+        self.conns: dict[int, http.client.HTTPConnection] = {}
+        super().__init__(port, concurrency=2 * threads)
 
-    def _get(self, conn: http.client.HTTPConnection) -> int:
+    def _get(self, conn: http.client.HTTPConnection) -> tuple[int, int]:
         conn.request("GET", "/")
         resp = conn.getresponse()
         body = resp.read()
         assert resp.status == 200, resp.status
-        return int(body.split()[1])
+        wid, pid = body.split()
+        return int(wid), int(pid)
 
-    def _run(self, keep_alive: bool) -> None:
-        conn = None
-        while not self._stop.is_set():
+    def _one(self, i: int) -> tuple[int, int]:
+        conn = self.conns.get(i)
+        if conn is None:
+            conn = self.conns[i] = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            answer = self._get(conn)
+        else:
             try:
-                if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                    fresh = True
-                else:
-                    fresh = False
-                try:
-                    pid = self._get(conn)
-                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                    if fresh:
-                        raise
-                    conn.close()  # a stale keep-alive connection: retry once on a new one
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                    pid = self._get(conn)
-                if not keep_alive:
-                    conn.close()
-                    conn = None
-            except (OSError, http.client.HTTPException, AssertionError, ValueError) as exc:
-                with self._lock:
-                    self.failed.append(f"{type(exc).__name__}: {exc}")
-                if conn is not None:
-                    conn.close()
-                conn = None
-            else:
-                with self._lock:
-                    self.pids[pid] += 1
-            with self._lock:
-                self.done += 1
-                self._progress.notify_all()
+                answer = self._get(conn)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self._reset(i)  # a stale keep-alive connection: retry once on a new one
+                conn = self.conns[i] = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                answer = self._get(conn)
+        if i % 2:
+            self._reset(i)
+        return answer
+
+    def _reset(self, i: int) -> None:
+        conn = self.conns.pop(i, None)
         if conn is not None:
             conn.close()
-
-    def until(self, n: int, timeout: float = 20) -> None:
-        with self._progress:
-            if not self._progress.wait_for(lambda: self.done >= n, timeout):
-                raise TimeoutError(f"load stuck at {self.done}")
-
-    def stop(self) -> None:
-        self._stop.set()
-        for f in self._futures:
-            f.result(timeout=30)
-        self._pool.shutdown()
 
 
 @pytest.mark.parametrize("mode", ["rr", "none"])
@@ -264,4 +242,4 @@ def test_rolling_reload_twice_under_http_keep_alive_and_short_requests_fails_non
     assert len(now) == 2 and not now & first
     assert load.failed == [], load.failed[:5]
     # the replacements served: requests reached pids that were not there at first
-    assert set(load.pids) - first
+    assert set(load.by_pid) - first
