@@ -869,7 +869,8 @@ def _watch_heartbeat(worker: PrimaryWorker, interval: float) -> None:
         worker._heartbeat_timer = None
         if worker.is_dead():
             return
-        if time.monotonic() - worker._beat > 3 * interval:
+        # beats come from the worker's loop: none is due before it is online
+        if worker.state != "none" and time.monotonic() - worker._beat > 3 * interval:
             logger.error(
                 "cluster: worker %d (pid %d) missed 3 heartbeats; killing it",
                 worker.id,
