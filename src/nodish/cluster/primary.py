@@ -326,7 +326,7 @@ class WorkerProcess(EventEmitter):
 class PrimaryWorker(Worker):
     """A :class:`Worker` as the primary holds it."""
 
-    __slots__ = ("_beat", "_env", "_heartbeat_timer")
+    __slots__ = ("_beat", "_env", "_heartbeat_timer", "_online_at")
 
     process: WorkerProcess
 
@@ -334,6 +334,7 @@ class PrimaryWorker(Worker):
         super().__init__(id, process)
         self._env = env
         self._beat = time.monotonic()
+        self._online_at: float | None = None
         self._heartbeat_timer: asyncio.TimerHandle | None = None
 
     def is_dead(self) -> bool:
@@ -513,7 +514,7 @@ def _on_internal(worker: PrimaryWorker, msg: dict[str, Any], handle: Any) -> Non
         return
     act = msg.get("act")
     if act == "online":
-        worker._beat = time.monotonic()
+        worker._beat = worker._online_at = time.monotonic()
         worker.state = "online"
         worker.emit("online")
         emitter.emit("online", worker)
@@ -838,14 +839,16 @@ def stop(signum: int = int(_signal.SIGTERM)) -> None:
 # ---------------------------------------------------------------------- respawn, heartbeat
 
 
-# A worker that lived less than this counts as dying young (a crash loop).
+# A worker that dies less than this after coming online (or never came online) counts
+# as dying young: a crash loop.
 YOUNG = 1.0
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 10.0
 
 
 def _respawn(old: PrimaryWorker) -> None:
-    lived = time.monotonic() - old.process.started
+    # a worker that never came online, or died soon after, is part of a crash loop
+    lived = 0.0 if old._online_at is None else time.monotonic() - old._online_at
     if lived < YOUNG:
         state.deaths += 1
     else:
