@@ -19,7 +19,9 @@ async def echo(ws):  # type: ignore[no-untyped-def]
 
 
 async def main() -> None:
-    async with serve(echo, "127.0.0.1", 0, compression=None, max_size=None) as server:
+    async with serve(
+        echo, "127.0.0.1", 0, compression=None, max_size=None, open_timeout=None, backlog=1024
+    ) as server:
         print(server.sockets[0].getsockname()[1], flush=True)
         await asyncio.Future()
 
