@@ -658,6 +658,8 @@ class WebSocket(EventEmitter):
 
     def _fail_send_buffer(self) -> None:
         """The peer let more than ``max_buffered_amount`` bytes pile up: 1008."""
+        if self._receiver is not None:
+            self._receiver.done = True  # failed: nothing more is read, as for a bad frame
         self._on_fail(
             1008,
             f"Over {self._max_buffered} bytes piled up in the send buffer: the peer is not reading",
