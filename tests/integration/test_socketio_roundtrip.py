@@ -9,9 +9,11 @@ from tests.helpers import next_event, until, wait_event, wait_for
 
 from nodish import socketio
 
-# the client's polling transport runs on nodish.http's client (request()): the modes
-# that need it join when it is there
-MODES = {"websocket": {"transports": ["websocket"]}}
+MODES = {
+    "polling": {"transports": ["polling"]},
+    "websocket": {"transports": ["websocket"]},
+    "upgrade": {},
+}
 
 
 async def listening(**options: Any) -> tuple[socketio.Server, str]:

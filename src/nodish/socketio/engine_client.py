@@ -157,19 +157,12 @@ class PollingClientTransport(_ClientTransport):
         on_fail: Callable[[str, Any], Any],
     ) -> None:
         client = self.client
-        parts = urlsplit(client.url("http", "polling", self.sid))
         headers = dict(client.extra_headers)
         if body is not None:
             headers["Content-Type"] = "text/plain;charset=UTF-8"
             headers["Content-Length"] = str(len(body))
         req = self._http.request(
-            {
-                "hostname": parts.hostname,
-                "port": parts.port,
-                "path": parts.path + "?" + parts.query,
-                "method": method,
-                "headers": headers,
-            }
+            client.url("http", "polling", self.sid), method=method, headers=headers
         )
         self._requests.add(req)
         chunks: list[bytes] = []
@@ -454,15 +447,19 @@ class EngineClient(EventEmitter):
     def flush(self) -> None:
         transport = self.transport
         if (
-            self.ready_state == "open"
-            and transport is not None
-            and transport.writable
-            and not self._upgrading_paused()
-            and self._buffer
+            self.ready_state not in ("open", "closing")
+            or transport is None
+            or not transport.writable
+            or self._upgrading_paused()
         ):
+            return
+        if self._buffer:
             buffer, self._buffer = self._buffer, []
             transport.send(buffer)
             self.emit("flush")
+        if self.ready_state == "closing" and not self._buffer and transport.writable:
+            # close() waited for the queue to go out (socket.io-client does the same)
+            self._on_close("forced close")
 
     def _upgrading_paused(self) -> bool:
         return bool(getattr(self.transport, "_paused", False))
@@ -474,7 +471,12 @@ class EngineClient(EventEmitter):
 
     def close(self) -> None:
         """Close the session (``'forced close'``)."""
-        if self.ready_state in ("opening", "open"):
+        transport = self.transport
+        if self.ready_state == "open" and (self._buffer or not transport.writable):
+            # wait for the queue, and for a POST in flight: a second one would overlap
+            self.ready_state = "closing"
+            self.flush()
+        elif self.ready_state in ("opening", "open"):
             self.ready_state = "closing"
             self._on_close("forced close")
 

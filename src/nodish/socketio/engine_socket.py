@@ -184,12 +184,12 @@ class EngineSocket(EventEmitter):
         if self.ready_state == "closed" or not transport.writable:
             return
         if self._buffer:
-            self._noop_when_writable = False
             buffer, self._buffer = self._buffer, []
             transport.send(buffer)
             self.emit("drain")
         elif self._noop_when_writable:
-            self._noop_when_writable = False
+            # during an upgrade every poll is answered at once (Node checks every
+            # 100 ms), so that the client can pause polling and send UPGRADE
             transport.send([eio.Packet(eio.NOOP)])
 
     # upgrade ---------------------------------------------------------------------------------
@@ -227,6 +227,7 @@ class EngineSocket(EventEmitter):
 
         def cleanup() -> None:
             self.upgrading = False
+            self._noop_when_writable = False
             transport.remove_listener("packet", on_packet)
             transport.remove_listener("close", on_fail)
             transport.remove_listener("error", on_fail)

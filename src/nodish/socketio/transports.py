@@ -21,6 +21,7 @@ module's WebSocket; a message over ``max_http_buffer_size`` closes it with 1009.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -211,9 +212,8 @@ class Polling(Transport):
             if callback is not None:
                 callback()
             return
-        if self._data_req is not None:
-            self._data_req.destroy()
-            self._data_req = None
+        # a POST being read is still answered "ok" when its body ends (its packets are
+        # dropped): destroying a finished request would leave its response hanging
 
         def on_close() -> None:
             if self._close_timer is not None:
@@ -259,6 +259,7 @@ class WebSocketTransport(Transport):
         super().__init__(server)
         self.ws = ws
         self.writable = True
+        self._corked = False
         ws.on("message", self._on_message)
         ws.on("close", self._on_ws_close)
         ws.on("error", self._on_ws_error)
@@ -286,13 +287,30 @@ class WebSocketTransport(Transport):
         self.writable = False
         self.emit("close")
 
+    def _cork(self) -> None:
+        # the frames written in one turn of the loop leave in one writev (DESIGN:
+        # writes batched under cork): a loop of emits costs one syscall per client
+        sock = self.ws._socket
+        if sock is not None:
+            self._corked = True
+            sock.cork()
+            asyncio.get_running_loop().call_soon(self._uncork, sock)
+
+    def _uncork(self, sock: Any) -> None:
+        self._corked = False
+        if not sock.destroyed:
+            sock.uncork()
+
     def send(self, packets: list[eio.Packet]) -> None:
+        if not self._corked:
+            self._cork()
         ws = self.ws
         for packet in packets:
-            data = eio.encode_packet(packet, True)
-            ws.send(data)
+            ws.send(eio.encode_packet(packet, True))
 
     def send_frames(self, frames: list[tuple[bytes, bool]]) -> None:
+        if not self._corked:
+            self._cork()
         send = self.ws.send
         for payload, binary in frames:
             send(payload, binary=binary)
