@@ -526,3 +526,35 @@ async def test_attached_to_an_https_server_with_a_wss_client() -> None:
         wss.close()
         server.close()
         await wait_for(closed)
+
+
+async def test_await_send_waits_for_room() -> None:
+    wss, port = await serve()
+    after_await: list[int] = []
+    done = asyncio.get_running_loop().create_future()
+
+    async def push(ws: WebSocket) -> None:
+        for _ in range(24):
+            await ws.send(os.urandom(1 << 20))
+            after_await.append(ws.buffered_amount)
+        done.set_result(None)
+
+    wss.on("connection", lambda ws, req: asyncio.ensure_future(push(ws)))
+    try:
+        client = await WebSocket(f"ws://127.0.0.1:{port}/")
+        client.pause()  # the kernel's buffers fill, then the server's sends must wait
+        await until(
+            lambda: (wss.clients or set()) and next(iter(wss.clients or ()))._over_base >= 0
+        )
+        assert not done.done()
+        received: list[int] = []
+        client.on("message", lambda data, is_binary: received.append(len(data)))
+        client.resume()
+        await wait_for(done)
+        await until(lambda: len(received) == 24)
+        # each await returned only once the buffer was back under the mark
+        assert all(n < 16384 for n in after_await)
+        client.close()
+        await wait_event(client, "close")
+    finally:
+        await close_server(wss)
