@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from tests.conftest import TIMEOUT_FACTOR
 from tests.helpers import next_event, wait_event, wait_for
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -88,7 +89,8 @@ async def test_heartbeat_terminates_a_peer_that_does_not_answer() -> None:
 
 async def test_heartbeat_keeps_an_answering_peer() -> None:
     async with server(ping_interval=None) as url:
-        ws = await WebSocket(url, heartbeat=0.05)
+        # generous against a loaded machine: a late pong must not look like a dead peer
+        ws = await WebSocket(url, heartbeat=0.3 * TIMEOUT_FACTOR)
         for _ in range(3):
             await wait_event(ws, "pong")
         assert ws.ready_state == WebSocket.OPEN
