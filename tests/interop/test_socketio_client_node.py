@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from tests.helpers import next_event, wait_event, wait_for
+from tests.helpers import next_event, until, wait_event, wait_for
 from tests.interop.socketio_peers import NODE_SIO_SERVER, NodeSio
 
 from nodish import socketio
@@ -37,7 +37,7 @@ async def connected(sock: socketio.ClientSocket) -> None:
         await wait_event(sock, "connect")
 
 
-@pytest.mark.parametrize("transports", [["websocket"]])
+@pytest.mark.parametrize("transports", [["polling"], ["websocket"], ["polling", "websocket"]])
 async def test_events_acks_binary_rooms_namespaces(transports: list[str]) -> None:
     async with node_server() as node:
         sock = socketio.connect(
@@ -50,7 +50,14 @@ async def test_events_acks_binary_rooms_namespaces(transports: list[str]) -> Non
         assert conn["auth"] == {"token": "t1"}
         assert conn["id"] == sock.id
         assert conn["transport"] == transports[0]
-        assert sock.io.engine is not None and sock.io.engine.transport.name == transports[0]
+        if len(transports) == 2:
+            # polling first, then the upgrade: Node's server reports it
+            up = await node.wait_kind("upgrade", id=sock.id)
+            assert up["transport"] == "websocket"
+            await until(lambda: sock.io.engine.transport.name == "websocket")  # type: ignore[union-attr]
+        else:
+            assert sock.io.engine is not None
+            assert sock.io.engine.transport.name == transports[0]
 
         # emit with ack, text and binary both ways
         assert await sock.emit_with_ack("echo", "hé", 1, {"a": None}) == "hé"

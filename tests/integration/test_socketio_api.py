@@ -1,0 +1,127 @@
+"""Careless and hostile use of the Socket.IO API: clear errors at once, nobody else hurt."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from tests.helpers import next_event, wait_event, wait_for
+
+from nodish import process, socketio
+from nodish.errors import ERR_INVALID_ARG_TYPE
+
+
+async def started() -> tuple[socketio.Server, str]:
+    io = socketio.Server()
+    await io.listen(0, "127.0.0.1")
+    return io, f"http://127.0.0.1:{io.address().port}"
+
+
+async def stopped(io: socketio.Server) -> None:
+    done = next_event(io.http_server, "close")
+    io.close()
+    await wait_for(done)
+
+
+def ws_client(url: str, **kw: Any) -> socketio.ClientSocket:
+    return socketio.connect(url, transports=["websocket"], force_new=True, **kw)
+
+
+async def test_bad_arguments_raise_at_once() -> None:
+    io, url = await started()
+    sock = ws_client(url)
+    await wait_event(sock, "connect")
+    (server_sock,) = io.sockets.sockets.values()
+    for target in (sock, server_sock, io, io.to("room")):
+        with pytest.raises(ERR_INVALID_ARG_TYPE):
+            target.emit(42)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="reserved"):
+            target.emit("disconnect")
+        with pytest.raises(ERR_INVALID_ARG_TYPE):
+            target.emit("x", callback="not callable")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        io.of(7)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        io.use("not a function")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        socketio.connect(123)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        socketio.connect("ftp://127.0.0.1:1/")
+    # everything still works after the refusals
+    server_sock.on("echo", lambda x, ack: ack(x))
+    assert await sock.emit_with_ack("echo", "fine") == "fine"
+    sock.disconnect()
+    await stopped(io)
+
+
+async def test_a_listener_that_raises_disconnects_its_socket_alone() -> None:
+    io, url = await started()
+    uncaught: list[BaseException] = []
+    process.on("uncaughtException", lambda exc, origin: uncaught.append(exc))
+
+    def on_connection(socket: socketio.Socket) -> None:
+        def boom(*_: Any) -> None:
+            raise RuntimeError("listener bug")
+
+        socket.on("boom", boom)
+        socket.on("echo", lambda x, ack: ack(x))
+
+    io.on("connection", on_connection)
+    try:
+        bad, good = ws_client(url), ws_client(url)
+        for s in (bad, good):
+            if not s.connected:
+                await wait_event(s, "connect")
+        kicked = next_event(bad, "disconnect")
+        bad.emit("boom")
+        assert (await wait_for(kicked))[0] == "io server disconnect"
+        assert [str(e) for e in uncaught] == ["listener bug"]
+        assert await good.emit_with_ack("echo", 1) == 1
+        good.disconnect()
+        bad.disconnect()
+    finally:
+        process.remove_all_listeners("uncaughtException")
+    await stopped(io)
+
+
+async def test_ack_timeouts_on_both_sides() -> None:
+    io, url = await started()
+    sock = ws_client(url)
+    await wait_event(sock, "connect")
+    (server_sock,) = io.sockets.sockets.values()
+    server_sock.on("silent", lambda *args: None)
+    sock.on("silent", lambda *args: None)
+    with pytest.raises(TimeoutError):
+        await sock.emit_with_ack("silent", 1, timeout=0.2)
+    with pytest.raises(TimeoutError):
+        await server_sock.emit_with_ack("silent", 1, timeout=0.2)
+    fut = asyncio.get_running_loop().create_future()
+    server_sock.timeout(0.2).emit("silent", callback=lambda *a: fut.set_result(a))
+    (err,) = await wait_for(fut)
+    assert isinstance(err, TimeoutError)
+    answered = asyncio.get_running_loop().create_future()
+    sock.on("asked", lambda ack: ack("yes"))
+    server_sock.timeout(5).emit("asked", callback=lambda *a: answered.set_result(a))
+    assert await wait_for(answered) == (None, "yes")
+    sock.disconnect()
+    await stopped(io)
+
+
+async def test_client_without_a_server_reports_connect_error_then_retries() -> None:
+    io, url = await started()
+    await stopped(io)  # the port is free again: nobody listens
+    sock = socketio.connect(
+        url,
+        transports=["websocket"],
+        force_new=True,
+        reconnection_delay=0.05,
+        reconnection_delay_max=0.1,
+    )
+    (err,) = await wait_event(sock, "connect_error")
+    assert isinstance(err, Exception)
+    await wait_event(sock.io, "reconnect_attempt")
+    sock.disconnect()
+    once = socketio.connect(url, transports=["websocket"], force_new=True, reconnection=False)
+    await wait_event(once, "connect_error")
+    once.disconnect()
