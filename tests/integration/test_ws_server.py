@@ -436,6 +436,9 @@ async def test_standalone_answers_426_to_plain_requests_and_closes() -> None:
     assert (await read_to_eof(reader)).startswith(b"HTTP/1.1 426 ")
     writer.close()
     await assert_still_serving(port)
+    with pytest.raises(OSError) as info:
+        await WebSocketServer(port=port, host="127.0.0.1")
+    assert info.value.code == "EADDRINUSE"  # type: ignore[attr-defined]
     closed = next_event(wss, "close")
     wss.close()
     await wait_for(closed)

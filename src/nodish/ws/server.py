@@ -17,6 +17,7 @@ plain requests with 426), ``server=`` (attach to an existing http/https server) 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 from collections.abc import Callable, Generator
@@ -291,8 +292,25 @@ class WebSocketServer(EventEmitter):
     def __await__(self) -> Generator[Any, None, WebSocketServer]:
         """``wss = await WebSocketServer(port=0)``: wait until it listens."""
         server = self._server
-        if server is not None and self._internal:
-            yield from server.__await__()
+        if server is None or not self._internal or server.listening:
+            return self
+        fut: asyncio.Future[None] = runtime.get_loop().create_future()
+
+        def on_listening(*_: Any) -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        def on_error(err: BaseException) -> None:
+            if not fut.done():
+                fut.set_exception(err)
+
+        self.once("listening", on_listening)
+        self.once("error", on_error)
+        try:
+            yield from fut
+        finally:
+            self.remove_listener("listening", on_listening)
+            self.remove_listener("error", on_error)
         return self
 
 
