@@ -18,7 +18,7 @@ import pytest
 from tests.helpers import next_event, until, wait_event, wait_for
 
 from nodish.ws import WebSocket, WebSocketError, WebSocketServer
-from nodish.ws.frames import apply_mask
+from nodish.ws.frames import apply_mask, is_valid_close_code
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
@@ -559,5 +559,30 @@ async def test_await_send_waits_for_room() -> None:
         assert all(n < 16384 for n in after_await)
         client.close()
         await wait_event(client, "close")
+    finally:
+        await close_server(wss)
+
+
+async def test_random_bytes_after_the_handshake_always_end_in_a_clean_close() -> None:
+    import random
+
+    rnd = random.Random(6455)
+    wss, port = await serve(max_payload=4096)
+    wss.on("connection", echo)
+    try:
+        for _ in range(25):
+            reader, writer, _ = await raw_client(port)
+            # mostly frame-like garbage: a plausible first byte, then noise
+            junk = bytes([rnd.choice([0x81, 0x82, 0x01, 0x88, 0x89, 0xC1, 0x83])])
+            junk += bytes(rnd.getrandbits(8) for _ in range(rnd.randint(1, 300)))
+            writer.write(junk)
+            writer.write_eof()  # and FIN, so every stream ends one way or another
+            frames = parse_frames(await read_to_eof(reader))  # never a reset
+            closes = [p for op, p in frames if op == 8]
+            assert len(closes) <= 1
+            if closes and len(closes[0]) >= 2:
+                assert is_valid_close_code(struct.unpack("!H", closes[0][:2])[0])
+            writer.close()
+        await assert_still_serving(port)
     finally:
         await close_server(wss)
