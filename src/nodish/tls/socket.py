@@ -386,7 +386,7 @@ class TLSSocket(Socket):
                 check = self._opts["check_server_identity"] or check_server_identity
                 try:
                     err = check(host, self.get_peer_certificate(True) or PeerCertificate({}))
-                except BaseException as exc:  # a throwing check is an error, as in Node
+                except Exception as exc:  # a throwing check is an error, as in Node
                     err = exc
             if err is not None:
                 self.authorization_error = getattr(err, "code", None) or str(err)
