@@ -3,8 +3,12 @@
 Theory of operation
 -------------------
 A WebSocket takes over a connected socket and the bytes already read after the HTTP
-head (``ws``'s ``setSocket``): the socket's ``'data'`` go to the sans-I/O
-:class:`~.receiver.Receiver`, frames are written with ``socket.write``. The object is
+head (``ws``'s ``setSocket``): the socket's bytes go to the sans-I/O
+:class:`~.receiver.Receiver` (straight from ``data_received`` on a plain
+``net.Socket``, as http's parser takes them; from ``'data'`` on a TLS socket), frames
+are written with ``socket.write``. Bytes that arrive while reading is paused wait in
+a stash, in order, for ``resume()``. The client's handshake is :mod:`.client`. The
+object is
 an EventEmitter with ``ws``'s events (``'open'``, ``'message'(data, is_binary)``,
 ``'ping'``, ``'pong'``, ``'error'``, ``'close'(code, reason)``, ``'upgrade'``,
 ``'unexpected-response'``) and the browser's API on top (``onmessage`` & co.,
@@ -35,8 +39,7 @@ more than ``max_buffered_amount`` bytes piled up since the buffer last went over
 mark (the message that crossed it, however large, does not count: an echo of a legal
 100 MiB message is not a slow peer) fails the connection with 1008, where ``ws``
 would grow without bound; servers set it (16 MiB by default), clients do not unless
-asked. ``await ws.send(x)`` waits for the buffer to
-fall under the mark.
+asked. ``await ws.send(x)`` waits for the buffer to fall under the mark.
 """
 
 from __future__ import annotations
