@@ -125,3 +125,20 @@ async def test_client_without_a_server_reports_connect_error_then_retries() -> N
     once = socketio.connect(url, transports=["websocket"], force_new=True, reconnection=False)
     await wait_event(once, "connect_error")
     once.disconnect()
+
+
+@pytest.mark.parametrize("transports", [["polling"], ["websocket"]])
+async def test_what_was_sent_before_a_close_arrives_first(transports: list[str]) -> None:
+    io, url = await started()
+    sock = socketio.connect(url, transports=transports, force_new=True, reconnection=False)
+    await wait_event(sock, "connect")
+    (server_sock,) = io.sockets.sockets.values()
+    got: list[Any] = []
+    sock.on("last", got.append)
+    bye = next_event(sock, "disconnect")
+    server_sock.emit("last", 1)
+    server_sock.emit("last", b"\x02")
+    server_sock.disconnect(close=True)
+    assert (await wait_for(bye))[0] == "io server disconnect"
+    assert got == [1, b"\x02"]
+    await stopped(io)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import runtime, timers
+from ..ws.frames import OP_BINARY, OP_TEXT, encode_frame
 from . import parser as sio
 
 if TYPE_CHECKING:
@@ -21,11 +22,18 @@ if TYPE_CHECKING:
 __all__ = ["Client", "ws_frames"]
 
 
-def ws_frames(encoded: list[str | bytes]) -> list[tuple[bytes, bool]]:
-    """Engine.IO message packets as WebSocket payloads: (payload, is_binary)."""
-    return [
-        (m, True) if isinstance(m, bytes) else (("4" + m).encode("utf-8"), False) for m in encoded
-    ]
+def ws_frames(encoded: list[str | bytes]) -> list[bytes]:
+    """Engine.IO message packets as whole WebSocket frames (server side, unmasked).
+
+    A broadcast builds them once for all its recipients, as Node does.
+    """
+    out: list[bytes] = []
+    for m in encoded:
+        if isinstance(m, bytes):
+            out.append(b"".join(encode_frame(OP_BINARY, m)))
+        else:
+            out.append(b"".join(encode_frame(OP_TEXT, ("4" + m).encode("utf-8"))))
+    return out
 
 
 class Client:
@@ -100,7 +108,7 @@ class Client:
         self,
         encoded: list[str | bytes],
         volatile: bool = False,
-        frames: list[tuple[bytes, bool]] | None = None,
+        frames: list[bytes] | None = None,
     ) -> None:
         """Send encoded Socket.IO messages; ``frames`` are the same as WebSocket payloads
         prepared once for a broadcast (see :func:`ws_frames`)."""

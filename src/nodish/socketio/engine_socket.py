@@ -150,8 +150,8 @@ class EngineSocket(EventEmitter):
 
     send = write
 
-    def write_frames(self, frames: list[tuple[bytes, bool]]) -> bool:
-        """Send prepared WebSocket payloads now, if nothing is queued before them.
+    def write_frames(self, frames: list[bytes]) -> bool:
+        """Send prepared WebSocket frames now, if nothing is queued before them.
 
         Returns False (nothing sent) when the session is not on an idle WebSocket.
         """

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import timers
 from ..events import EventEmitter
+from ..ws.frames import OP_BINARY, OP_TEXT, encode_frame
+from ..ws.websocket import OPEN
 from . import engine_parser as eio
 from .engine_client import ws_message
 
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 __all__ = ["Polling", "Transport", "WebSocketTransport", "error_body"]
 
 BAD_REQUEST = 3
+# bytes queued to one WebSocket client beyond which it is dropped as not reading
+MAX_BUFFERED = 64 << 20
 
 
 def error_body(code: int, message: str) -> bytes:
@@ -242,6 +246,10 @@ class Polling(Transport):
             return
         self.closed = True
         self.writable = False
+        self._should_close = None
+        if self._close_timer is not None:
+            self._close_timer.close()
+            self._close_timer = None
         if self._res is not None:
             # release a waiting poll so that the client sees the end at once
             req, res = self._req, self._res
@@ -259,7 +267,7 @@ class WebSocketTransport(Transport):
         super().__init__(server)
         self.ws = ws
         self.writable = True
-        self._corked = False
+        self._pending: list[bytes] = []
         ws.on("message", self._on_message)
         ws.on("close", self._on_ws_close)
         ws.on("error", self._on_ws_error)
@@ -287,36 +295,44 @@ class WebSocketTransport(Transport):
         self.writable = False
         self.emit("close")
 
-    def _cork(self) -> None:
-        # the frames written in one turn of the loop leave in one writev (DESIGN:
-        # writes batched under cork): a loop of emits costs one syscall per client
-        sock = self.ws._socket
-        if sock is not None:
-            self._corked = True
-            sock.cork()
-            asyncio.get_running_loop().call_soon(self._uncork, sock)
-
-    def _uncork(self, sock: Any) -> None:
-        self._corked = False
-        if not sock.destroyed:
-            sock.uncork()
-
+    # Frames are built here (server frames are unmasked, and the server never
+    # compresses) and written once per turn of the loop, joined: a burst of emits costs
+    # one write per client, and a broadcast builds its frames once for everyone.
     def send(self, packets: list[eio.Packet]) -> None:
-        if not self._corked:
-            self._cork()
-        ws = self.ws
+        frames = []
         for packet in packets:
-            ws.send(eio.encode_packet(packet, True))
+            data = packet.data
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                frames.append(b"".join(encode_frame(OP_BINARY, bytes(data))))
+            else:
+                text = eio.encode_packet(packet, True)
+                assert isinstance(text, str)
+                frames.append(b"".join(encode_frame(OP_TEXT, text.encode("utf-8"))))
+        self.send_frames(frames)
 
-    def send_frames(self, frames: list[tuple[bytes, bool]]) -> None:
-        if not self._corked:
-            self._cork()
-        send = self.ws.send
-        for payload, binary in frames:
-            send(payload, binary=binary)
+    def send_frames(self, frames: list[bytes]) -> None:
+        if self.ws.ready_state != OPEN:
+            return
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending.extend(frames)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        ws = self.ws
+        sock = ws._socket
+        if ws.ready_state != OPEN or sock is None or sock.destroyed:
+            return
+        if ws.buffered_amount > MAX_BUFFERED:
+            # a client that does not read: ws's rule for a send buffer that piles up
+            ws.terminate()
+            return
+        sock.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def close(self, callback: Callable[[], Any] | None = None, force: bool = False) -> None:
         if not self.closed:
+            if self._pending:
+                self._flush()  # what was sent before the close goes first
             self.ws.close()
         if callback is not None:
             callback()
