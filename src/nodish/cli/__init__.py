@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from .. import __version__
 
 # The order here is the order of ``nodish --help``.
-TOOLS = ("demo", "echo", "connect", "cert")
+TOOLS = ("demo", "echo", "connect", "get", "ws", "cert")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -243,9 +243,11 @@ def add_tool(sub: Any, name: str, summary: str, doc: str | None) -> Any:
     )
 
 
-def add_tls_client_options(p: Any) -> None:
-    """``--tls``, ``--ca FILE``, ``--insecure``, ``--servername NAME`` on a client tool."""
-    p.add_argument("--tls", action="store_true", help="connect over TLS")
+def add_tls_client_options(p: Any, *, flag: bool = True) -> None:
+    """``--tls`` (unless the URL says), ``--ca FILE``, ``--insecure``, ``--servername
+    NAME`` on a client tool."""
+    if flag:
+        p.add_argument("--tls", action="store_true", help="connect over TLS")
     p.add_argument(
         "--ca", metavar="FILE", help="trust the CA certificates in FILE (PEM) besides the system's"
     )
@@ -310,3 +312,24 @@ def tls_server_options(args: Any, host: str) -> tuple[dict[str, Any], str | None
     ca = DevCA(data_dir())
     leaf = ca.server_certificate(host)
     return {"cert": leaf.chain_pem, "key": leaf.key_pem()}, str(ca.cert_path)
+
+
+def add_header_option(p: Any, what: str) -> None:
+    """``-H 'NAME: VALUE'``, repeatable, on a client tool."""
+    p.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help=f"an extra {what} header (repeatable)",
+    )
+
+
+def parse_headers(lines: list[str]) -> dict[str, str]:
+    """``['Name: value', ...]`` as a dict."""
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip()] = value.strip()
+    return headers

@@ -1,9 +1,11 @@
-"""``nodish echo tcp|udp [--port N] [--host H] [--tls]``: echo servers to test clients.
+"""``nodish echo tcp|udp|http|ws [--port N] [--host H] [--tls]``: echo servers.
 
 ``tcp`` sends back every byte it receives and half-closes when the client does; ``udp``
-sends every datagram back to its sender. The first line printed is where the server
+sends every datagram back to its sender; ``http`` answers every request with the
+request itself (its head, a blank line, its body); ``ws`` sends every WebSocket message
+back (text as text, binary as binary). The first line printed is where the server
 listens (``echo tcp listening on 127.0.0.1:8124``), then one line per connection or
-datagram on stderr with ``-v``. ``--tls`` serves TCP over TLS, with ``--cert`` and
+datagram on stderr with ``-v``. ``--tls`` serves TLS, HTTPS or WSS, with ``--cert`` and
 ``--key``, or with a certificate issued by the development CA of ``nodish demo``
 (clients then trust it with ``--ca`` and the file named on stderr). Ctrl-C stops the
 server (exit 0).
@@ -17,8 +19,8 @@ from typing import Any
 
 from . import _common
 
-# The seed chapter's ports: TCP 8124, UDP 41234.
-DEFAULT_PORTS = {"tcp": 8124, "udp": 41234}
+# The seed chapter's ports (TCP 8124, UDP 41234), the web's usual one for HTTP and ws.
+DEFAULT_PORTS = {"tcp": 8124, "udp": 41234, "http": 8080, "ws": 8080}
 
 
 def _log(verbose: bool) -> Callable[[str], None]:
@@ -109,14 +111,92 @@ def echo_udp(host: str, port: int, verbose: bool) -> int:
     return status
 
 
+def _web_server(tls: dict[str, Any] | None, listener: Any) -> Any:
+    if tls is None:
+        from nodish import http
+
+        return http.create_server(listener)
+    from nodish import https
+
+    return https.create_server(listener, **tls)
+
+
+def _serve_web(server: Any, proto: str, host: str, port: int) -> int:
+    """Listen, run until Ctrl-C; the exit status."""
+    import nodish
+
+    status = _common.EXIT_OK
+
+    def on_error(err: BaseException) -> None:
+        nonlocal status
+        status = _common.fail("echo", err, _listen_hint(err))
+
+    server.on("error", on_error)
+    server.listen(port, host, callback=lambda: _listening(proto, server.address()))
+    _common.stop_on_interrupt()
+    nodish.run()
+    return status
+
+
+def echo_http(host: str, port: int, verbose: bool, tls: dict[str, Any] | None = None) -> int:
+    """Answer every request with the request itself: its head, a blank line, its body."""
+    log = _log(verbose)
+
+    def on_request(req: Any, res: Any) -> None:
+        chunks: list[bytes] = []
+        req.on("data", chunks.append)
+
+        def on_end() -> None:
+            raw = req.raw_headers
+            head = [f"{req.method} {req.url} HTTP/{req.http_version}"]
+            head += [f"{raw[i]}: {raw[i + 1]}" for i in range(0, len(raw), 2)]
+            body = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + b"".join(chunks)
+            log(f"{req.method} {req.url} from {req.socket.remote_address}")
+            res.write_head(200, {"Content-Type": "text/plain", "Content-Length": str(len(body))})
+            res.end(body if req.method != "HEAD" else None)
+
+        req.on("end", on_end)
+
+    return _serve_web(_web_server(tls, on_request), "https" if tls else "http", host, port)
+
+
+def echo_ws(host: str, port: int, verbose: bool, tls: dict[str, Any] | None = None) -> int:
+    """Send every WebSocket message back, text as text and binary as binary."""
+    from nodish.ws import WebSocketServer
+
+    log = _log(verbose)
+
+    def refuse(_req: Any, res: Any) -> None:
+        body = b"a WebSocket echo server: connect with ws:// (nodish ws URL)\n"
+        res.write_head(426, {"Content-Type": "text/plain", "Content-Length": str(len(body))})
+        res.end(body)
+
+    server = _web_server(tls, refuse)
+    wss = WebSocketServer(server=server)
+
+    def on_connection(ws: Any, req: Any) -> None:
+        peer = f"{req.socket.remote_address}:{req.socket.remote_port}"
+        log(f"open from {peer}")
+        ws.on("message", lambda data, is_binary: ws.send(data, binary=is_binary))
+        ws.on("close", lambda code, _reason: log(f"{peer} closed ({code})"))
+
+    wss.on("connection", on_connection)
+    return _serve_web(server, "wss" if tls else "ws", host, port)
+
+
 def _listen_hint(err: BaseException) -> str | None:
     if _common.error_code(err) == "EADDRINUSE":
         return "the port is taken: choose another with --port, or 0 for any free port"
     return None
 
 
-SERVERS: dict[str, Callable[..., int]] = {"tcp": echo_tcp, "udp": echo_udp}
-TLS_CAPABLE = ("tcp",)
+SERVERS: dict[str, Callable[..., int]] = {
+    "tcp": echo_tcp,
+    "udp": echo_udp,
+    "http": echo_http,
+    "ws": echo_ws,
+}
+TLS_CAPABLE = ("tcp", "http", "ws")
 
 
 def _run(args: Any) -> int:
@@ -139,7 +219,7 @@ def _run(args: Any) -> int:
 
 def register(sub: Any) -> None:
     """Add ``nodish echo`` to the command line."""
-    p = _common.add_tool(sub, "echo", "run an echo server (tcp, udp)", __doc__)
+    p = _common.add_tool(sub, "echo", "run an echo server (tcp, udp, http, ws)", __doc__)
     p.add_argument(
         "protocol",
         nargs="?",
@@ -151,7 +231,7 @@ def register(sub: Any) -> None:
         "--port",
         type=_common.port_number,
         default=None,
-        help="port (default: tcp 8124, udp 41234; 0: any free port)",
+        help="port (default: tcp 8124, udp 41234, http and ws 8080; 0: any free port)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("-v", "--verbose", action="store_true", help="log each connection or datagram")
