@@ -11,6 +11,9 @@ Deliberate differences, normalised below and documented in receiver.py:
 
 * a close frame inside a fragmented message: a legal control frame for us (RFC 6455
   5.4), a protocol error (1002) for ``websockets``;
+* compressed data zlib cannot inflate is 1007 for us (as ``ws``), 1002 for
+  ``websockets`` (the compressed streams below, one deflate context across messages,
+  some fragmented, some corrupted, are compared with that one mapping);
 * ``websockets`` checks RSV bits and control-frame lengths after reading the payload,
   we check them on the header; the streams here never combine those with an oversize
   length, where the first check made decides the code.
@@ -88,6 +91,11 @@ frames = st.one_of(
 def reference(stream: bytes) -> list[tuple[Any, ...]]:
     proto = ServerProtocol(state=State.OPEN, max_size=MAX)
     proto.receive_data(stream)
+    return _assemble(proto)
+
+
+def _assemble(proto: ServerProtocol) -> list[tuple[Any, ...]]:
+    """websockets' frames as messages, decoded as its asyncio layer does."""
     out: list[tuple[Any, ...]] = []
     parts: list[Any] = []
     decoder: Any = None
@@ -165,3 +173,75 @@ def test_known_streams_agree() -> None:
     ]
     for stream in cases:
         assert ours(stream) == reference(stream)
+
+
+# ---------------------------------------------------------------------------- deflate
+
+
+def deflate_stream(msgs: list[tuple[int, bytes, bool, int]], corrupt: int | None) -> bytes:
+    """Frames for ``(opcode, payload, compressed, fragments)``; one deflate context."""
+    import zlib
+
+    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+    out = b""
+    for i, (op, payload, compressed, nfrag) in enumerate(msgs):
+        data = payload
+        if compressed:
+            data = (comp.compress(payload) + comp.flush(zlib.Z_SYNC_FLUSH))[:-4]
+            if corrupt == i and data:
+                data = bytes([data[0] ^ 0xFF]) + data[1:]
+        size = max(1, -(-len(data) // nfrag))
+        parts = [data[j : j + size] for j in range(0, len(data), size)] or [b""]
+        for j, part in enumerate(parts):
+            rsv = 0x40 if compressed and j == 0 else 0
+            out += build(op if j == 0 else 0, part, j == len(parts) - 1, rsv, True)
+    return out
+
+
+def reference_deflate(stream: bytes) -> list[tuple[Any, ...]]:
+    from websockets.extensions.permessage_deflate import PerMessageDeflate as Ext
+
+    proto = ServerProtocol(state=State.OPEN, max_size=MAX * 20)
+    proto.extensions = [Ext(False, False, 15, 15)]  # as negotiated, without a handshake
+    proto.receive_data(stream)
+    return _assemble(proto)
+
+
+def ours_deflate(stream: bytes) -> list[tuple[Any, ...]]:
+    from nodish.ws.deflate import PerMessageDeflate
+
+    out: list[tuple[Any, ...]] = []
+    r = Receiver(
+        client=False,
+        max_payload=MAX * 20,
+        max_fragments=1 << 30,
+        deflate=PerMessageDeflate(),
+        on_message=lambda d, b: out.append(("message", d, b)),
+        on_close=lambda c, why: out.append(("close", c, why)),
+        on_fail=lambda c, msg, code: out.append(("fail", 1002 if code == "Z_DATA_ERROR" else c)),
+        on_ping=lambda p: out.append(("ping", p)),
+        on_pong=lambda p: out.append(("pong", p)),
+    )
+    r.feed(stream)
+    return out
+
+
+deflate_messages = st.lists(
+    st.tuples(
+        st.sampled_from([1, 2]),
+        st.one_of(st.text(max_size=300).map(str.encode), st.binary(max_size=300)),
+        st.booleans(),
+        st.integers(min_value=1, max_value=4),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(deflate_messages, st.one_of(st.none(), st.integers(min_value=0, max_value=5)))
+def test_compressed_streams_agree_with_websockets(
+    msgs: list[tuple[int, bytes, bool, int]], corrupt: int | None
+) -> None:
+    stream = deflate_stream(msgs, corrupt)
+    assert ours_deflate(stream) == reference_deflate(stream)
