@@ -16,6 +16,7 @@ import pytest
 from tests.helpers import until, wait_event, wait_for
 
 from nodish import socketio
+from nodish import ws as ws_mod
 
 
 @asynccontextmanager
@@ -233,3 +234,64 @@ async def test_middleware_that_raises_refuses_that_connection_alone() -> None:
         )
         assert await good.timeout(10).emit_with_ack("echo", 1) == 1
         good.disconnect()
+
+
+async def ws_session(port: int) -> tuple[Any, list[Any], Any]:
+    """A raw WebSocket session: (ws, messages received, close future)."""
+    ws = ws_mod.WebSocket(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket")
+    messages: list[Any] = []
+    closed = asyncio.get_running_loop().create_future()
+    ws.on("message", lambda data, binary: messages.append(data))
+    ws.on("close", lambda code, reason: closed.done() or closed.set_result(code))
+    ws.on("error", lambda err: None)
+    await wait_event(ws, "open")
+    await until(lambda: messages)
+    assert str(messages[0]).startswith("0{")
+    return ws, messages, closed
+
+
+@pytest.mark.parametrize("bad", ["9nonsense", "", "42[", "bAAAA", "1"])
+async def test_bad_websocket_messages_close_that_connection(bad: str) -> None:
+    async with server() as (_, port, _closed):
+        ws, _messages, closed = await ws_session(port)
+        ws.send("40")
+        ws.send(bad)
+        await wait_for(closed)
+        await good_client_served(port)
+
+
+async def test_oversize_websocket_message_is_closed_with_1009() -> None:
+    async with server(max_http_buffer_size=1000) as (_, port, _closed):
+        ws, _messages, closed = await ws_session(port)
+        ws.send("4" + "x" * 5000)
+        assert await wait_for(closed) == 1009
+        await good_client_served(port)
+
+
+async def test_cors_preflight_and_origin() -> None:
+    async with server(cors={"origin": ["http://allowed.test"], "credentials": True}) as (
+        _,
+        port,
+        _c,
+    ):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"OPTIONS /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n"
+            b"Origin: http://allowed.test\r\nAccess-Control-Request-Method: POST\r\n"
+            b"Access-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n"
+        )
+        head = (await wait_for(reader.read())).decode("latin-1").lower()
+        writer.close()
+        assert head.startswith("http/1.1 204")
+        assert "access-control-allow-origin: http://allowed.test" in head
+        assert "access-control-allow-credentials: true" in head
+        assert "access-control-allow-headers: content-type" in head
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n"
+            b"Origin: http://elsewhere.test\r\nConnection: close\r\n\r\n"
+        )
+        head = (await wait_for(reader.read())).decode("latin-1").lower()
+        writer.close()
+        assert head.startswith("http/1.1 200")
+        assert "access-control-allow-origin" not in head

@@ -164,6 +164,11 @@ async def test_requests_cross_both_ways() -> None:
 async def test_redis_outage_is_survived_and_counted() -> None:
     async with redis_setup() as (redis, client), node_peer(redis.port) as node:
         io, factory = await nodish_server(client)
+        await io.listen(0, "127.0.0.1")
+        local = socketio.connect(
+            f"http://127.0.0.1:{io.address().port}", transports=["websocket"], force_new=True
+        )
+        await wait_event(local, "connect")
         await node.send(cmd="client", name="a")
         await node.wait_kind("connected", client="a")
         io.emit("before", 1)
@@ -182,9 +187,15 @@ async def test_redis_outage_is_survived_and_counted() -> None:
         from nodish import timers
 
         interval = timers.set_interval(tick, 0.05)
+        during = []
+        local.on("during", during.append)
         for i in range(5):
             io.emit("during", i)
         await until(lambda: factory.lost >= 5)
+        # our local client is served all the same, and so is Node's by Node
+        await until(lambda: during == [0, 1, 2, 3, 4])
+        await node.send(cmd="emit", event="node-local", args=["still"])
+        assert (await node.wait_kind("event", client="a", event="node-local"))["args"] == ["still"]
         await asyncio.sleep(2)
         assert not factory.connected
         assert ticks >= 10
@@ -203,6 +214,11 @@ async def test_redis_outage_is_survived_and_counted() -> None:
         assert await wait_for(got) == ("again",)
         assert node.of_kind("event", client="a", event="during") == []
         assert factory.lost == 5
+        # and Node's broadcasts reach our client again
+        back_here = next_event(local, "from-node")
+        await node.send(cmd="emit", event="from-node", args=[3])
+        assert await wait_for(back_here) == (3,)
+        local.disconnect()
         await close(io, factory)
 
 
