@@ -586,3 +586,25 @@ async def test_random_bytes_after_the_handshake_always_end_in_a_clean_close() ->
         await assert_still_serving(port)
     finally:
         await close_server(wss)
+
+
+async def test_ws_client_error_lets_the_application_answer() -> None:
+    wss, port = await serve(client_tracking=False)
+    assert wss.clients is None
+    seen: list[Any] = []
+
+    def on_client_error(err: Any, socket: Any, req: Any) -> None:
+        seen.append((err.code, err.status_code, req.method))
+        socket.end(b"HTTP/1.1 418 I'm a teapot\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+
+    wss.on("wsClientError", on_client_error)
+    wss.on("connection", echo)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(upgrade_request(**{"Sec-WebSocket-Version": "7"}))
+        assert (await read_to_eof(reader)).startswith(b"HTTP/1.1 418 ")
+        assert seen == [("WS_ERR_HANDSHAKE", 400, "GET")]
+        writer.close()
+        await assert_still_serving(port)
+    finally:
+        await close_server(wss)
