@@ -18,8 +18,9 @@ the ratio nodish / Node, measured with the same load in interleaved runs, is the
 result. The notes give the client's CPU use (1.0 = one core busy) and the cluster's
 (primary + workers) beside each figure.
 
-HTTP keep-alive requests per second with 2 workers is the issue's second figure; it
-waits for nodish.http.
+HTTP keep-alive: the same clusters serving a 12-byte HTTP response
+(``nodish.http`` / Node's ``http``), loaded by ``wrk -t1 -c50`` for 3 s; requests per
+second, wrk's CPU beside it.
 
 Run alone: ``.venv/bin/python bench/bench_cluster.py [--quick]``.
 """
@@ -35,7 +36,10 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 import contextlib
 import json
 import os
+import re
+import resource
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -160,56 +164,119 @@ def _measure(cmd: list[str], client: str, s: Settings, tally: Tally) -> float:
     return value
 
 
+def _measure_http(cmd: list[str], s: Settings, tally: Tally) -> float:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise BenchError("wrk is not installed (scripts/setup-system installs it)")
+    cluster = Cluster(cmd)
+    try:
+        url = f"http://127.0.0.1:{cluster.port}/"
+        # warm-up, then the measured run
+        # wrk takes whole seconds
+        subprocess.run([wrk, "-t1", "-c50", "-d1s", url], capture_output=True, timeout=60)
+        cpu0 = cluster.cpu_seconds()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with harness.stopwatch() as elapsed:
+            proc = subprocess.run(
+                [wrk, "-t1", "-c50", f"-d{max(1, round(s.duration))}s", url],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            wall = elapsed()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        tally.server_cpu.append((cluster.cpu_seconds() - cpu0) / wall)
+    finally:
+        cluster.stop()
+    found = re.search(r"Requests/sec:\s+([\d.]+)", proc.stdout)
+    if proc.returncode != 0 or found is None:
+        raise BenchError(f"wrk failed against {' '.join(cmd)}: {proc.stdout}{proc.stderr}")
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", proc.stdout
+    )
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", proc.stdout)
+    tally.errors.append(
+        (sum(int(x) for x in errors.groups()) if errors else 0)
+        + (int(non2xx.group(1)) if non2xx else 0)
+    )
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    tally.client_cpu.append(used / wall)
+    value = float(found.group(1))
+    tally.values.append(value)
+    return value
+
+
 def _pct(values: list[float]) -> str:
     m = harness.median(values)
     return "—" if m is None else f"{m * 100:.0f}%"
 
 
+def _policy_row(
+    kind: str,
+    policy: str,
+    client: str,
+    node: str,
+    missing: str | None,
+    s: Settings,
+    reps: int,
+) -> Row:
+    port = str(_free_port())
+    commands: dict[str, list[str] | None] = {
+        "nodish": None if missing else [harness.PYTHON, str(NODISH_SERVER), policy, port, kind],
+        "node": None if policy == "reuse_port" else [node, str(NODE_SERVER), policy, port, kind],
+    }
+    tallies = {name: Tally() for name in commands}
+    what = "wrk -t1 -c50 keep-alive" if kind == "http" else f"{CONCURRENCY} short connections"
+    harness.log(f"cluster {kind} {policy}: {what}, {reps} x 2")
+
+    def measure(cmd: list[str], tally: Tally) -> float:
+        if kind == "http":
+            return _measure_http(cmd, s, tally)
+        return _measure(cmd, client, s, tally)
+
+    harness.interleave(
+        [
+            (name, partial(measure, cmd, tallies[name]) if cmd else lambda: None)
+            for name, cmd in commands.items()
+        ],
+        reps,
+    )
+    notes = (
+        f"client CPU nodish/node {'/'.join(_pct(t.client_cpu) for t in tallies.values())}"
+        f"; cluster CPU (primary + 2 workers) "
+        f"{'/'.join(_pct(t.server_cpu) for t in tallies.values())}"
+        f"; failed {sum(tallies['nodish'].errors)}/{sum(tallies['node'].errors)}"
+        ". Unpinned: cluster and client share the 2 cores, read the ratio."
+    )
+    if policy == "reuse_port":
+        notes += " Node 20 has no reusePort: no peer."
+    if missing:
+        notes = f"{missing}. {notes}"
+    label = "HTTP keep-alive" if kind == "http" else "short connections"
+    return {
+        "name": f"cluster {policy}, 2 workers, {label}",
+        "unit": "requests/s" if kind == "http" else "conns/s",
+        "nodish": harness.median(tallies["nodish"].values),
+        "peer": harness.median(tallies["node"].values),
+        "peer_name": f"Node cluster {policy}" if policy != "reuse_port" else "—",
+        "samples": {k: t.values for k, t in tallies.items()},
+        "notes": notes,
+    }
+
+
 def run(quick: bool = False) -> list[Row]:
-    """Connections per second under each policy, nodish against Node's cluster."""
+    """Short connections and HTTP keep-alive requests per second under each policy,
+    nodish against Node's cluster."""
     s = QUICK if quick else FULL
     client = str(harness.build_c(CLIENT_SRC, "tcp_connect_client"))
     missing = harness.module_missing("nodish.cluster", "fork")
     node = harness.require_node()
     reps = harness.repeats(quick)
     rows: list[Row] = []
-    for policy in ("rr", "none", "reuse_port"):
-        port = str(_free_port())
-        commands: dict[str, list[str] | None] = {
-            "nodish": None if missing else [harness.PYTHON, str(NODISH_SERVER), policy, port],
-            "node": None if policy == "reuse_port" else [node, str(NODE_SERVER), policy, port],
-        }
-        tallies = {name: Tally() for name in commands}
-        harness.log(f"cluster {policy}: {CONCURRENCY} concurrent short connections, {reps} x 2")
-        harness.interleave(
-            [
-                (name, partial(_measure, cmd, client, s, tallies[name]) if cmd else lambda: None)
-                for name, cmd in commands.items()
-            ],
-            reps,
-        )
-        notes = (
-            f"client CPU nodish/node {'/'.join(_pct(t.client_cpu) for t in tallies.values())}"
-            f"; cluster CPU (primary + 2 workers) "
-            f"{'/'.join(_pct(t.server_cpu) for t in tallies.values())}"
-            f"; failed connections {sum(tallies['nodish'].errors)}/{sum(tallies['node'].errors)}"
-            ". Unpinned: cluster and client share the 2 cores, read the ratio."
-        )
-        if policy == "reuse_port":
-            notes += " Node 20 has no reusePort: no peer."
-        if missing:
-            notes = f"{missing}. {notes}"
-        rows.append(
-            {
-                "name": f"cluster {policy}, 2 workers, short connections",
-                "unit": "conns/s",
-                "nodish": harness.median(tallies["nodish"].values),
-                "peer": harness.median(tallies["node"].values),
-                "peer_name": f"Node cluster {policy}" if policy != "reuse_port" else "—",
-                "samples": {k: t.values for k, t in tallies.items()},
-                "notes": notes,
-            }
-        )
+    for kind in ("tcp", "http"):
+        for policy in ("rr", "none", "reuse_port"):
+            rows.append(_policy_row(kind, policy, client, node, missing, s, reps))
     return rows
 
 

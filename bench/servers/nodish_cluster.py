@@ -1,16 +1,18 @@
 """A nodish cluster for the cluster benchmark: 2 workers answer each connection with a
-short greeting and close; the primary prints the port once both listen.
+short greeting and close (or, with ``http``, every HTTP request with a short body); the
+primary prints the port once both listen.
 
-    python nodish_cluster.py rr|none|reuse_port [PORT]
+    python nodish_cluster.py rr|none|reuse_port [PORT] [tcp|http]
 """
 
 import sys
 
 import nodish
-from nodish import cluster, net
+from nodish import cluster, http, net
 
 MODE = sys.argv[1]
 PORT = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+KIND = sys.argv[3] if len(sys.argv) > 3 else "tcp"
 WORKERS = 2
 
 if cluster.is_primary:
@@ -34,6 +36,16 @@ else:
         sock.on("error", lambda err: None)  # a client gone at the end of a run
         sock.end(GREETING)
 
-    server = net.create_server(on_connection)
+    if KIND == "http":
+        BODY = b"hello world\n"
+        HEADERS = {"Content-Type": "text/plain", "Content-Length": str(len(BODY))}
+
+        def on_request(req, res):
+            res.write_head(200, HEADERS)
+            res.end(BODY)
+
+        server = http.create_server(on_request)
+    else:
+        server = net.create_server(on_connection)
     server.listen(PORT, "127.0.0.1", reuse_port=MODE == "reuse_port")
     nodish.run()
