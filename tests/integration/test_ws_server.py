@@ -608,3 +608,26 @@ async def test_ws_client_error_lets_the_application_answer() -> None:
         await assert_still_serving(port)
     finally:
         await close_server(wss)
+
+
+async def test_broadcast_of_a_prepared_message() -> None:
+    from nodish.ws import prepare
+
+    wss, port = await serve(per_message_deflate=True)
+    wss.on("connection", echo)
+    try:
+        clients = [await WebSocket(f"ws://127.0.0.1:{port}/") for _ in range(3)]
+        got = [next_event(c, "message") for c in clients]
+        message = prepare("to everyone")
+        for ws in wss.clients or ():
+            ws.send(message)
+        assert [await wait_for(g) for g in got] == [("to everyone", False)] * 3
+        # a client frames it again with its own mask; the server echoes it
+        echoed = next_event(clients[0], "message")
+        await clients[0].send(prepare(b"\x00\x01"))
+        assert await wait_for(echoed) == (b"\x00\x01", True)
+        for c in clients:
+            c.close()
+            await wait_event(c, "close")
+    finally:
+        await close_server(wss)

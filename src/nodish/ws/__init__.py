@@ -6,7 +6,15 @@ Mirrors Node's ``ws`` package (server side and events) and the browser's WebSock
 """
 
 from .server import Server, WebSocketServer
-from .websocket import CloseEvent, ErrorEvent, MessageEvent, WebSocket, WebSocketError
+from .websocket import (
+    CloseEvent,
+    ErrorEvent,
+    MessageEvent,
+    PreparedMessage,
+    WebSocket,
+    WebSocketError,
+    prepare,
+)
 
 CONNECTING = WebSocket.CONNECTING
 OPEN = WebSocket.OPEN
@@ -21,8 +29,10 @@ __all__ = [
     "CloseEvent",
     "ErrorEvent",
     "MessageEvent",
+    "PreparedMessage",
     "Server",
     "WebSocket",
     "WebSocketError",
     "WebSocketServer",
+    "prepare",
 ]

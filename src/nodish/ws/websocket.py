@@ -70,7 +70,15 @@ from .receiver import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD, Receiver
 if TYPE_CHECKING:
     from .client import ClientHandshake
 
-__all__ = ["CloseEvent", "ErrorEvent", "MessageEvent", "WebSocket", "WebSocketError"]
+__all__ = [
+    "CloseEvent",
+    "ErrorEvent",
+    "MessageEvent",
+    "PreparedMessage",
+    "WebSocket",
+    "WebSocketError",
+    "prepare",
+]
 
 log = logging.getLogger("nodish")
 
@@ -160,6 +168,31 @@ def _wrap_event(ws: WebSocket, kind: str, fn: Callable[[Any], Any]) -> Callable[
         return fn(_Event(kind, ws))
 
     return on_open
+
+
+class PreparedMessage:
+    """A message framed once, for sending to many peers (see :func:`prepare`)."""
+
+    __slots__ = ("frame", "is_binary", "payload")
+
+    def __init__(self, payload: bytes, is_binary: bool) -> None:
+        self.payload = payload
+        self.is_binary = is_binary
+        # a server's frames are not masked, so one frame serves every connection
+        self.frame = b"".join(encode_frame(OP_BINARY if is_binary else OP_TEXT, payload))
+
+
+def prepare(data: str | bytes | bytearray | memoryview) -> PreparedMessage:
+    """Frame ``data`` once for ``ws.send(prepared)`` to many connections (a broadcast).
+
+    A server sends the same bytes to every peer (uncompressed, which permessage-deflate
+    allows); a client, whose frames must each have their own mask, frames it again.
+    """
+    if isinstance(data, str):
+        return PreparedMessage(data.encode("utf-8"), False)
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return PreparedMessage(bytes(data), True)
+    raise ERR_INVALID_ARG_TYPE("data", "of type str or bytes-like", type(data).__name__)
 
 
 class _Ready:
@@ -580,11 +613,14 @@ class WebSocket(EventEmitter):
         sock = self._socket
         bufs = encode_frame(opcode, payload, rsv1=rsv1, mask=not self._is_server)
         if len(bufs) == 1:
-            ok: bool = sock.write(bufs[0])
-        else:
-            sock.write(bufs[0])
-            ok = sock.write(bufs[1])
+            return self._written(sock.write(bufs[0]))
+        sock.write(bufs[0])
+        return self._written(sock.write(bufs[1]))
+
+    def _written(self, ok: bool) -> bool:
+        """After a write: past the mark, note where the pile-up starts (and throttle)."""
         if not ok:
+            sock = self._socket
             if self._over_base < 0:
                 self._over_base = sock.writable_length
             if self._is_server and not self._read_throttled:
@@ -606,13 +642,14 @@ class WebSocket(EventEmitter):
 
     def send(
         self,
-        data: str | bytes | bytearray | memoryview,
+        data: str | bytes | bytearray | memoryview | PreparedMessage,
         callback: Callable[..., Any] | None = None,
         *,
         binary: bool | None = None,
         compress: bool = True,
     ) -> Any:
-        """Send a message: ``str`` as text, bytes-like as binary (or as ``binary`` says).
+        """Send a message: ``str`` as text, bytes-like as binary (or as ``binary`` says),
+        or a :class:`PreparedMessage` (framed once for many connections).
 
         Returns an awaitable: ``await ws.send(x)`` waits until the send buffer is under
         the high-water mark, and raises if the message could not be sent.
@@ -628,6 +665,9 @@ class WebSocket(EventEmitter):
         elif isinstance(data, (bytes, bytearray, memoryview)):
             payload = data
             is_binary = True if binary is None else binary
+        elif type(data) is PreparedMessage:
+            payload = data
+            is_binary = data.is_binary
         else:
             raise ERR_INVALID_ARG_TYPE("data", "of type str or bytes-like", type(data).__name__)
         if callback is not None and not callable(callback):
@@ -652,7 +692,13 @@ class WebSocket(EventEmitter):
             if callback is not None:
                 self._loop.call_soon(callback, err)
             return _Failed(err)
-        ok = self._send_frame(OP_BINARY if is_binary else OP_TEXT, payload, compress)
+        if type(payload) is PreparedMessage:
+            if self._is_server:
+                ok = self._written(sock.write(payload.frame))
+            else:
+                ok = self._send_frame(OP_BINARY if is_binary else OP_TEXT, payload.payload)
+        else:
+            ok = self._send_frame(OP_BINARY if is_binary else OP_TEXT, payload, compress)
         if callback is not None:
             sock.write(b"", callback=callback)
         if ok:
