@@ -45,7 +45,7 @@ def test_echo_udp_sends_each_datagram_back_to_its_sender() -> None:
 def test_echo_defaults_to_tcp_on_the_chapter_port_and_lists_protocols_in_help() -> None:
     out = nodish("echo", "--help")
     assert out.returncode == 0
-    assert b"{tcp,udp" in out.stdout and b"8124" in out.stdout
+    assert b"{http,tcp,udp,ws}" in out.stdout and b"8124" in out.stdout
 
 
 def test_echo_tcp_on_a_taken_port_is_one_line_naming_the_option_exit_7() -> None:

@@ -131,10 +131,26 @@ def websockets_server() -> Iterator[int]:
 def test_nodish_ws_prints_binary_as_hex_and_an_unusual_close_is_exit_8(
     websockets_server: int,
 ) -> None:
-    out = nodish("ws", f"ws://127.0.0.1:{websockets_server}/", input=b"bye\n")
-    assert out.stdout == b'{"hello": "from websockets"}\n<binary: 3 bytes> 010203\n'
-    assert out.returncode == 8
-    assert out.stderr == b"nodish ws: the connection closed with 4000 done here\n"
+    import sys
+
+    # stdin stays open: the server, not the end of input, ends the connection
+    tool = subprocess.Popen(
+        [sys.executable, "-m", "nodish", "ws", f"ws://127.0.0.1:{websockets_server}/"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert tool.stdin is not None
+    tool.stdin.write(b"bye\n")
+    tool.stdin.flush()
+    try:
+        tool.wait(TIMEOUT)  # not communicate(): it would close stdin
+    finally:
+        tool.kill()
+        out, err = tool.communicate()
+    assert out == b'{"hello": "from websockets"}\n<binary: 3 bytes> 010203\n'
+    assert tool.returncode == 8
+    assert err == b"nodish ws: the connection closed with 4000 done here\n"
 
 
 def test_nodish_ws_refused_handshake_and_connection(data_home: dict[str, str]) -> None:
