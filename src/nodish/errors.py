@@ -149,6 +149,11 @@ _CODES: list[tuple[str, str, _Base]] = [
     ("ERR_TLS_HANDSHAKE_TIMEOUT", "TLS handshake timeout", None),
     ("ERR_TLS_INVALID_PROTOCOL_VERSION", "{} is not a valid {} TLS protocol version", TypeError),
     ("ERR_TLS_INVALID_CONTEXT", "{} must be a SecureContext", TypeError),
+    (
+        "ERR_TLS_PROTOCOL_VERSION_CONFLICT",
+        "TLS protocol version {} conflicts with {}",
+        TypeError,
+    ),
     ("ERR_TLS_SESSION_ATTACK", "TLS session renegotiation attack detected", None),
     # http
     ("ERR_HTTP_HEADERS_SENT", "Cannot {} headers after they are sent to the client", None),
@@ -248,6 +253,7 @@ ERR_TLS_CERT_ALTNAME_INVALID: type[NodeError] = codes.ERR_TLS_CERT_ALTNAME_INVAL
 ERR_TLS_HANDSHAKE_TIMEOUT: type[NodeError] = codes.ERR_TLS_HANDSHAKE_TIMEOUT
 ERR_TLS_INVALID_PROTOCOL_VERSION: type[NodeError] = codes.ERR_TLS_INVALID_PROTOCOL_VERSION
 ERR_TLS_INVALID_CONTEXT: type[NodeError] = codes.ERR_TLS_INVALID_CONTEXT
+ERR_TLS_PROTOCOL_VERSION_CONFLICT: type[NodeError] = codes.ERR_TLS_PROTOCOL_VERSION_CONFLICT
 
 
 def validate_callback(callback: Any, name: str = "callback") -> None:

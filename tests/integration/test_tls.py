@@ -501,3 +501,25 @@ async def test_pfx_session_timeout_and_root_certificates() -> None:
         tls.create_server(keyy=b"typo", **p.server_options())
     roots = tls.root_certificates()
     assert roots and all(r.startswith("-----BEGIN CERTIFICATE-----") for r in roots)
+
+
+async def test_bad_alpn_and_version_options_raise_at_once() -> None:
+    p = pki()
+    with pytest.raises(errors.ERR_INVALID_ARG_TYPE):
+        tls.connect(1, alpn_protocols="h2")  # a str, not a list
+    with pytest.raises(errors.ERR_INVALID_ARG_TYPE):
+        tls.create_server(alpn_protocols=["h2", ""], **p.server_options())
+    with pytest.raises(errors.codes.ERR_TLS_PROTOCOL_VERSION_CONFLICT):
+        tls.create_server(min_version="TLSv1.3", max_version="TLSv1.2", **p.server_options())
+    server = await echo_server(min_version="TLSv1.3")
+    with pytest.raises(TLSError) as info:
+        await tls.connect(
+            server.address().port, "localhost", max_version="TLSv1.2", **p.client_options()
+        )
+    assert info.value.code.startswith("ERR_SSL_")
+    sock = await tls.connect(
+        server.address().port, "localhost", alpn_protocols=[b"x"], **p.client_options()
+    )
+    assert sock.get_protocol() == "TLSv1.3"
+    sock.destroy()
+    await close(server)

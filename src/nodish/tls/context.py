@@ -24,7 +24,12 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from OpenSSL import SSL, crypto
 
 from .. import certs
-from ..errors import ERR_INVALID_ARG_TYPE, ERR_TLS_INVALID_PROTOCOL_VERSION, NodeError
+from ..errors import (
+    ERR_INVALID_ARG_TYPE,
+    ERR_TLS_INVALID_PROTOCOL_VERSION,
+    ERR_TLS_PROTOCOL_VERSION_CONFLICT,
+    NodeError,
+)
 
 __all__ = [
     "DEFAULT_CIPHERS",
@@ -136,6 +141,21 @@ def _certs_from(pems: list[bytes], name: str) -> list[x509.Certificate]:
     return out
 
 
+def alpn_list(value: Any, name: str) -> list[bytes] | None:
+    """Node's ``ALPNProtocols``: a list of protocol names (str or bytes), or None."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise ERR_INVALID_ARG_TYPE(name, "a list of str", type(value).__name__)
+    out = []
+    for item in value:
+        raw = item.encode() if isinstance(item, str) else item
+        if not isinstance(raw, bytes) or not 0 < len(raw) < 256:
+            raise ERR_INVALID_ARG_TYPE(name, "a list of non-empty str", repr(item))
+        out.append(raw)
+    return out
+
+
 def _version(value: str | None, which: str, default: str) -> int:
     name = default if value is None else value
     if name not in _VERSIONS:
@@ -162,8 +182,12 @@ class SecureContext:
 
     def _build(self, o: dict[str, Any]) -> SSL.Context:
         ctx = SSL.Context(SSL.TLS_SERVER_METHOD if self.is_server else SSL.TLS_CLIENT_METHOD)
-        ctx.set_min_proto_version(_version(o.get("min_version"), "minimum", DEFAULT_MIN_VERSION))
-        ctx.set_max_proto_version(_version(o.get("max_version"), "maximum", DEFAULT_MAX_VERSION))
+        lowest = _version(o.get("min_version"), "minimum", DEFAULT_MIN_VERSION)
+        highest = _version(o.get("max_version"), "maximum", DEFAULT_MAX_VERSION)
+        if lowest > highest:
+            raise ERR_TLS_PROTOCOL_VERSION_CONFLICT(o.get("min_version"), o.get("max_version"))
+        ctx.set_min_proto_version(lowest)
+        ctx.set_max_proto_version(highest)
         # No renegotiation (TLS 1.2 client-initiated renegotiation is a DoS vector).
         ctx.set_options(SSL.OP_NO_RENEGOTIATION | SSL.OP_NO_COMPRESSION)
         ctx.set_mode(SSL.MODE_RELEASE_BUFFERS)

@@ -21,7 +21,7 @@ from OpenSSL import SSL
 from .. import runtime
 from ..errors import ERR_INVALID_ARG_TYPE, ERR_METHOD_NOT_IMPLEMENTED
 from ..net.server import Server as NetServer
-from .context import SecureContext, as_context, create_secure_context
+from .context import SecureContext, alpn_list, as_context, create_secure_context
 from .identity import _check, _split_host
 from .socket import TLSSocket
 
@@ -102,7 +102,7 @@ class Server(NetServer):
         self._secure_context = secure_context or create_secure_context(context_options)
         self._request_cert = request_cert
         self._reject_unauthorized = reject_unauthorized
-        self._alpn = [p.encode() for p in alpn_protocols] if alpn_protocols else None
+        self._alpn = alpn_list(alpn_protocols, "options.alpn_protocols") or None
         self._alpn_callback = alpn_callback
         self._sni_callback = sni_callback
         self._handshake_timeout = handshake_timeout

@@ -45,7 +45,7 @@ from OpenSSL._util import lib as _lib
 from .._address import is_ip
 from ..errors import ERR_TLS_HANDSHAKE_TIMEOUT, NodeError, system_error
 from ..net.socket import Socket
-from .context import SecureContext, TLSError, ssl_error, verify_error
+from .context import SecureContext, TLSError, alpn_list, ssl_error, verify_error
 from .identity import PeerCertificate, check_server_identity, peer_certificate
 
 __all__ = ["TLSSocket"]
@@ -186,7 +186,7 @@ class TLSSocket(Socket):
         request_cert: bool = False,
         reject_unauthorized: bool = True,
         servername: str | None = None,
-        alpn_protocols: list[str] | None = None,
+        alpn_protocols: list[str] | list[bytes] | None = None,
         session: Any = None,
         check_server_identity: Callable[[str, Any], Any] | None = None,
         handshake_timeout: float | None = None,
@@ -216,7 +216,7 @@ class TLSSocket(Socket):
             "request_cert": request_cert,
             "reject_unauthorized": reject_unauthorized,
             "servername": servername,
-            "alpn_protocols": alpn_protocols,
+            "alpn_protocols": alpn_list(alpn_protocols, "options.alpn_protocols"),
             "session": session,
             "check_server_identity": check_server_identity,
             "host": _host,
@@ -298,7 +298,7 @@ class TLSSocket(Socket):
                 self.servername = name
             conn.set_verify(SSL.VERIFY_PEER, self._verify_cb)
             if o["alpn_protocols"]:
-                conn.set_alpn_protos([p.encode() for p in o["alpn_protocols"]])
+                conn.set_alpn_protos(o["alpn_protocols"])
             if o["session"] is not None:
                 session = _session_from(o["session"])
                 session._context = self._ctx.context  # it is resumed with our context
