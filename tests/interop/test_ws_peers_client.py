@@ -28,7 +28,7 @@ CLIENT = (
     + r"""
 const [url, mode] = process.argv.slice(1);
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-const ws = new WebSocket(url, ['chat'], { perMessageDeflate: mode === 'deflate',
+const ws = new WebSocket(url, ['chat'], { perMessageDeflate: mode !== 'plain',
                                           maxPayload: 64 * 1024 * 1024 });
 const sizes = [0, 1, 125, 126, 65535, 65536, 1 << 20, 16 << 20];
 const expected = [];
@@ -56,20 +56,38 @@ ws.on('error', (err) => out({ event: 'error', message: err.message }));
 )
 
 
-@pytest.mark.parametrize("mode", ["plain", "deflate"])
+TUNED = {
+    "server_no_context_takeover": True,
+    "client_no_context_takeover": True,
+    "server_max_window_bits": 10,
+    "client_max_window_bits": 11,
+    "threshold": 0,
+}
+
+
+@pytest.mark.parametrize("mode", ["plain", "deflate", "deflate-tuned"])
 async def test_node_ws_client(mode: str) -> None:
+    deflate: Any = {"plain": False, "deflate": True, "deflate-tuned": TUNED}[mode]
     wss, port = await serve(
-        per_message_deflate=mode == "deflate",
+        per_message_deflate=deflate,
         handle_protocols=lambda protocols, req: "chat",
     )
     wss.on("connection", echo)
+    answered: list[list[str]] = []
+    wss.on("headers", lambda lines, req: answered.append(lines))
     closes: list[Any] = []
     wss.on("connection", lambda ws, req: ws.on("close", lambda *a: closes.append(a)))
     try:
         node = await NodeProcess.start(CLIENT, f"ws://127.0.0.1:{port}/", mode)
         opened = await node.message()
         assert opened["protocol"] == "chat"
-        assert ("permessage-deflate" in opened["extensions"]) == (mode == "deflate")
+        assert ("permessage-deflate" in opened["extensions"]) == (mode != "plain")
+        if mode == "deflate-tuned":
+            (ext,) = [line for line in answered[0] if line.startswith("Sec-WebSocket-Ext")]
+            assert ext.endswith(
+                "permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+                "server_max_window_bits=10; client_max_window_bits=11"
+            )
         assert await node.message(timeout=60) == {"event": "echoed", "ok": 17}
         assert await node.message() == {"event": "close", "code": 4000, "reason": "node done"}
         assert await node.finish() == 0
