@@ -523,3 +523,14 @@ async def test_bad_alpn_and_version_options_raise_at_once() -> None:
     assert sock.get_protocol() == "TLSv1.3"
     sock.destroy()
     await close(server)
+
+
+async def test_peer_x509_certificate_and_get_ciphers() -> None:
+    server = await echo_server()
+    sock = await tls.connect(server.address().port, "localhost", **pki().client_options())
+    assert sock.get_peer_x509_certificate() == pki().server.cert
+    sock.destroy()
+    await close(server)
+    ciphers = tls.get_ciphers()
+    assert "tls_aes_128_gcm_sha256" in ciphers and "ecdhe-rsa-aes128-gcm-sha256" in ciphers
+    assert not any("cbc" in c or "rc4" in c or c.startswith("des") for c in ciphers)

@@ -64,8 +64,18 @@ __all__ = [
     "connect",
     "create_secure_context",
     "create_server",
+    "get_ciphers",
     "root_certificates",
 ]
+
+
+def get_ciphers() -> list[str]:
+    """The names of the cipher suites OpenSSL offers by default, lower-case (Node's
+    ``tls.getCiphers``)."""
+    from OpenSSL import SSL
+
+    conn = SSL.Connection(create_secure_context(is_server=False).context, None)
+    return sorted({name.lower() for name in conn.get_cipher_list()})
 
 
 def create_server(

@@ -585,6 +585,12 @@ class TLSSocket(Socket):
             chain = [leaf, *chain] if leaf is not None else []
         return peer_certificate(list(chain), detailed)
 
+    def get_peer_x509_certificate(self) -> Any:
+        """The peer's certificate as a ``cryptography.x509.Certificate`` (Node's
+        ``getPeerX509Certificate``), or None."""
+        conn = self._conn
+        return conn.get_peer_certificate(as_cryptography=True) if conn is not None else None
+
     def get_certificate(self) -> PeerCertificate | None:
         """Our own certificate's fields (Node's ``getCertificate``)."""
         conn = self._conn
