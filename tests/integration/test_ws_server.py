@@ -631,3 +631,19 @@ async def test_broadcast_of_a_prepared_message() -> None:
             await wait_event(c, "close")
     finally:
         await close_server(wss)
+
+
+async def test_server_heartbeat_terminates_a_silent_client() -> None:
+    wss, port = await serve(heartbeat=0.1)
+    conns: list[WebSocket] = []
+    wss.on("connection", lambda ws, req: conns.append(ws))
+    try:
+        reader, writer, _ = await raw_client(port)  # never answers the pings
+        await until(lambda: conns)
+        closed = next_event(conns[0], "close")
+        assert await wait_for(closed) == (1006, "")
+        data = await read_to_eof(reader)
+        assert parse_frames(data)[0] == (9, b"")  # it was pinged before being dropped
+        writer.close()
+    finally:
+        await close_server(wss)
