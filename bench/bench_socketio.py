@@ -14,7 +14,10 @@ see the same clients:
   over 2 s after a 0.5 s warm-up.
 - bridged: two servers of the same kind on one ``redis-server`` (started here); a client
   of server A asks for 20,000 broadcasts, a client of server B counts them; messages
-  per second through Redis (publishes batched per turn of the loop on nodish's side).
+  per second end to end (client, server A, Redis, server B, client).
+- Redis bridge alone: two servers in one process (bench/servers/nodish_sio_bridge.py,
+  bench/peers/sio_bridge.js), 50,000 broadcasts from A's adapter counted at B's
+  adapter: what publishing in batches and reading in bulk buy, with no client.
 
 Interleaved nodish, Node, nodish ...; medians. The notes give the load client's CPU
 use: near 1.0 means the client, not the server, set the figure.
@@ -33,6 +36,8 @@ from bench.harness import BenchError, Row, Server
 
 NODISH_SERVER = harness.BENCH_DIR / "servers" / "nodish_sio.py"
 NODE_SERVER = harness.BENCH_DIR / "peers" / "sio_server.js"
+NODISH_BRIDGE = harness.BENCH_DIR / "servers" / "nodish_sio_bridge.py"
+NODE_BRIDGE = harness.BENCH_DIR / "peers" / "sio_bridge.js"
 LOAD = harness.BENCH_DIR / "clients" / "sio_load.js"
 
 
@@ -173,6 +178,31 @@ def run(quick: bool = False) -> list[Row]:
         rows.append(_row(f"socket.io {title}", unit, samples, cpu, key, missing))
     samples = harness.interleave([(name, bridged(name)) for name in servers], n)
     rows.append(_row("socket.io bridged via Redis", "messages/s", samples, cpu, "bridge", missing))
+
+    def bridge_alone(name: str) -> Callable[[], float | None]:
+        cmd = {
+            "nodish": [harness.PYTHON, str(NODISH_BRIDGE)],
+            "node": [harness.require_node(), str(NODE_BRIDGE)],
+        }[name]
+
+        def go() -> float | None:
+            redis = _Redis()
+            try:
+                out = harness.run_json(
+                    [*cmd, "--redis", str(redis.port), "--count", str(bridge_count * 2)],
+                    timeout=300,
+                )
+            finally:
+                redis.stop()
+            cpu.setdefault(f"alone:{name}", []).append(float(out["cpu"]))
+            return float(out["rate"])
+
+        return go
+
+    samples = harness.interleave([(name, bridge_alone(name)) for name in servers], n)
+    row = _row("socket.io Redis bridge alone", "messages/s", samples, cpu, "alone", None)
+    row["notes"] = row["notes"].replace("load client CPU", "process CPU")
+    rows.append(row)
     return rows
 
 
