@@ -422,18 +422,20 @@ class TLSSocket(Socket):
 
     # ------------------------------------------------------------------ bytes
 
-    def _flush(self) -> None:
-        """Move everything OpenSSL wrote into the outgoing BIO onto the wire."""
+    def _flush(self, first: bytes | None = None) -> None:
+        """Move everything OpenSSL wrote into the outgoing BIO onto the wire (after
+        ``first``, bytes already taken from it)."""
         conn, tt = self._conn, self._tls_transport
         if conn is None or tt is None:
             return
-        out = []
+        out = [] if first is None else [first]
         from_ssl, buf = conn._from_ssl, _BUF
-        while True:
+        while first is None or len(first) == _BIO:
             n = _lib.BIO_read(from_ssl, buf, _BIO)
             if n <= 0:  # a memory BIO says "retry" when empty
                 break
-            out.append(_ffi.buffer(buf, n)[:])
+            first = _ffi.buffer(buf, n)[:]
+            out.append(first)
             if n < _BIO:  # it held less than asked for: now it is empty
                 break
         if out and not self._lost:
@@ -445,12 +447,19 @@ class TLSSocket(Socket):
             return
         if type(data) is not bytes:
             data = bytes(data)
-        if not data:
-            return
+        size, off = len(data), 0
+        if 0 < size <= _RECORD:
+            # The common case, a response: one record, sent at once.
+            off = max(0, _lib.SSL_write(conn._ssl, data, size))
+            if off == size:
+                n = _lib.BIO_read(conn._from_ssl, _BUF, _BIO)
+                if n > 0:
+                    self._flush(_ffi.buffer(_BUF, n)[:])
+                return
         # pyOpenSSL enables partial writes: SSL_write takes one record (16 KiB) at most.
-        ssl, size, off = conn._ssl, len(data), 0
+        ssl = conn._ssl
         while off < size:
-            chunk = data if off == 0 and size <= _RECORD else data[off : off + _RECORD]
+            chunk = data[off : off + _RECORD]
             n = _lib.SSL_write(ssl, chunk, len(chunk))
             if n <= 0:
                 try:
@@ -520,7 +529,10 @@ class TLSSocket(Socket):
                 return
         if chunks:
             Socket.data_received(self, b"".join(chunks) if len(chunks) > 1 else chunks[0])
-        self._flush()  # post-handshake messages (key updates, tickets we answer)
+        # post-handshake messages OpenSSL answered (a key update): rare, so check cheaply
+        n = _lib.BIO_read(conn._from_ssl, _BUF, _BIO)
+        if n > 0:
+            self._flush(_ffi.buffer(_BUF, n)[:])
         if self._session_pending and _session_id(conn) != self._session_pending:
             self._emit_session()  # a ticket arrived
         if eof:
