@@ -210,3 +210,19 @@ def test_chat_over_a_websocket_library_and_bad_messages_drop_only_their_sender(
         while (msg := json.loads(alice.recv(TIMEOUT)))["type"] != "message":
             pass
         assert msg == {"type": "message", "name": "guest-1", "text": "still here"}
+
+
+def test_ctrl_c_tells_websocket_clients_the_server_is_going_away(demo: Tool) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    host, port = started(demo)["HTTP"]
+    with connect(f"ws://{host}:{port}/chat", open_timeout=TIMEOUT) as ws:
+        ws.recv(TIMEOUT)
+        demo.line()  # the open is logged
+        status, err = demo.interrupt()
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(TIMEOUT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert (status, err) == (0, "")

@@ -44,6 +44,8 @@ class Context:
     ports: dict[str, int]
     tls: Any = None  # the development CA (devca.DevCA), None with --no-tls
     out: Any = dataclasses.field(default_factory=lambda: sys.stdout)
+    # called on Ctrl-C before every handle is closed (a chat says goodbye with 1001)
+    on_stop: list[Callable[[], Any]] = dataclasses.field(default_factory=list)
 
     def log(self, service: str, text: str) -> None:
         """One event, one line: ``12:00:01 [tcp] connection from 127.0.0.1:5555``."""
@@ -162,6 +164,11 @@ def run_demo(host: str, ports: dict[str, int], tls_dir: Any = None) -> int:
         print(banner(ctx, services), flush=True)
         print("ready", flush=True)
 
-    _common.stop_on_interrupt(lambda: print("stopping: closing every server", flush=True))
+    def stop() -> None:
+        print("stopping: closing every server", flush=True)
+        for fn in ctx.on_stop:
+            fn()
+
+    _common.stop_on_interrupt(stop)
     nodish.run(main)
     return status

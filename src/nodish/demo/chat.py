@@ -24,6 +24,13 @@ class Room:
         self.ctx = ctx
         self.clients: dict[Any, str] = {}
         self._next = 1
+        ctx.on_stop.append(self.close_all)
+
+    def close_all(self) -> None:
+        """Say goodbye to every client: RFC 6455's 1001, the server is going away."""
+        for ws in list(self.clients):
+            if ws.ready_state == ws.OPEN:
+                ws.close(1001, "the demo is stopping")
 
     def broadcast(self, message: dict[str, Any]) -> None:
         """Push ``message`` to every open client."""
