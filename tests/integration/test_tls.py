@@ -534,3 +534,20 @@ async def test_peer_x509_certificate_and_get_ciphers() -> None:
     ciphers = tls.get_ciphers()
     assert "tls_aes_128_gcm_sha256" in ciphers and "ecdhe-rsa-aes128-gcm-sha256" in ciphers
     assert not any("cbc" in c or "rc4" in c or c.startswith("des") for c in ciphers)
+
+
+async def test_many_concurrent_connections_keep_their_own_bytes() -> None:
+    server = await echo_server()
+    port = server.address().port
+
+    async def client(i: int) -> bytes:
+        sock = await tls.connect(port, "localhost", **pki().client_options())
+        payload = b"".join(f"{i}:{k};".encode() for k in range(200)) * 20
+        sock.end(payload)
+        got = await read_all(sock)
+        assert got == payload, i
+        return got
+
+    results = await wait_for(asyncio.gather(*(client(i) for i in range(40))), 30)
+    assert len(results) == 40
+    await close(server)
