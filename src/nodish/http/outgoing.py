@@ -74,6 +74,8 @@ def validate_header_name(name: Any, label: str = "Header name") -> None:
 
 def validate_header_value(name: str, value: Any) -> None:
     """Raise ``ERR_HTTP_INVALID_HEADER_VALUE`` (None) or ``ERR_INVALID_CHAR``."""
+    if type(value) is str and value.isascii() and value.isprintable():
+        return  # the common case: visible ASCII and spaces, nothing to search
     if value is None:
         raise ERR_HTTP_INVALID_HEADER_VALUE(value, name)
     if isinstance(value, (list, tuple)):

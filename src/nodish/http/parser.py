@@ -145,6 +145,8 @@ class Head:
     __slots__ = (
         "chunked",
         "content_length",
+        "expect",
+        "has_host",
         "keep_alive",
         "method",
         "minor",
@@ -168,6 +170,8 @@ class Head:
         self.status_message = ""
         self.content_length = False
         self.chunked = False
+        self.has_host = False
+        self.expect: bytes | None = None
 
 
 class Delegate(Protocol):
@@ -408,6 +412,13 @@ class Engine:
         raw = head.raw
         raw.append(name)
         raw.append(value)
+        n = len(name)
+        if n == 4 or n == 6:
+            low = name.lower()
+            if low == b"host":
+                head.has_host = True
+            elif low == b"expect":
+                head.expect = value
         self._count += 1
         self._size += len(name) + len(value) + 4
         if (self._max_count and self._count > self._max_count) or self._size > self._max_size:

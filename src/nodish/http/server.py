@@ -77,6 +77,7 @@ class HttpOptions:
         "insecure_http_parser",
         "keep_alive_line",
         "keep_alive_timeout",
+        "limits",
         "max_header_size",
         "max_headers_count",
         "max_requests_per_socket",
@@ -97,9 +98,15 @@ class HttpOptions:
         self.require_host_header = True
         self.insecure_http_parser = False
         self.keep_alive_line = b""
+        self.limits = (0.0, 0.0, 0.0, 0.0)
 
     def refresh(self) -> None:
-        """Pre-render the keep-alive lines every response on this server sends."""
+        """Pre-render the keep-alive lines every response on this server sends, and the
+        time limit of each connection phase (head, body, waiting, idle; 0: none)."""
+        head = self.headers_timeout
+        if self.request_timeout and (not head or self.request_timeout < head):
+            head = self.request_timeout
+        self.limits = (head, self.request_timeout, 0.0, self.keep_alive_timeout)
         line = b"Connection: keep-alive\r\n"
         kat = self.keep_alive_timeout
         if kat:
@@ -188,6 +195,7 @@ class HttpServerMixin:
     @headers_timeout.setter
     def headers_timeout(self, value: float) -> None:
         self._http.headers_timeout = _seconds("headers_timeout", value)
+        self._http.refresh()
 
     @property
     def request_timeout(self) -> float:
@@ -197,6 +205,7 @@ class HttpServerMixin:
     @request_timeout.setter
     def request_timeout(self, value: float) -> None:
         self._http.request_timeout = _seconds("request_timeout", value)
+        self._http.refresh()
 
     @property
     def keep_alive_timeout(self) -> float:
@@ -488,7 +497,7 @@ class Connection:
         sock = self.socket
         req = IncomingMessage(sock, head)
         self.req = req
-        if opts.require_host_header and head.minor == 1 and not _has_field(head, b"host"):
+        if opts.require_host_header and head.minor == 1 and not head.has_host:
             self._reject(_BAD_REQUEST)
             return
         if head.upgrade:
@@ -522,8 +531,8 @@ class Connection:
             q.append(res)
         server = self.server
         try:
-            expect = req.headers.get("expect") if _has_field(head, b"expect") else None
-            if expect is not None:
+            if head.expect is not None:
+                expect = head.expect.decode("latin-1").strip()
                 if expect.lower() == "100-continue":
                     if server.listener_count("checkContinue"):
                         server.emit("checkContinue", req, res)
@@ -730,24 +739,14 @@ class Connection:
 
     def _due(self) -> float:
         """When the current phase expires (0: never)."""
-        o = self.opts
-        phase = self._phase
-        if phase == _HEAD:
-            limit = o.headers_timeout
-            if o.request_timeout and (not limit or o.request_timeout < limit):
-                limit = o.request_timeout
-        elif phase == _BODY:
-            limit = o.request_timeout
-        elif phase == _IDLE:
-            limit = o.keep_alive_timeout
-        else:
-            return 0.0
+        limit = self.opts.limits[self._phase]
         return self._since + limit if limit else 0.0
 
     def _arm(self) -> None:
-        due = self._due()
-        if not due:
+        limit = self.opts.limits[self._phase]
+        if not limit:
             return
+        due = self._since + limit
         t = self._timer
         if t is not None:
             if due >= self._deadline:
@@ -780,12 +779,6 @@ class Connection:
                 self.client_error(ERR_HTTP_REQUEST_TIMEOUT())
         except BaseException as exc:
             runtime.report_uncaught(exc, self.socket)
-
-
-def _has_field(head: Head, name: bytes) -> bool:
-    raw = head.raw
-    n = len(name)
-    return any(len(raw[i]) == n and raw[i].lower() == name for i in range(0, len(raw), 2))
 
 
 def _aborted() -> BaseException:
