@@ -295,3 +295,28 @@ async def test_cors_preflight_and_origin() -> None:
         writer.close()
         assert head.startswith("http/1.1 200")
         assert "access-control-allow-origin" not in head
+
+
+async def test_vanishing_clients_are_noticed() -> None:
+    async with server(ping_interval=0.3, ping_timeout=0.3) as (io, port, closed):
+        # a WebSocket client whose connection drops without a closing handshake
+        ws, messages, _closed = await ws_session(port)
+        ws.send("40")
+        await until(lambda: len(messages) >= 2)  # the CONNECT answer
+        ws.terminate()
+        await until(lambda: len(closed) == 1)
+        assert closed == ["transport close"]
+        # a polling client whose waiting poll's connection is dropped: nodish.http does
+        # not read a connection whose response is pending, so the drop shows when the
+        # next PING goes unanswered
+        sid = await handshake(port)
+        await raw(port, "POST", f"{EIO}&sid={sid}", b"40")
+        await raw(port, "GET", f"{EIO}&sid={sid}")
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"GET {EIO}&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        await writer.drain()
+        await until(lambda: io.engine.clients[sid].transport.writable)  # the poll waits
+        writer.transport.abort()
+        await until(lambda: len(closed) == 2)
+        assert closed[1] in ("ping timeout", "transport error")
+        await good_client_served(port)
