@@ -25,9 +25,11 @@ live net.Socket and half-close over TLS, none of which the built-in SSL transpor
 offer (their handshake failures go to the loop's exception handler, and they cannot
 ``write_eof``). Measured before choosing (in-process handshakes over memory BIOs,
 RSA-2048, TLS 1.3, server side only): Python's ``ssl`` 0.50 ms, pyOpenSSL 0.52 ms per
-handshake: the public-key operations dominate and the binding costs ~4%. A
-request/response round trip over an established connection costs ~4 µs more than
-with ``ssl`` (cffi calls), small beside an HTTP request's handling.
+handshake: the public-key operations dominate and the binding costs ~4%. Measured
+after, end to end (server CPU per new HTTPS connection under ``wrk -H 'Connection:
+close'``, ``perf``): a bare uvloop ``ssl=`` Protocol answering the bytes itself 0.41
+ms, ``nodish.https`` 0.61 ms, Node's ``https`` 0.85 ms. On a kept-alive connection the
+TLS layer adds about 5 µs per request to http's own cost (in-process, 17 vs 11 µs).
 """
 
 from __future__ import annotations
