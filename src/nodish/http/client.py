@@ -38,6 +38,7 @@ from ..errors import (
     ERR_INVALID_ARG_TYPE,
     ERR_INVALID_HTTP_TOKEN,
     ERR_INVALID_PROTOCOL,
+    ERR_INVALID_URL,
     ERR_UNESCAPED_CHARACTERS,
     system_error,
 )
@@ -62,7 +63,11 @@ def _hang_up(message: str = "socket hang up") -> BaseException:
 
 def _url_options(url: Any) -> dict[str, Any]:
     if isinstance(url, str):
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - urlsplit checks the port only when asked
+        except ValueError:
+            raise ERR_INVALID_URL() from None
     elif isinstance(url, SplitResult):
         parts = url
     else:

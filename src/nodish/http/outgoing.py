@@ -383,6 +383,8 @@ class OutgoingMessage(Writable):
         if not data:
             return True
         sock = self.socket
+        if sock is not None and self._output is None and not sock.writable:
+            return False  # the connection is ending or gone: nothing can be sent
         if sock is None or self._output is not None:
             out = self._output
             if out is None:

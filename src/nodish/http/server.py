@@ -416,23 +416,24 @@ class Connection:
             self.client_error(err)
 
     def on_end(self) -> None:
+        # Node's socketOnEnd (httpAllowHalfOpen false): the requests in progress are
+        # aborted and our side ends; no response goes to a client that half-closed.
         try:
             self._engine.feed_eof()
-        except ParseError as err:
-            self.client_error(err)
+        except ParseError as exc:
+            self.client_error(exc)
             return
+        self._engine.stop()
+        self.closing = True
+        aborted = _aborted()
         req = self.req
         if req is not None and not req.complete:
-            req._abort(_aborted())
+            req._abort(aborted)
+        while self.incoming:
+            self.incoming.popleft()._abort(aborted)
         sock = self.socket
-        self.closing = True
-        self._engine.stop()
-        if self.current is None:
-            if sock.writable:
-                sock.end()
-        else:
-            last = self.queue[-1] if self.queue else self.current
-            last._last = True
+        if sock.writable:
+            sock.end()
 
     def on_close(self, *_: Any) -> None:
         self._stop_timer()
