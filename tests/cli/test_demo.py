@@ -226,3 +226,27 @@ def test_ctrl_c_tells_websocket_clients_the_server_is_going_away(demo: Tool) -> 
                 ws.recv(TIMEOUT)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     assert (status, err) == (0, "")
+
+
+def test_https_with_a_given_certificate(tmp_path: Path) -> None:
+    import ssl
+    import urllib.request
+
+    from nodish import certs
+
+    ca = certs.create_ca("my own CA")
+    ca.issue_server("localhost").write(tmp_path / "site.pem", tmp_path / "site.key")
+    args = ("--tls-cert", str(tmp_path / "site.pem"), "--tls-key", str(tmp_path / "site.key"))
+    with Tool("demo", *FREE, *args) as tool:
+        banner = tool.lines_until("ready")
+        assert any(f"the certificate is {tmp_path / 'site.pem'}" in line for line in banner)
+        port = next(
+            int(m.group(1)) for x in banner if (m := re.search(r"HTTPS\s+https://[^:]+:(\d+)", x))
+        )
+        ctx = ssl.create_default_context(cadata=ca.cert_pem.decode())
+        with urllib.request.urlopen(f"https://localhost:{port}/", context=ctx) as res:
+            assert res.status == 200
+        assert tool.interrupt()[0] == 0
+    assert not (tmp_path / "nodish").exists()  # no development CA was made
+    only_one = nodish("demo", *FREE, "--tls-cert", str(tmp_path / "site.pem"))
+    assert only_one.returncode == 2

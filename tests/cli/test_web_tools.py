@@ -167,3 +167,17 @@ def test_nodish_ws_refused_handshake_and_connection(data_home: dict[str, str]) -
         closed = s.getsockname()[1]
         refused = nodish("ws", f"ws://127.0.0.1:{closed}/", input=b"")
     assert refused.returncode == 3 and b"ECONNREFUSED" in refused.stderr
+
+
+def test_nodish_ws_unknown_host_exit_4_and_silent_server_exit_5() -> None:
+    import socket
+
+    missing = nodish("ws", "ws://no-such-host.invalid/", input=b"")
+    assert missing.returncode == 4 and b"ENOTFOUND" in missing.stderr
+    with socket.create_server(("127.0.0.1", 0)) as mute:  # accepts, never answers
+        port = mute.getsockname()[1]
+        out = nodish("ws", "--timeout", "0.5", f"ws://127.0.0.1:{port}/", input=b"")
+    assert out.returncode == 5
+    assert out.stderr.decode() == (
+        f"nodish ws: connect ETIMEDOUT 127.0.0.1:{port} (no answer in time)\n"
+    )

@@ -36,12 +36,17 @@ def _run(args: Any) -> int:
                 file=sys.stderr,
             )
             return _common.EXIT_USAGE
-    tls_dir = None
-    if not args.no_tls:
+    tls_dir = tls_files = None
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("nodish demo: --tls-cert and --tls-key go together", file=sys.stderr)
+        return _common.EXIT_USAGE
+    if args.tls_cert and not args.no_tls:
+        tls_files = (Path(args.tls_cert), Path(args.tls_key))
+    elif not args.no_tls:
         from ..demo.devca import data_dir
 
         tls_dir = Path(args.tls_dir) if args.tls_dir else data_dir()
-    return run_demo(args.host, ports, tls_dir)
+    return run_demo(args.host, ports, tls_dir, tls_files)
 
 
 def register(sub: Any) -> None:
@@ -79,4 +84,10 @@ def register(sub: Any) -> None:
         help="where the development CA is kept (made there on first run; default: "
         "nodish/demo in the user's data directory)",
     )
+    p.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="serve HTTPS with this certificate (PEM, chain included) instead of the CA's",
+    )
+    p.add_argument("--tls-key", metavar="FILE", help="the key of --tls-cert (PEM)")
     p.set_defaults(func=_run)

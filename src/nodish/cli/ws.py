@@ -11,8 +11,10 @@ and reason go to stderr with ``-v``. A refused handshake (an HTTP answer other t
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import _common
 from ._common import StdinReader, write_stdout
@@ -22,7 +24,9 @@ NORMAL_CLOSE = (1000, 1001, 1005)
 
 def _run(args: Any) -> int:
     import nodish
+    from nodish import timers
     from nodish import ws as ws_module
+    from nodish.errors import system_error
 
     url = args.url if "://" in args.url else "ws://" + args.url
     headers = _common.parse_headers(args.header)
@@ -38,7 +42,6 @@ def _run(args: Any) -> int:
             url,
             args.protocol or None,
             headers=headers,
-            handshake_timeout=args.timeout,
             ca=tls.get("ca"),
             reject_unauthorized=tls["reject_unauthorized"],
             servername=tls.get("servername"),
@@ -47,7 +50,24 @@ def _run(args: Any) -> int:
         print(f"nodish ws: {err}", file=sys.stderr)
         return _common.EXIT_USAGE
 
+    failed = False
+
+    def on_timeout() -> None:
+        # the tool's own deadline, so that it reads as ETIMEDOUT (exit 5) like the others
+        nonlocal status, failed
+        if ws.ready_state == ws.CONNECTING:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme in ("wss", "https") else 80)
+            status = _common.fail(
+                "ws", system_error(errno.ETIMEDOUT, "connect", parts.hostname, port)
+            )
+            failed = True
+            ws.terminate()
+
+    timer = timers.set_timeout(on_timeout, args.timeout)
+
     def on_open() -> None:
+        timers.clear_timeout(timer)
         if interactive or args.verbose:
             print(f"connected to {url} (Ctrl-D closes, Ctrl-C quits)", file=sys.stderr, flush=True)
 
@@ -72,6 +92,9 @@ def _run(args: Any) -> int:
 
     def on_close(code: int, reason: Any) -> None:
         nonlocal status
+        timers.clear_timeout(timer)
+        if failed:
+            return
         reason_text = reason.decode() if isinstance(reason, bytes) else str(reason)
         if args.verbose:
             print(f"closed: {code} {reason_text}".rstrip(), file=sys.stderr, flush=True)
@@ -81,7 +104,10 @@ def _run(args: Any) -> int:
             status = _common.EXIT_PEER
 
     def on_error(err: BaseException) -> None:
-        nonlocal status
+        nonlocal status, failed
+        if failed:
+            return
+        failed = True
         code = _common.error_code(err)
         if (code or "").startswith("WS_ERR") or getattr(err, "status_code", None):
             print(f"nodish ws: {_common.describe(err)}", file=sys.stderr, flush=True)

@@ -131,7 +131,7 @@ def banner(ctx: Context, services: list[Service]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(host: str, ports: dict[str, int], tls_dir: Any = None) -> int:
+def run_demo(host: str, ports: dict[str, int], tls_dir: Any = None, tls_files: Any = None) -> int:
     """Run the demo until Ctrl-C; returns the exit status.
 
     Args:
@@ -139,18 +139,22 @@ def run_demo(host: str, ports: dict[str, int], tls_dir: Any = None) -> int:
         ports: the port of each service (``PORTS``' keys).
         tls_dir: where the development CA lives (made there on first run); None for
             no HTTPS.
+        tls_files: (certificate, key) paths to serve HTTPS with instead of the CA.
     """
     import nodish
 
     ctx = Context(host, ports)
-    if tls_dir is not None:
-        from .devca import DevCA
+    from .devca import DevCA, GivenCertificate
 
-        try:
+    try:
+        if tls_files is not None:
+            ctx.tls = GivenCertificate(*tls_files)
+        elif tls_dir is not None:
             ctx.tls = DevCA(tls_dir)
-        except (OSError, ValueError) as exc:
-            print(f"nodish demo: the development CA in {tls_dir}: {exc}", file=sys.stderr)
-            return _common.EXIT_ERROR
+    except (OSError, ValueError) as exc:
+        where = tls_files[0] if tls_files is not None else f"the development CA in {tls_dir}"
+        print(f"nodish demo: {where}: {exc}", file=sys.stderr)
+        return _common.EXIT_ERROR
     status = _common.EXIT_OK
 
     async def main() -> None:

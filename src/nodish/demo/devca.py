@@ -68,3 +68,37 @@ class DevCA:
             f"issue certificates for your own servers from it: nodish cert server NAME "
             f"--ca {ca} --ca-key {self.key_path}",
         ]
+
+
+class _PemPair:
+    """A certificate chain and its key as PEM, shaped like :class:`certs.Certificate`."""
+
+    def __init__(self, chain_pem: bytes, key: bytes) -> None:
+        self.chain_pem = chain_pem
+        self._key = key
+
+    def key_pem(self) -> bytes:
+        return self._key
+
+
+class GivenCertificate:
+    """A certificate and key the user gave (``--tls-cert``/``--tls-key``), in place of
+    the development CA: the same interface, nothing to create."""
+
+    cert_path = None  # no CA of ours to trust
+
+    def __init__(self, cert_file: Path, key_file: Path) -> None:
+        from .. import certs
+
+        self.cert_file = cert_file
+        certs.load_cert(cert_file)  # a clear error now rather than at the first handshake
+        certs.load_key(key_file)
+        self.pair = _PemPair(cert_file.read_bytes(), key_file.read_bytes())
+
+    def server_certificate(self, host: str) -> _PemPair:
+        """The given certificate, whatever the host."""
+        return self.pair
+
+    def how_to_trust(self) -> list[str]:
+        """Where the certificate came from."""
+        return [f"the certificate is {self.cert_file} (--tls-cert)"]
