@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import itertools
 import os
 import socket as _socket
 from collections import deque
@@ -39,6 +40,8 @@ __all__ = ["Channel"]
 
 # How many descriptors one recvmsg may carry: a handle per message, frames are small.
 _MAX_FDS = 64
+# Frames written by one sendmsg at most (so at most _MAX_FDS descriptors).
+_BATCH = _MAX_FDS
 _RECV_SIZE = 256 * 1024
 
 OnMessage = Callable[[Any, "tuple[str, int] | None"], None]
@@ -127,16 +130,17 @@ class Channel:
         queue = self._queue
         sock = self._sock
         while queue:
-            entry = queue[0]
-            data, fds = entry[0], entry[1]
+            # Frames queued while the socket was full go out together, their
+            # descriptors on the first byte of the batch: the receiver has them all
+            # before it reads the frames they belong to.
+            batch = list(itertools.islice(queue, _BATCH))
+            fds = [fd for entry in batch if entry[1] for fd in entry[1]]
             try:
                 if fds:
-                    n = sock.sendmsg(
-                        [data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _pack_fds(fds))]
-                    )
-                    entry[1] = None
+                    anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _pack_fds(fds))]
+                    n = sock.sendmsg([entry[0] for entry in batch], anc)
                 else:
-                    n = sock.send(data)
+                    n = sock.sendmsg([entry[0] for entry in batch])
             except (BlockingIOError, InterruptedError):
                 if not self._writing:
                     self._writing = True
@@ -148,13 +152,19 @@ class Channel:
             except OSError as exc:
                 self._close(exc)
                 return
-            if n < len(data):
-                entry[0] = data[n:]
-                continue
-            queue.popleft()
-            cb = entry[2]
-            if cb is not None:
-                runtime.call_soon(cb, None)
+            for entry in batch:
+                entry[1] = None  # in the kernel now, whatever part of the bytes went
+            while n:
+                entry = queue[0]
+                size = len(entry[0])
+                if n < size:
+                    entry[0] = entry[0][n:]
+                    break
+                n -= size
+                queue.popleft()
+                cb = entry[2]
+                if cb is not None:
+                    runtime.call_soon(cb, None)
         if self._writing:
             self._writing = False
             self._loop.remove_writer(sock.fileno())
@@ -193,9 +203,16 @@ class Channel:
         except NodeError as exc:
             # what came before the bad frame is delivered, then the channel closes
             messages, failed = getattr(exc, "messages", []), exc
+        self._dispatch(messages)
+        if failed is not None:
+            self._close(failed)
+            return False
+        return True
+
+    def _dispatch(self, messages: list[Any]) -> None:
         for msg in messages:
             if not self.connected:
-                return False
+                return
             handle: tuple[str, int] | None = None
             if type(msg) is dict and msg.get("cmd") == "NODE_HANDLE":
                 htype = msg.get("type")
@@ -206,10 +223,6 @@ class Channel:
                 self._on_message(msg, handle)
             except BaseException as exc:
                 runtime.report_uncaught(exc, None)
-        if failed is not None:
-            self._close(failed)
-            return False
-        return True
 
     # ------------------------------------------------------------------ lifetime
 
