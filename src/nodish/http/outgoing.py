@@ -136,6 +136,40 @@ def sock_write(sock: Any, data: bytes, last: bool = False) -> bool:
     return sock.write(data)  # type: ignore[no-any-return]
 
 
+_CL, _TE, _CHUNKED, _CONN, _CLOSE, _DATE, _TRAILER = 1, 2, 4, 8, 16, 32, 64
+
+
+def scan_headers(items: Iterable[tuple[str, Any]]) -> tuple[bytes, int]:
+    """Header lines rendered, and flags for the fields that decide the framing."""
+    lines: list[str] = []
+    flags = 0
+    for name, value in items:
+        if value is None:
+            continue
+        if type(value) is str:
+            lines.append(f"{name}: {value}\r\n")
+        else:
+            _lines(name, value, lines)
+        n = len(name)
+        if n == 10 or n == 14 or n == 17 or n == 4 or n == 7:
+            low = name.lower()
+            if low == "content-length":
+                flags |= _CL
+            elif low == "transfer-encoding":
+                flags |= _TE
+                if "chunked" in str(value).lower():
+                    flags |= _CHUNKED
+            elif low == "connection":
+                flags |= _CONN
+                if "close" in str(value).lower():
+                    flags |= _CLOSE
+            elif low == "date":
+                flags |= _DATE
+            elif low == "trailer":
+                flags |= _TRAILER
+    return "".join(lines).encode("latin-1"), flags
+
+
 class OutgoingMessage(Writable):
     """The common part of :class:`ServerResponse` and :class:`ClientRequest`."""
 
@@ -290,43 +324,32 @@ class OutgoingMessage(Writable):
 
     # ------------------------------------------------------------------ rendering
 
-    def _render(self, first_line: bytes, extra: Any = None) -> None:
-        """Render the head (Node's ``_storeHeader``) into ``self._header``."""
-        lines: list[str] = []
-        seen_cl = seen_te = seen_conn = seen_date = seen_trailer = False
-        keep_alive = self._keep_alive
-        sources: list[Iterable[tuple[str, Any]]] = []
+    def _render(self, first_line: bytes, extra: Any = None, scanned: Any = None) -> None:
+        """Render the head (Node's ``_storeHeader``) into ``self._header``.
+
+        ``extra``: header pairs given to ``write_head``; ``scanned``: their
+        :func:`scan_headers` result when the caller already has it (a cache hit).
+        """
+        flags = 0
+        block = b""
         if self._headers:
-            sources.append(self._headers.values())
-        if extra:
-            sources.append(extra)
-        for src in sources:
-            for name, value in src:
-                if value is None:
-                    continue
-                if type(value) is str:
-                    lines.append(f"{name}: {value}\r\n")
-                else:
-                    _lines(name, value, lines)
-                n = len(name)
-                if n == 10 or n == 14 or n == 17 or n == 4 or n == 7:
-                    low = name.lower()
-                    if low == "content-length":
-                        seen_cl = True
-                    elif low == "transfer-encoding":
-                        seen_te = True
-                        if "chunked" in str(value).lower():
-                            self._chunked = True
-                    elif low == "connection":
-                        seen_conn = True
-                        v = str(value).lower()
-                        if "close" in v:
-                            self._last = True
-                            keep_alive = self._keep_alive = False
-                    elif low == "date":
-                        seen_date = True
-                    elif low == "trailer":
-                        seen_trailer = True
+            block, flags = scan_headers(self._headers.values())
+        if scanned is None and extra:
+            scanned = scan_headers(extra)
+        if scanned is not None:
+            block += scanned[0]
+            flags |= scanned[1]
+        seen_cl = flags & _CL
+        seen_te = flags & _TE
+        seen_conn = flags & _CONN
+        seen_date = flags & _DATE
+        seen_trailer = flags & _TRAILER
+        if flags & _CHUNKED:
+            self._chunked = True
+        keep_alive = self._keep_alive
+        if flags & _CLOSE:
+            self._last = True
+            keep_alive = self._keep_alive = False
         removed = self._removed
         tail: list[bytes] = []
         if self.send_date and not seen_date and (removed is None or "date" not in removed):
@@ -357,12 +380,10 @@ class OutgoingMessage(Writable):
                 self._chunked = True
             else:
                 self._last = True
-        head = first_line
-        if lines:
-            head += "".join(lines).encode("latin-1")
         if tail:
-            head += b"".join(tail)
-        self._header = head + b"\r\n"
+            self._header = first_line + block + b"".join(tail) + b"\r\n"
+        else:
+            self._header = first_line + block + b"\r\n"
 
     def _is_client(self) -> bool:
         return False

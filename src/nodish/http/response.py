@@ -22,7 +22,13 @@ from ..errors import (
     ERR_INVALID_ARG_TYPE,
     ERR_INVALID_CHAR,
 )
-from .outgoing import OutgoingMessage, sock_write, validate_header_name, validate_header_value
+from .outgoing import (
+    OutgoingMessage,
+    scan_headers,
+    sock_write,
+    validate_header_name,
+    validate_header_value,
+)
 from .status import STATUS_CODES, status_line
 
 if TYPE_CHECKING:
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["ServerResponse"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_SCANNED: dict[tuple[tuple[str, Any], ...], tuple[bytes, int]] = {}
 _PROCESSING = b"HTTP/1.1 102 Processing\r\n\r\n"
 
 
@@ -118,7 +125,21 @@ class ServerResponse(OutgoingMessage):
             self.status_message = status_message
         self.status_code = status_code
         extra = None
-        if headers:
+        scanned = None
+        if headers and type(headers) is dict and not self._headers:
+            # The same headers dict on every response (the usual handler): its validated,
+            # rendered lines are cached by content.
+            try:
+                key = tuple(headers.items())
+                scanned = _SCANNED.get(key)
+            except TypeError:  # a list value: not hashable, not cached
+                key = None
+            if scanned is None:
+                items = _validate_headers(headers)
+                scanned = scan_headers(items)
+                if key is not None and len(_SCANNED) < 256:
+                    _SCANNED[key] = scanned
+        elif headers:
             items = _validate_headers(headers)
             if self._headers:
                 # merged: the ones given here win
@@ -130,7 +151,7 @@ class ServerResponse(OutgoingMessage):
                 extra = items
         if status_code in (204, 304) or 100 <= status_code <= 199:
             self._has_body = False
-        self._render(status_line(status_code, status_message), extra)
+        self._render(status_line(status_code, status_message), extra, scanned)
         return self
 
     def write_header(self, *args: Any, **kw: Any) -> ServerResponse:
