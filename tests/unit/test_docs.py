@@ -16,6 +16,7 @@ DOCS = ROOT / "docs"
 REFERENCE = {"net": "net.md", "dgram": "dgram.md", "events": "events.md"}
 REFERENCE |= {"stream": "stream.md", "timers": "timers.md"}
 REFERENCE |= {"ws": "ws.md"}
+REFERENCE |= {"http": "http.md"}
 REFERENCE |= {"cluster": "cluster.md"}
 
 # asyncio's Protocol callbacks: how a socket is driven, not something users call.
