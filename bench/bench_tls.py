@@ -117,12 +117,24 @@ def _pct(values: list[float]) -> str:
     return "?" if med is None else f"{med * 100:.0f}%"
 
 
+def _per_cpu(t: Tally) -> float | None:
+    """Requests per second of the server's own CPU: the efficiency, which holds when a
+    busy machine keeps the server from saturating its core."""
+    rates = [v / c for v, c in zip(t.values, t.server_cpu, strict=True) if c > 0]
+    return harness.median(rates)
+
+
 def _row(name: str, tallies: dict[str, Tally], notes: str) -> Row:
     med = {k: harness.median(t.values) for k, t in tallies.items()}
     order = "/".join(tallies)
+    eff = {k: _per_cpu(t) for k, t in tallies.items()}
+    ratio = ""
+    if eff["nodish"] and eff["node"]:
+        ratio = f" (nodish/Node {eff['nodish'] / eff['node']:.2f})"
     cpu = (
         f"wrk CPU {order} {'/'.join(_pct(t.client_cpu) for t in tallies.values())}; "
-        f"server CPU {'/'.join(_pct(t.server_cpu) for t in tallies.values())}."
+        f"server CPU {'/'.join(_pct(t.server_cpu) for t in tallies.values())}; "
+        f"per server CPU-second {'/'.join(harness.fmt_value(v) for v in eff.values())}{ratio}."
     )
     return {
         "name": name,
