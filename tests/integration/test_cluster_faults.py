@@ -243,3 +243,19 @@ def test_rolling_reload_twice_under_http_keep_alive_and_short_requests_fails_non
     assert load.failed == [], load.failed[:5]
     # the replacements served: requests reached pids that were not there at first
     assert set(load.by_pid) - first
+
+
+def test_reload_signal_replaces_the_workers_one_at_a_time() -> None:
+    with Primary("rr", "--reload-signal", "SIGHUP") as p:
+        ready = p.ready()
+        p.proc.send_signal(signal.SIGHUP)
+        order = []
+        while len([e for e in order if e[0] == "exit"]) < 2:
+            e = p.event(
+                lambda e: e["ev"] == "exit" or (e["ev"] == "listening" and e["id"] > 2),
+                timeout=30,
+            )
+            order.append((e["ev"], e["id"]))
+        # a replacement listens before each old worker goes, one worker at a time
+        assert order == [("listening", 3), ("exit", 1), ("listening", 4), ("exit", 2)]
+        assert {fetch(ready.port)[0] for _ in range(4)} == {3, 4}

@@ -85,3 +85,29 @@ def test_fork_without_a_script_to_rerun_is_a_clear_error() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, check=False)
     assert out.stdout.strip() == b"ERR_INVALID_ARG_VALUE", out.stderr
+
+
+def test_a_primary_run_with_dash_m_forks_workers_that_run_the_same_module(
+    tmp_path: Path,
+) -> None:
+    pkg = tmp_path / "clusterapp"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "main.py").write_text(
+        "import sys, nodish\n"
+        "from nodish import cluster\n"
+        "if cluster.is_primary:\n"
+        "    w = cluster.fork()\n"
+        "    w.on('message', lambda m, h: (print(m, flush=True), w.disconnect()))\n"
+        "else:\n"
+        "    nodish.process.send(f'{__name__} {__spec__.name} {sys.argv[1:]}')\n"
+        "nodish.run()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "clusterapp.main", "--flag", "x"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert out.stdout == b"__main__ clusterapp.main ['--flag', 'x']\n", out.stderr

@@ -23,6 +23,7 @@ parser.add_argument("--udp", action="store_true")
 parser.add_argument("--http", action="store_true", help="an HTTP server (keep-alive)")
 parser.add_argument("--respawn", action="store_true")
 parser.add_argument("--heartbeat", type=float, default=0)
+parser.add_argument("--reload-signal", default=None)
 parser.add_argument("--crash", action="store_true", help="workers fail at start-up")
 parser.add_argument(
     "--garbage", action="store_true", help="worker 1 writes non-JSON on its channel"
@@ -42,6 +43,8 @@ if cluster.is_primary:
         settings["respawn"] = True
     if opts.heartbeat:
         settings["heartbeat"] = opts.heartbeat
+    if opts.reload_signal:
+        settings["reload_signal"] = opts.reload_signal
     cluster.setup_primary(**settings)
     listening = set()
 
