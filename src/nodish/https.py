@@ -153,9 +153,13 @@ class Agent(_HttpAgent):
         servername = opts.get("servername")
         name = self.get_name(options)
         session = self._sessions.get(name) if self.max_cached_sessions else None
+        path = opts.get("socket_path")
         sock = tls.connect(
-            opts.get("port") or self.default_port,
+            None if path else opts.get("port") or self.default_port,
             host,
+            path=path,
+            local_address=opts.get("local_address"),
+            family=opts.get("family") or 0,
             servername=servername,
             ca=opts.get("ca"),
             cert=opts.get("cert"),

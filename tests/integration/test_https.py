@@ -158,3 +158,21 @@ async def test_set_encoding_in_the_response_callback() -> None:
     await wait_for(done)
     assert got == ["GET /x anonymous 0"]
     await stop(server)
+
+
+async def test_https_over_a_unix_socket_and_ipv6(tmp_path) -> None:
+    server = https.create_server(handler, **pki().server_options())
+    path = str(tmp_path / "https.sock")
+    await server.listen(path=path)
+    res = await https.get(
+        "https://localhost/unix", socket_path=path, agent=False, ca=pki().ca.cert_pem
+    )
+    assert await consumers.text(res) == "GET /unix anonymous 0"
+    await stop(server)
+    server = https.create_server(handler, **pki().server_options())
+    await server.listen(0, "::1")
+    url = f"https://[::1]:{server.address().port}/six"
+    res = await https.get(url, agent=False, ca=pki().ca.cert_pem, family=6)
+    assert res.socket.authorized  # the IP SAN 0:0:0:0:0:0:0:1 matches ::1
+    assert await consumers.text(res) == "GET /six anonymous 0"
+    await stop(server)

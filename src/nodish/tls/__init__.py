@@ -141,6 +141,9 @@ def connect(
     secure_context: SecureContext | None = None,
     socket: Socket | None = None,
     path: str | None = None,
+    local_address: str | None = None,
+    local_port: int | None = None,
+    family: int = 0,
     timeout: float | None = None,
     allow_half_open: bool = False,
     no_delay: bool = False,
@@ -190,5 +193,13 @@ def connect(
     if socket is not None:
         sock._adopt(socket)
         return sock
-    sock.connect(port, host, path=path, timeout=timeout)
+    sock.connect(
+        port,
+        host,
+        path=path,
+        local_address=local_address,
+        local_port=local_port,
+        family=family,
+        timeout=timeout,
+    )
     return sock
