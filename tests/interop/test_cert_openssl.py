@@ -192,6 +192,20 @@ def test_openssl_made_ca_and_encrypted_key_are_read(tmp_path: Path) -> None:
 CA_ARGS = "--ca ca-cert.pem --ca-key ca-key.pem"
 
 
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA with an encrypted key, another key, a CSR and a forged CSR (read only)."""
+    d = tmp_path_factory.mktemp("bad")
+    ok(nodish_cert(d, "ca", "--passout", "pw"))
+    ok(nodish_cert(d, "key", "-o", "other-key.pem"))
+    ok(nodish_cert(d, "csr", "--key", "other-key.pem", "--cn", "victim", "-o", "s.csr"))
+    der = ok(openssl(d, "req", "-in", "s.csr", "-outform", "PEM"))
+    forged = certs.load_csr(der.encode()).public_bytes(Encoding.DER)
+    forged_csr = x509.load_der_x509_csr(forged.replace(b"victim", b"mallet"))
+    (d / "forged.csr").write_bytes(certs.csr_pem(forged_csr))
+    return d
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -204,15 +218,8 @@ CA_ARGS = "--ca ca-cert.pem --ca-key ca-key.pem"
         (f"server localhost {CA_ARGS} --ca-passin env:NO_SUCH_VAR_X", "NO_SUCH_VAR_X is not set"),
     ],
 )
-def test_cli_failures_are_one_line_and_exit_1(tmp_path: Path, args: str, message: str) -> None:
-    ok(nodish_cert(tmp_path, "ca", "--passout", "pw"))
-    ok(nodish_cert(tmp_path, "key", "-o", "other-key.pem"))
-    ok(nodish_cert(tmp_path, "csr", "--key", "other-key.pem", "--cn", "victim", "-o", "s.csr"))
-    der = ok(openssl(tmp_path, "req", "-in", "s.csr", "-outform", "PEM"))
-    forged = certs.load_csr(der.encode()).public_bytes(Encoding.DER)
-    forged_csr = x509.load_der_x509_csr(forged.replace(b"victim", b"mallet"))
-    (tmp_path / "forged.csr").write_bytes(certs.csr_pem(forged_csr))
-    out = nodish_cert(tmp_path, *args.split())
+def test_cli_failures_are_one_line_and_exit_1(bad_inputs: Path, args: str, message: str) -> None:
+    out = nodish_cert(bad_inputs, *args.split())
     assert out.returncode == 1
     assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
