@@ -111,3 +111,21 @@ def test_a_primary_run_with_dash_m_forks_workers_that_run_the_same_module(
         check=False,
     )
     assert out.stdout == b"__main__ clusterapp.main ['--flag', 'x']\n", out.stderr
+
+
+def test_a_listening_server_and_a_bound_udp_socket_sent_to_a_worker_serve_there() -> None:
+    with Primary("servers", script=IPC) as p:
+        ready = p.event(lambda e: e.get("check") == "ready")
+        # the primary closed its copies once sent: every answer is the worker's
+        for _ in range(5):
+            with socket.create_connection(("127.0.0.1", ready["port"]), timeout=10) as s:
+                assert _recv_until(s, b"\n") == b"worker\n"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.settimeout(10)
+            for _ in range(5):
+                u.sendto(b"ping", ("127.0.0.1", ready["udp_port"]))
+                assert u.recvfrom(100)[0] == b"worker"
+        p.command(cmd="stop")
+        types = p.event(lambda e: e.get("check") == "worker")["msg"]["types"]
+        assert types == ["nodish.dgram.socket.Socket", "nodish.net.server.Server"]
+        assert p.proc.wait(10 * p.factor) == 0

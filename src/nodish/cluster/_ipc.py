@@ -25,7 +25,7 @@ from .. import runtime
 from ..errors import ERR_INVALID_HANDLE_TYPE
 from .channel import Channel
 
-__all__ = ["Endpoint", "export_handle"]
+__all__ = ["Endpoint", "adopt_handle", "export_handle"]
 
 Reply = Callable[[dict[str, Any], "tuple[str, int] | None"], Any]
 
@@ -49,40 +49,66 @@ ADOPTED = _Adopted()
 def export_handle(handle: Any) -> tuple[str, int, Callable[[], None]]:
     """``(type, fd, after_send)`` for a handle a user passes to ``send()``.
 
-    The descriptor is a duplicate, closed by ``after_send``; a ``net.Socket`` is also
-    destroyed in the sender then, as Node does (``keepOpen`` false).
+    The descriptor is a duplicate, closed by ``after_send``. A ``net.Socket`` is then
+    destroyed in the sender, as Node does (``keepOpen`` false); a listening
+    ``net.Server`` and a bound ``dgram.Socket`` stay open in both processes.
 
     Raises:
-        ERR_INVALID_HANDLE_TYPE: not a connected ``net.Socket``.
+        ERR_INVALID_HANDLE_TYPE: not a connected ``net.Socket``, a listening
+            ``net.Server`` with a socket of its own, or a bound ``dgram.Socket``.
     """
+    from ..dgram.socket import Socket as UdpSocket
+    from ..net.server import Server
     from ..net.socket import Socket
 
+    raw: Any = None
+    kind = ""
     if isinstance(handle, Socket):
-        raw = handle._raw_socket()
-        if raw is None:
-            raise ERR_INVALID_HANDLE_TYPE()
-        fd = os.dup(raw.fileno())
+        raw, kind = handle._raw_socket(), "net.Socket"
+    elif isinstance(handle, Server):
+        # a round-robin server in a worker has no socket of its own: nothing to send
+        sockets = getattr(handle._aserver, "sockets", None)
+        raw, kind = (sockets[0] if sockets else None), "net.Server"
+    elif isinstance(handle, UdpSocket):
+        raw, kind = (handle._sock if handle._transport is not None else None), "dgram.Socket"
+    if raw is None:
+        raise ERR_INVALID_HANDLE_TYPE()
+    fd = os.dup(raw.fileno())
 
-        def after_send() -> None:
-            os.close(fd)
+    def after_send() -> None:
+        os.close(fd)
+        if kind == "net.Socket":
             handle.destroy()
 
-        return "net.Socket", fd, after_send
-    raise ERR_INVALID_HANDLE_TYPE()
+    return kind, fd, after_send
 
 
-async def adopt_socket(fd: int) -> Any:
-    """A ``net.Socket`` over a received connected descriptor."""
-    from ..net.socket import Socket
-
+async def adopt_handle(kind: str, fd: int) -> Any:
+    """The object for a received handle: a connected ``net.Socket``, a listening
+    ``net.Server`` or a bound ``dgram.Socket`` (the user adds its listeners)."""
     raw = _socket.socket(fileno=fd)
-    sock = Socket(_server=ADOPTED)
     try:
-        await runtime.get_loop().connect_accepted_socket(lambda: sock, sock=raw)
+        if kind == "net.Socket":
+            from ..net.socket import Socket
+
+            sock = Socket(_server=ADOPTED)
+            await runtime.get_loop().connect_accepted_socket(lambda: sock, sock=raw)
+            return sock
+        if kind == "net.Server":
+            from ..net.server import Server
+
+            server = Server()
+            return await server._listen_adopted(raw)
+        if kind == "dgram.Socket":
+            from ..dgram import create_socket
+
+            udp = create_socket("udp6" if raw.family == _socket.AF_INET6 else "udp4")
+            return await udp._bind_adopted(raw)
     except BaseException:
         raw.close()
         raise
-    return sock
+    raw.close()
+    return None
 
 
 class Endpoint:
@@ -163,13 +189,8 @@ class Endpoint:
         entry: list[Any] = [msg, None, handle is None]
         self._inbox.append(entry)
         if handle is not None:
-            kind, fd = handle
-            if kind != "net.Socket":
-                os.close(fd)
-                entry[2] = True
-            else:
-                task = runtime.get_loop().create_task(adopt_socket(fd))
-                task.add_done_callback(lambda t: self._adopted(entry, t))
+            task = runtime.get_loop().create_task(adopt_handle(*handle))
+            task.add_done_callback(lambda t: self._adopted(entry, t))
         self._pump()
 
     def _adopted(self, entry: list[Any], task: asyncio.Task[Any]) -> None:

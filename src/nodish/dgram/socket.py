@@ -256,8 +256,24 @@ class Socket(Sending, SocketOptions, asyncio.DatagramProtocol):
         self._loop.create_task(self._bind(port_n, address or None))
         return self
 
-    async def _bind(self, port: int, address: str | None) -> None:
+    def _bind_adopted(self, sock: _socket.socket) -> Socket:
+        """Receive on ``sock``, a bound UDP socket this one now owns (a ``dgram.Socket``
+        handle received from a cluster peer); ``'listening'`` follows."""
+        if self._bind_state != _UNBOUND:
+            raise ERR_SOCKET_ALREADY_BOUND()
+        self._bind_state = _BINDING
+        self._handle.open()
+        self._loop.create_task(self._bind(0, None, sock))
+        return self
+
+    async def _bind(
+        self, port: int, address: str | None, adopted: _socket.socket | None = None
+    ) -> None:
         try:
+            if adopted is not None:
+                self._sock = adopted
+                await self._loop.create_datagram_endpoint(lambda: self, sock=adopted)
+                return
             if address is None:
                 ip: str | None = "::" if self._v6 else "0.0.0.0"
             else:

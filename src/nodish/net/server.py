@@ -212,12 +212,15 @@ class Server(EventEmitter):
         ipv6_only: bool,
         reuse_port: bool,
         exclusive: bool = False,
+        adopted: _socket.socket | None = None,
     ) -> None:
-        sock: _socket.socket | None = None
+        sock: _socket.socket | None = adopted
         where: str | None = path
         got: Any = None
         try:
-            if path is not None:
+            if adopted is not None:
+                pass  # bound already (a listening socket received from another process)
+            elif path is not None:
                 sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
                 sock.bind(path)
             else:
@@ -284,6 +287,18 @@ class Server(EventEmitter):
             self.emit("listening")
         except BaseException as exc:
             runtime.report_uncaught(exc, self)
+
+    def _listen_adopted(self, sock: _socket.socket) -> Server:
+        """Listen on ``sock``, an already bound socket the server now owns (a
+        ``net.Server`` handle received from a cluster peer); ``'listening'`` follows."""
+        if self._aserver is not None or self._listen_task is not None:
+            raise ERR_SERVER_ALREADY_LISTEN()
+        self._closing = False
+        self._handle.open()
+        self._listen_task = self._loop.create_task(
+            self._listen(0, None, 511, None, False, False, adopted=sock)
+        )
+        return self
 
     def _listen_failed(self, err: BaseException) -> None:
         self._handle.close()

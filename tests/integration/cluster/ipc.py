@@ -10,7 +10,7 @@ import os
 import sys
 
 import nodish
-from nodish import cluster, net
+from nodish import cluster, dgram, events, net
 
 N = 10_000
 BIG = "x" * (300 * 1024)
@@ -154,13 +154,72 @@ def primary_forks(total):
     more()
 
 
+def primary_servers():
+    w = cluster.fork()
+    server = net.create_server(lambda s: s.end(b"primary\n"))
+    udp = dgram.create_socket("udp4", lambda m, r: udp.send(b"primary", r.port, r.address))
+
+    ports = {}
+
+    async def main():
+        await server.listen(0, "127.0.0.1")
+        await udp.bind(0, "127.0.0.1")
+        ports.update(port=server.address().port, udp_port=udp.address().port)
+        await events.once(w, "online")
+        # hand both over, then stop serving here: from then on the worker alone answers
+        w.send("server", server, callback=lambda err: server.close())
+        w.send("udp", udp, callback=lambda err: udp.close())
+
+    def on_message(msg, _h):
+        if msg == "ready":
+            out(check="ready", **ports)
+        else:
+            out(check="worker", msg=msg)
+
+    def on_stdin():
+        nodish.get_loop().remove_reader(0)
+        w.send("stop")
+
+    w.on("message", on_message)
+    nodish.get_loop().add_reader(0, on_stdin)
+    nodish.runtime.spawn(main())
+
+
+def worker_servers():
+    got = {}
+
+    def on_message(msg, handle):
+        if msg == "server":
+            handle.on("connection", lambda s: s.end(b"worker\n"))
+        elif msg == "udp":
+            handle.on("message", lambda m, r: handle.send(b"worker", r.port, r.address))
+        elif msg == "stop":
+            names = sorted(f"{type(h).__module__}.{type(h).__name__}" for h in got.values())
+            for h in got.values():
+                h.close()
+            nodish.process.send({"types": names})
+            cluster.worker.disconnect()
+            return
+        got[msg] = handle
+        if len(got) == 2:
+            nodish.process.send("ready")
+
+    nodish.process.on("message", on_message)
+
+
 if cluster.is_primary:
     {
         "flood": primary_flood,
+        "servers": primary_servers,
         "handover": primary_handover,
         "forks": lambda: primary_forks(int(sys.argv[2])),
     }[scenario]()
     nodish.run()
 else:
-    {"flood": worker_flood, "handover": worker_handover, "forks": lambda: None}[scenario]()
+    {
+        "flood": worker_flood,
+        "handover": worker_handover,
+        "servers": worker_servers,
+        "forks": lambda: None,
+    }[scenario]()
     nodish.run()
