@@ -230,6 +230,9 @@ const { createAdapter } = require('@socket.io/redis-adapter');
 const { createClient } = require('redis');
 const ioc = require('socket.io-client');
 const redisPort = Number(process.argv[1]);
+// the official adapter publishes without catching: while Redis is away a publish
+// rejects, and Node would exit on the unhandled rejection
+process.on('unhandledRejection', (e) => out({ kind: 'node-rejection', message: String(e) }));
 (async () => {
   const pub = createClient({ url: `redis://127.0.0.1:${redisPort}` });
   const sub = pub.duplicate();

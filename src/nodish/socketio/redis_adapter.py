@@ -426,6 +426,8 @@ class RedisBridge:
         if self._reader is not None:
             self._reader.cancel()
             self._reader = None
+        if self._pub_conn is not None and (self._flusher is None or self._flusher.done()):
+            self._spawn(self._drop_pub_conn())
 
     async def aclose(self) -> None:
         """Send what is queued, stop reading and wait for the reader to end."""

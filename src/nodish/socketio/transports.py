@@ -267,7 +267,7 @@ class WebSocketTransport(Transport):
         super().__init__(server)
         self.ws = ws
         self.writable = True
-        self._pending: list[bytes] = []
+        self._pending: list[bytes] | None = None
         ws.on("message", self._on_message)
         ws.on("close", self._on_ws_close)
         ws.on("error", self._on_ws_error)
@@ -313,12 +313,22 @@ class WebSocketTransport(Transport):
     def send_frames(self, frames: list[bytes]) -> None:
         if self.ws.ready_state != OPEN:
             return
-        if not self._pending:
+        pending = self._pending
+        if pending is None:
+            # the first write of this turn goes at once (an ack waits for no one); what
+            # follows in the same turn is joined into one write at its end
+            self._pending = []
             asyncio.get_running_loop().call_soon(self._flush)
-        self._pending.extend(frames)
+            self._write(frames)
+        else:
+            pending.extend(frames)
 
     def _flush(self) -> None:
-        pending, self._pending = self._pending, []
+        pending, self._pending = self._pending, None
+        if pending:
+            self._write(pending)
+
+    def _write(self, frames: list[bytes]) -> None:
         ws = self.ws
         sock = ws._socket
         if ws.ready_state != OPEN or sock is None or sock.destroyed:
@@ -327,7 +337,7 @@ class WebSocketTransport(Transport):
             # a client that does not read: ws's rule for a send buffer that piles up
             ws.terminate()
             return
-        sock.write(pending[0] if len(pending) == 1 else b"".join(pending))
+        sock.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     def close(self, callback: Callable[[], Any] | None = None, force: bool = False) -> None:
         if not self.closed:
