@@ -410,3 +410,62 @@ async def test_curl_over_a_tls_server(files) -> None:
     )
     assert rc == 0 and out == "hello", out
     await close(server)
+
+
+NODE_ORDER_CLIENT = r"""
+const tls = require('tls'), fs = require('fs');
+const [port, ca] = [Number(process.argv[1]), process.argv[2]];
+const events = [];
+const sock = tls.connect({port, host: 'localhost', ca: fs.readFileSync(ca)});
+for (const n of ['lookup', 'connect', 'ready', 'secureConnect', 'secure', 'end', 'finish', 'session', 'keylog'])
+  sock.on(n, () => events.push(n));
+sock.on('data', (d) => events.push('data:' + d));
+sock.on('close', (e) => { events.push('close:' + e); console.log(JSON.stringify(events)); });
+sock.on('secureConnect', () => sock.write('hi'));
+"""
+
+ORDER_EVENTS = (
+    "lookup",
+    "connect",
+    "ready",
+    "secureConnect",
+    "secure",
+    "end",
+    "finish",
+    "session",
+    "keylog",
+)
+
+
+def collapse_sessions(events: list[str]) -> list[str]:
+    """Node emits one 'session' per TLS 1.3 ticket (OpenSSL sends two); nodish one."""
+    out: list[str] = []
+    for e in events:
+        if not (e == "session" and out and out[-1] == "session"):
+            out.append(e)
+    return out
+
+
+async def test_client_event_order_is_nodes(files) -> None:
+    """The same server, Node's tls client and nodish's: the same events in the same order."""
+    server = tls.create_server(
+        lambda s: s.on("data", lambda d: s.end(b"bye")),
+        key=read(files["server-key"]),
+        cert=read(files["server"]),
+    )
+    await server.listen(0, "127.0.0.1")
+    port = server.address().port
+    node = await NodeProcess.start(NODE_ORDER_CLIENT, str(port), files["ca"])
+    node_events = await node.message()
+    await node.finish()
+    events: list[str] = []
+    sock = tls.connect(port, "localhost", ca=read(files["ca"]))
+    for name in ORDER_EVENTS:
+        sock.on(name, lambda *a, n=name: events.append(n))
+    sock.on("data", lambda d: events.append("data:" + d.decode()))
+    closed = next_event(sock, "close")
+    sock.on("secureConnect", lambda: sock.write(b"hi"))
+    (had_error,) = await wait_for(closed)
+    events.append(f"close:{str(had_error).lower()}")
+    assert collapse_sessions(events) == collapse_sessions(node_events)
+    await close(server)

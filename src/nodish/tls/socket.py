@@ -399,13 +399,16 @@ class TLSSocket(Socket):
         tt = self._tls_transport
         if tt is not None:
             tt.flush_pending()
-        self._emit_guarded("secure")
+        # Node's own 'secure' listener (added first) emits 'secureConnect' or the server's
+        # 'secureConnection', so a user's 'secure' listener runs after those.
         if self._is_server:
             server = self._server
             if server is not None:
                 server._secure_connection(self)
+            self._emit_guarded("secure")
         else:
             self._emit_guarded("secureConnect")
+            self._emit_guarded("secure")
             # TLS 1.2 sessions exist now; TLS 1.3 tickets follow the handshake, so
             # 'session' waits for the first records read after it (data_received).
             if conn.get_protocol_version_name() == "TLSv1.3":
@@ -527,14 +530,14 @@ class TLSSocket(Socket):
                     Socket.data_received(self, b"".join(chunks))
                 self._fail(exc)
                 return
+        if self._session_pending and _session_id(conn) != self._session_pending:
+            self._emit_session()  # a ticket arrived (before the data that followed it)
         if chunks:
             Socket.data_received(self, b"".join(chunks) if len(chunks) > 1 else chunks[0])
         # post-handshake messages OpenSSL answered (a key update): rare, so check cheaply
         n = _lib.BIO_read(conn._from_ssl, _BUF, _BIO)
         if n > 0:
             self._flush(_ffi.buffer(_BUF, n)[:])
-        if self._session_pending and _session_id(conn) != self._session_pending:
-            self._emit_session()  # a ticket arrived
         if eof:
             self._tls_end()
 
