@@ -27,9 +27,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from websockets.client import ClientProtocol
 from websockets.frames import Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
+from websockets.uri import parse_uri
 
 from nodish.ws.receiver import Receiver
 
@@ -88,13 +90,17 @@ frames = st.one_of(
 )
 
 
-def reference(stream: bytes) -> list[tuple[Any, ...]]:
-    proto = ServerProtocol(state=State.OPEN, max_size=MAX)
+def reference(stream: bytes, client: bool = False) -> list[tuple[Any, ...]]:
+    proto: Any
+    if client:
+        proto = ClientProtocol(parse_uri("ws://localhost/"), state=State.OPEN, max_size=MAX)
+    else:
+        proto = ServerProtocol(state=State.OPEN, max_size=MAX)
     proto.receive_data(stream)
     return _assemble(proto)
 
 
-def _assemble(proto: ServerProtocol) -> list[tuple[Any, ...]]:
+def _assemble(proto: Any) -> list[tuple[Any, ...]]:
     """websockets' frames as messages, decoded as its asyncio layer does."""
     out: list[tuple[Any, ...]] = []
     parts: list[Any] = []
@@ -135,10 +141,10 @@ def _assemble(proto: ServerProtocol) -> list[tuple[Any, ...]]:
     return out
 
 
-def ours(stream: bytes) -> list[tuple[Any, ...]]:
+def ours(stream: bytes, client: bool = False) -> list[tuple[Any, ...]]:
     out: list[tuple[Any, ...]] = []
     r = Receiver(
-        client=False,
+        client=client,
         max_payload=MAX,
         max_fragments=1 << 30,
         on_message=lambda d, b: out.append(("message", d, b)),
@@ -156,6 +162,14 @@ def ours(stream: bytes) -> list[tuple[Any, ...]]:
 def test_same_messages_and_close_codes_as_websockets(specs: list[tuple[Any, ...]]) -> None:
     stream = b"".join(build(*spec) for spec in specs)
     assert ours(stream) == reference(stream)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(frames, min_size=1, max_size=8))
+def test_client_side_agrees_with_websockets(specs: list[tuple[Any, ...]]) -> None:
+    # the same streams with every mask bit flipped: well-formed server frames are unmasked
+    stream = b"".join(build(*spec[:4], not spec[4]) for spec in specs)
+    assert ours(stream, client=True) == reference(stream, client=True)
 
 
 def test_known_streams_agree() -> None:
