@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import struct
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,7 @@ OPEN = 1
 CLOSING = 2
 CLOSED = 3
 _STATE_NAMES = ("CONNECTING", "OPEN", "CLOSING", "CLOSED")
+_H2 = struct.Struct("!BB").pack
 DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024
 _ITER_HIGH = 16  # queued messages before an async iterator pauses the socket
 
@@ -611,6 +613,10 @@ class WebSocket(EventEmitter):
             payload = deflate.compress(payload)
             rsv1 = True
         sock = self._socket
+        if not rsv1 and self._is_server and len(payload) < 126:
+            # the common small frame, unmasked: one header byte pair, one write
+            ok: bool = sock.write(_H2(0x80 | opcode, len(payload)) + payload)
+            return ok if ok else self._written(ok)
         bufs = encode_frame(opcode, payload, rsv1=rsv1, mask=not self._is_server)
         if len(bufs) == 1:
             return self._written(sock.write(bufs[0]))
