@@ -46,6 +46,9 @@ wss.on('connection', (ws, req) => {
     const text = isBinary ? null : data.toString();
     if (text === 'fragments') {
       ws.send('frag', { fin: false }); ws.send('ment', { fin: false }); ws.send('ed', { fin: true });
+    } else if (text === 'binary fragments') {
+      for (const [part, fin] of [['frag', false], ['ment', false], ['ed', true]])
+        ws.send(Buffer.from(part), { binary: true, fin });
     } else if (text && text.startsWith('close:')) {
       ws.close(Number(text.slice(6)), 'server says bye');
     } else if (text === 'ping') {
@@ -118,6 +121,12 @@ async def test_fragmented_message_ping_and_server_close() -> None:
         assert ws.protocol == "chat"
         ws.send("fragments")
         assert await wait_event(ws, "message") == ("fragmented", False)
+        ws.binary_type = "fragments"
+        ws.send("binary fragments")
+        assert await wait_event(ws, "message") == ([b"frag", b"ment", b"ed"], True)
+        ws.send(b"whole")
+        assert await wait_event(ws, "message") == ([b"whole"], True)
+        ws.binary_type = "nodebuffer"
         pinged = next_event(ws, "ping")
         ws.send("ping")
         assert await wait_for(pinged) == (b"from node",)

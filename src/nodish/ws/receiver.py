@@ -74,6 +74,7 @@ class Receiver:
         "_max_payload",
         "_need",
         "done",
+        "fragments",
         "on_close",
         "on_fail",
         "on_message",
@@ -108,6 +109,8 @@ class Receiver:
         self._frag_parts: list[Any] | None = None
         self._decoder: Any = None
         self.done = False
+        # binary messages as the list of their frames' payloads (ws's 'fragments')
+        self.fragments = False
         self.on_message = on_message
         self.on_close = on_close
         self.on_fail = on_fail
@@ -255,7 +258,7 @@ class Receiver:
             if op == 1:
                 self.on_message("".join(parts), False)
             else:
-                self.on_message(b"".join(parts), True)
+                self.on_message(parts if self.fragments else b"".join(parts), True)
         return None
 
     def _add_part(self, payload: bytes, fin: bool) -> None:

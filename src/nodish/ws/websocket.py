@@ -411,6 +411,7 @@ class WebSocket(EventEmitter):
             max_fragments=self._max_fragments,
             deflate=deflate,
         )
+        self._receiver.fragments = self._binary_type == "fragments"
         self._high_water_mark = getattr(sock, "writable_high_water_mark", 16384)
         try:
             sock.set_timeout(0)
@@ -534,8 +535,8 @@ class WebSocket(EventEmitter):
     def _on_message(self, data: Any, is_binary: bool) -> None:
         if self._ready_state != OPEN and self._ready_state != CLOSING:
             return  # pragma: no cover
-        if is_binary and self._binary_type == "fragments":
-            data = [data]
+        if is_binary and self._binary_type == "fragments" and type(data) is not list:
+            data = [data]  # a message of one frame
         self.emit("message", data, is_binary)
 
     def _on_ping(self, payload: bytes) -> None:
@@ -847,7 +848,7 @@ class WebSocket(EventEmitter):
 
     @property
     def binary_type(self) -> str:
-        """``'nodebuffer'`` or ``'arraybuffer'`` (both give ``bytes``), or ``'fragments'``."""
+        """``'nodebuffer'``, ``'arraybuffer'`` (both ``bytes``) or ``'fragments'`` (a list per frame)."""
         return self._binary_type
 
     @binary_type.setter
@@ -855,6 +856,8 @@ class WebSocket(EventEmitter):
         if value not in ("nodebuffer", "arraybuffer", "fragments"):
             return  # the browser ignores unknown values
         self._binary_type = value
+        if self._receiver is not None:
+            self._receiver.fragments = value == "fragments"
 
     # ------------------------------------------------------------------ browser API
 
