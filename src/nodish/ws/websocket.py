@@ -848,7 +848,7 @@ class WebSocket(EventEmitter):
 
     @property
     def binary_type(self) -> str:
-        """``'nodebuffer'``, ``'arraybuffer'`` (both ``bytes``) or ``'fragments'`` (a list per frame)."""
+        """``'nodebuffer'``, ``'arraybuffer'`` (``bytes``) or ``'fragments'`` (a list per frame)."""
         return self._binary_type
 
     @binary_type.setter
