@@ -253,3 +253,16 @@ def test_option_errors() -> None:
     assert info.value.code == "ERR_OUT_OF_RANGE"
     with pytest.raises(TypeError):
         http.create_server("not callable")
+
+
+async def test_insecure_http_parser_accepts_what_strict_mode_rejects() -> None:
+    calls: list = []
+    server = await serve(counting_server_handler(calls), insecure_http_parser=True)
+    port = server.address().port
+    for bad in (BAD_400["obs-fold"], BAD_400["invalid header value char"]):
+        c = await Raw.open(port)
+        c.send(bad)
+        assert (await c.response())[0] == 200
+        c.close()
+    assert len(calls) == 2
+    await shut(server)

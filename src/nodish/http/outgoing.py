@@ -459,6 +459,7 @@ class OutgoingMessage(Writable):
             runtime.next_tick(callback, owner=self)
         if not ok:
             self._need_drain = True
+            self._want_drain()
         return ok
 
     def _write_body(self, data: bytes) -> bool:
@@ -532,6 +533,9 @@ class OutgoingMessage(Writable):
 
     def _on_finish(self) -> None:
         """Subclass hook: the message is complete on the wire."""
+
+    def _want_drain(self) -> None:
+        """Subclass hook: ``write()`` returned False, ``'drain'`` is awaited."""
 
     def _on_socket_drain(self) -> None:
         if self._need_drain:

@@ -203,6 +203,11 @@ class ServerResponse(OutgoingMessage):
         if conn is not None:
             conn.response_done(self)
 
+    def _want_drain(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            conn.want_drain()
+
     def destroy(
         self, error: BaseException | None = None, callback: Callable[..., Any] | None = None
     ) -> ServerResponse:

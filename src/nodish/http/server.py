@@ -354,6 +354,7 @@ class Connection:
         "_timer",
         "closing",
         "current",
+        "draining",
         "incoming",
         "loop",
         "opts",
@@ -384,6 +385,7 @@ class Connection:
         self.incoming: deque[IncomingMessage] = deque()  # requests not yet answered
         self.served = 0
         self.closing = False
+        self.draining = False
         self.paused = False
         self.upgrading: IncomingMessage | None = None
         self._phase = _HEAD
@@ -400,7 +402,6 @@ class Connection:
         socket.on("end", self.on_end)
         socket.on("close", self.on_close)
         socket.on("error", self.on_socket_error)
-        socket.on("drain", self.on_drain)
         timeout = getattr(self.server, "timeout", 0)
         if timeout:
             socket.set_timeout(timeout)
@@ -425,12 +426,11 @@ class Connection:
             return
         self._engine.stop()
         self.closing = True
-        aborted = _aborted()
         req = self.req
         if req is not None and not req.complete:
-            req._abort(aborted)
+            req._abort(_aborted())
         while self.incoming:
-            self.incoming.popleft()._abort(aborted)
+            self.incoming.popleft()._abort(_aborted())
         sock = self.socket
         if sock.writable:
             sock.end()
@@ -439,10 +439,8 @@ class Connection:
         self._stop_timer()
         self.opts.connections.discard(self)
         self._engine.stop()
-        err = _aborted()
         while self.incoming:
-            req = self.incoming.popleft()
-            req._abort(err)
+            self.incoming.popleft()._abort(_aborted())
         for res in self._responses():
             if not res._finished:
                 res._msg_destroyed = True
@@ -456,6 +454,12 @@ class Connection:
             server.emit("clientError", err, self.socket)
         else:
             self.socket.destroy()
+
+    def want_drain(self) -> None:
+        """A response's write() returned False: relay the socket's next 'drain'."""
+        if not self.draining:
+            self.draining = True
+            self.socket.on("drain", self.on_drain)
 
     def on_drain(self) -> None:
         res = self.current
