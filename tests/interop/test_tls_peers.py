@@ -469,3 +469,50 @@ async def test_client_event_order_is_nodes(files) -> None:
     events.append(f"close:{str(had_error).lower()}")
     assert collapse_sessions(events) == collapse_sessions(node_events)
     await close(server)
+
+
+NODE_ORDER_SERVER = r"""
+const tls = require('tls'), fs = require('fs');
+const [key, cert, ca] = process.argv.slice(1);
+const events = [];
+const server = tls.createServer({key: fs.readFileSync(key), cert: fs.readFileSync(cert)});
+server.on('connection', () => events.push('server:connection'));
+server.on('secureConnection', (s) => {
+  events.push('server:secureConnection');
+  for (const n of ['secure', 'end', 'finish']) s.on(n, () => events.push(n));
+  s.on('data', (d) => { events.push('data:' + d); s.end('bye'); });
+  s.on('close', (e) => { events.push('close:' + e); console.log(JSON.stringify(events)); server.close(); });
+});
+server.listen(0, '127.0.0.1', () => {
+  const c = tls.connect({port: server.address().port, host: 'localhost', ca: fs.readFileSync(ca)}, () => c.end('hi'));
+  c.resume();
+});
+"""
+
+
+async def test_server_event_order_is_nodes(files) -> None:
+    """Node's tls server and nodish's, each with the same client script's behaviour."""
+    node = await NodeProcess.start(
+        NODE_ORDER_SERVER, files["server-key"], files["server"], files["ca"]
+    )
+    node_events = await node.message()
+    await node.finish()
+    events: list[str] = []
+    server = tls.create_server(key=read(files["server-key"]), cert=read(files["server"]))
+    server.on("connection", lambda s: events.append("server:connection"))
+
+    def on_secure(s: tls.TLSSocket) -> None:
+        events.append("server:secureConnection")
+        for name in ("secure", "end", "finish"):
+            s.on(name, lambda *a, n=name: events.append(n))
+        s.on("data", lambda d: (events.append("data:" + d.decode()), s.end(b"bye")))
+        s.on("close", lambda e: events.append(f"close:{str(e).lower()}"))
+
+    server.on("secureConnection", on_secure)
+    await server.listen(0, "127.0.0.1")
+    client = tls.connect(server.address().port, "localhost", ca=read(files["ca"]))
+    client.on("secureConnect", lambda: client.end(b"hi"))
+    client.resume()
+    await wait_event(client, "close")
+    await close(server)
+    assert events == node_events

@@ -42,6 +42,7 @@ from OpenSSL import SSL
 from OpenSSL._util import ffi as _ffi
 from OpenSSL._util import lib as _lib
 
+from .. import runtime
 from .._address import is_ip
 from ..errors import ERR_TLS_HANDSHAKE_TIMEOUT, NodeError, system_error
 from ..net.socket import Socket
@@ -399,16 +400,22 @@ class TLSSocket(Socket):
         tt = self._tls_transport
         if tt is not None:
             tt.flush_pending()
-        # Node's own 'secure' listener (added first) emits 'secureConnect' or the server's
-        # 'secureConnection', so a user's 'secure' listener runs after those.
+        # In Node, 'secure' is emitted first and its own listener (added before any of
+        # the user's) emits 'secureConnect' or the server's 'secureConnection': so a
+        # user's 'secure' listener runs after those, and one added by them does not run.
+        secure_listeners = self.listeners("secure")
         if self._is_server:
             server = self._server
             if server is not None:
                 server._secure_connection(self)
-            self._emit_guarded("secure")
         else:
             self._emit_guarded("secureConnect")
-            self._emit_guarded("secure")
+        for listener in secure_listeners:
+            try:
+                listener()
+            except Exception as exc:
+                runtime.report_uncaught(exc, self)
+        if not self._is_server:
             # TLS 1.2 sessions exist now; TLS 1.3 tickets follow the handshake, so
             # 'session' waits for the first records read after it (data_received).
             if conn.get_protocol_version_name() == "TLSv1.3":
