@@ -418,7 +418,7 @@ class WebSocket(EventEmitter):
             sock.set_no_delay(True)
         except Exception:  # pragma: no cover - a socket-like without these
             pass
-        pending = sock.read() if sock.readable_length else None
+        pending = sock.read() if getattr(sock, "readable_length", 0) else None
         if type(sock) is PlainSocket:
             # straight from data_received, as http's parser (no push, no 'data' event)
             sock._consumer = self._on_data
@@ -500,7 +500,7 @@ class WebSocket(EventEmitter):
         self._wake_drain_waiters()
         sock = self._socket
         if sock is not None:
-            if sock._consumer == self._on_data:
+            if getattr(sock, "_consumer", None) == self._on_data:
                 sock._consumer = None
             else:
                 sock.remove_listener("data", self._on_data)
