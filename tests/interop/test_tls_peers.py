@@ -516,3 +516,54 @@ async def test_server_event_order_is_nodes(files) -> None:
     await wait_event(client, "close")
     await close(server)
     assert events == node_events
+
+
+NODE_HALF_OPEN_SERVER = r"""
+const tls = require('tls'), fs = require('fs');
+const [key, cert] = process.argv.slice(1);
+const server = tls.createServer({key: fs.readFileSync(key), cert: fs.readFileSync(cert), allowHalfOpen: true}, (s) => {
+  const got = [];
+  s.on('data', (d) => got.push(d));
+  s.on('end', () => s.end('after your end: ' + Buffer.concat(got)));
+  s.on('close', () => server.close());
+});
+server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({port: server.address().port})));
+"""
+
+NODE_HALF_OPEN_CLIENT = r"""
+const tls = require('tls'), fs = require('fs');
+const [port, ca] = [Number(process.argv[1]), process.argv[2]];
+const got = [];
+const s = tls.connect({port, host: 'localhost', ca: fs.readFileSync(ca), allowHalfOpen: true}, () => s.end('question'));
+s.on('data', (d) => got.push(d));
+s.on('end', () => console.log(JSON.stringify({data: Buffer.concat(got).toString()})));
+"""
+
+
+async def test_half_close_over_tls_with_node_both_ways(files) -> None:
+    # nodish client, Node server: our close_notify + FIN leaves Node's side writable
+    node = await NodeProcess.start(NODE_HALF_OPEN_SERVER, files["server-key"], files["server"])
+    port = (await node.message())["port"]
+    sock = await tls.connect(port, "localhost", ca=read(files["ca"]), allow_half_open=True)
+    got: list[bytes] = []
+    sock.on("data", got.append)
+    ended = next_event(sock, "end")
+    sock.end(b"question")
+    await wait_for(ended)
+    assert b"".join(got) == b"after your end: question"
+    await node.finish()
+
+    # Node client, nodish server
+    def on_secure(s: tls.TLSSocket) -> None:
+        chunks: list[bytes] = []
+        s.on("data", chunks.append)
+        s.on("end", lambda: s.end(b"after your end: " + b"".join(chunks)))
+
+    server = tls.create_server(
+        on_secure, allow_half_open=True, key=read(files["server-key"]), cert=read(files["server"])
+    )
+    await server.listen(0, "127.0.0.1")
+    node = await NodeProcess.start(NODE_HALF_OPEN_CLIENT, str(server.address().port), files["ca"])
+    assert await node.message() == {"data": "after your end: question"}
+    await node.finish()
+    await close(server)
