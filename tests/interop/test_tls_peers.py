@@ -12,7 +12,7 @@ import pytest
 from tests.helpers import NodeProcess, next_event, wait_event, wait_for
 from tests.tls_fixtures import pki
 
-from nodish import tls
+from nodish import net, tls
 
 pytestmark = pytest.mark.interop
 OPENSSL = shutil.which("openssl") or "openssl"
@@ -567,3 +567,50 @@ async def test_half_close_over_tls_with_node_both_ways(files) -> None:
     assert await node.message() == {"data": "after your end: question"}
     await node.finish()
     await close(server)
+
+
+async def test_starttls_with_openssl_s_client_smtp(files) -> None:
+    """A tiny SMTP server upgrades its live socket when openssl's client asks."""
+    ctx = tls.create_secure_context(key=read(files["server-key"]), cert=read(files["server"]))
+    secured: list[tls.TLSSocket] = []
+
+    def on_connection(plain) -> None:
+        buf = [b""]
+
+        def on_data(data: bytes) -> None:
+            buf[0] += data
+            while b"\r\n" in buf[0]:
+                line, _, buf[0] = buf[0].partition(b"\r\n")
+                verb = line.split(b" ")[0].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    plain.write(b"250-nodish\r\n250 STARTTLS\r\n")
+                elif verb == b"STARTTLS":
+                    plain.remove_listener("data", on_data)
+                    plain.write(b"220 Go ahead\r\n")
+                    secure = tls.TLSSocket(plain, secure_context=ctx, is_server=True)
+                    secured.append(secure)
+                    secure.on("data", lambda d, s=secure: s.end(b"250 secret " + d))
+                    return
+
+        plain.on("data", on_data)
+        plain.write(b"220 nodish ESMTP\r\n")
+
+    server = net.create_server(on_connection)
+    await server.listen(0, "127.0.0.1")
+    _rc, out = await run(
+        OPENSSL,
+        "s_client",
+        "-connect",
+        f"127.0.0.1:{server.address().port}",
+        "-starttls",
+        "smtp",
+        "-CAfile",
+        files["ca"],
+        "-verify_return_error",
+        "-quiet",
+        stdin=b"NOOP\n",
+    )
+    assert "250 secret NOOP" in out, out
+    assert len(secured) == 1 and secured[0].get_protocol() == "TLSv1.3"
+    server.close()
+    await wait_event(server, "close")
