@@ -614,3 +614,28 @@ async def test_starttls_with_openssl_s_client_smtp(files) -> None:
     assert len(secured) == 1 and secured[0].get_protocol() == "TLSv1.3"
     server.close()
     await wait_event(server, "close")
+
+
+async def test_sni_chooses_the_certificate_for_openssl(files) -> None:
+    p = pki()
+    server = await nodish_echo_server(key=read(files["server-key"]), cert=read(files["server"]))
+    server.add_context("*.b.test", p.server_options(p.server_b))
+    port = server.address().port
+    for name, subject in (("www.b.test", "CN = b.test"), ("localhost", "CN = localhost")):
+        _rc, out = await run(
+            OPENSSL,
+            "s_client",
+            "-connect",
+            f"127.0.0.1:{port}",
+            "-servername",
+            name,
+            "-CAfile",
+            files["ca"],
+            "-verify_hostname",
+            name,
+            "-verify_return_error",
+            stdin=b"",
+        )
+        assert f"subject={subject}" in out.replace("subject=/", "subject="), out
+        assert "Verify return code: 0 (ok)" in out, out
+    await close(server)
