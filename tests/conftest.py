@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import uvloop
 
-from nodish import runtime
+from nodish import process, runtime
 
 TIMEOUT_FACTOR = float(os.environ.get("NODISH_TIMEOUT_FACTOR", "1"))
 ASYNC_TEST_TIMEOUT = 30.0 * TIMEOUT_FACTOR
@@ -92,3 +92,12 @@ def _close_leaked_handles(loop: asyncio.AbstractEventLoop) -> list[str]:
         for _ in range(5):
             loop.run_until_complete(asyncio.sleep(0))
     return leaked
+
+
+@pytest.fixture(autouse=True)
+def _fresh_exit_code() -> Any:
+    """Each test starts with ``process.exit_code`` 0: an uncaught exception that a test
+    provokes on purpose sets it to 1 (the exit status ``run()`` would end with)."""
+    process.exit_code = 0
+    yield
+    process.exit_code = 0

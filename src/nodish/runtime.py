@@ -39,7 +39,9 @@ loop (a transport callback, a timer, a scheduled emit), goes to
 :func:`report_uncaught`: ``process.on('uncaughtException')`` listeners if any, else the
 traceback is logged on the ``nodish`` logger (printed to stderr when logging is not
 configured); then only the object whose callback raised is destroyed. Node would exit
-the process instead; nodish keeps serving everyone else, by design.
+the process instead; nodish keeps serving everyone else, by design, but sets
+``process.exit_code`` to 1 (when nobody listens for ``'uncaughtException'``) so that
+``run()`` ends with exit status 1, as Node's would.
 ``KeyboardInterrupt`` and ``SystemExit`` are never reported: they propagate.
 
 Threads. A loop and everything bound to it belong to the thread that runs the loop,
@@ -60,6 +62,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -486,6 +489,10 @@ def report_uncaught(
             logger.error(
                 "Uncaught exception%s", where, exc_info=(type(exc), exc, exc.__traceback__)
             )
+            # Node would exit with 1 here; nodish keeps serving, but the exit status
+            # still tells scripts and CI that something failed.
+            if not process.exit_code:
+                process.exit_code = 1
     except Exception as exc2:  # an uncaughtException listener that raises: log it
         logger.error("uncaughtException listener raised", exc_info=exc2)
     _destroy_owner(owner, exc)
@@ -614,7 +621,10 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
     Returns when no referenced handle is left (every server closed or ``unref()``\\ed,
     every socket closed, every timer fired or cleared). Then ``process`` emits
     ``'beforeExit'`` (its listeners may start new work, which is then waited for) and
-    ``'exit'``, as Node does. An exception raised by ``main`` propagates. Ctrl-C closes
+    ``'exit'``, as Node does; then, when ``process.exit_code`` is not 0, it raises
+    ``SystemExit(process.exit_code)``, so the script exits with it as a Node script
+    would (an uncaught exception that was only logged sets it to 1). An exception
+    raised by ``main`` propagates. Ctrl-C closes
     every handle and raises ``SystemExit(130)``, unless ``process`` has a ``'SIGINT'``
     listener, which is then called instead. When a callback blocks the loop, Ctrl-C
     raises ``KeyboardInterrupt`` inside that callback (a second Ctrl-C does so at
@@ -623,7 +633,7 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
     Raises:
         RuntimeError: when called from inside a running loop (there, just ``await``
             your code; ``await nodish.runtime.wait_idle()`` waits like ``run``).
-        SystemExit: 130 after Ctrl-C.
+        SystemExit: 130 after Ctrl-C; ``process.exit_code`` when it is not 0.
     """
     try:
         asyncio.get_running_loop()
@@ -689,6 +699,8 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
         guarded(None, process.emit, "exit", process.exit_code)
         if interrupted:
             raise SystemExit(130)
+        if process.exit_code:
+            raise SystemExit(process.exit_code)
     finally:
         _run_loops.remove(loop)
         if ctrl_c is not None:
@@ -777,7 +789,12 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.run_until_complete(loop.shutdown_default_executor())
     finally:
-        loop.close()
+        # Handles left open on purpose (unref()'d servers and sockets) end with the
+        # process, as in Node. Their transports warn while the loop closes; under
+        # -W error that warning would stop uvloop half-way through closing, and hang.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            loop.close()
         if _local.loop is loop:
             _local.loop = None
             asyncio.set_event_loop(None)

@@ -225,7 +225,14 @@ async def test_set_multicast_interface_checks_the_address() -> None:
     await close(sock)
     v6 = await dgram.create_socket("udp6").bind(0)
     v6.set_multicast_interface("::%lo")
+    # the address picks the option, as libuv: IPv4 on udp6 is its mapped traffic's
+    v6.set_multicast_interface("127.0.0.1")
     with pytest.raises(OSError) as info3:
-        v6.set_multicast_interface("127.0.0.1")
+        v6.set_multicast_interface("bogus")
     assert info3.value.code == "EINVAL"
     await close(v6)
+    v4 = await dgram.create_socket("udp4").bind(0)
+    with pytest.raises(OSError) as info4:
+        v4.set_multicast_interface("::1")
+    assert info4.value.code == "ENOPROTOOPT"
+    await close(v4)

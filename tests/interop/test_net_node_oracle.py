@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from tests.helpers import NodeProcess, next_event, wait_for
 
-from nodish import net, timers
+from nodish import dgram, net, timers
 
 PRELUDE = r"""
 const net = require('net');
@@ -183,6 +183,49 @@ async def py_reconnect(port: int) -> list[Any]:
     return log
 
 
+# -- dgram: setMulticastInterface on either family --------------------------------------
+
+MULTICAST_CASES = [
+    ["udp6", "::1", "127.0.0.1"],
+    ["udp6", "::1", "::%lo"],
+    ["udp6", "::1", "bogus"],
+    ["udp4", "127.0.0.1", "::1"],
+    ["udp4", "127.0.0.1", "bogus"],
+]
+
+JS_MULTICAST_INTERFACE = (
+    "const dgram = require('dgram');\nconst cases = "
+    + json.dumps(MULTICAST_CASES)
+    + """;
+const next = () => {
+  if (!cases.length) return done();
+  const [type, addr, iface] = cases.shift();
+  const s = dgram.createSocket(type);
+  s.bind(0, addr, () => {
+    try { s.setMulticastInterface(iface); log.push([type, iface, null]); }
+    catch (e) { log.push([type, iface, code(e)]); }
+    s.close(next);
+  });
+};
+next();
+"""
+)
+
+
+async def py_multicast_interface(port: int) -> list[Any]:
+    log: list[Any] = []
+    for type_, addr, iface in MULTICAST_CASES:
+        s = dgram.create_socket(type_)
+        await s.bind(0, addr)
+        try:
+            s.set_multicast_interface(iface)
+            log.append([type_, iface, None])
+        except OSError as exc:
+            log.append([type_, iface, code(exc)])
+        await s.close()
+    return log
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[int], Awaitable[list[Any]]]]] = {
     "destroy_while_connecting_with_writes_and_end": (
         JS_DESTROY_WRITES,
@@ -203,6 +246,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[int], Awaitable[list[Any]]]]] = {
     "names_the_resolver_refuses": (JS_BAD_HOSTS, py_bad_hosts),
     "timeout_once_per_idle_period": (JS_TIMEOUT_ONCE, py_timeout_once),
     "reconnect_after_close": (JS_RECONNECT, py_reconnect),
+    "dgram_set_multicast_interface": (JS_MULTICAST_INTERFACE, py_multicast_interface),
 }
 
 

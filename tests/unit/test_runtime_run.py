@@ -154,7 +154,9 @@ def test_before_exit_listeners_may_start_new_work_and_exit_gets_the_exit_code() 
     process.on("beforeExit", before_exit)
     process.on("exit", lambda code: seen.append(("exit", code)))
     process.exit_code = 3
-    nodish.run()
+    with pytest.raises(SystemExit) as info:  # a Node script would exit with 3
+        nodish.run()
+    assert info.value.code == 3
     assert seen == [("beforeExit", 3), "more work", ("beforeExit", 3), ("exit", 3)]
 
 
@@ -313,3 +315,114 @@ def test_ctrl_c_while_a_callback_blocks_raises_in_it_and_exits_130(
     # the callback saw it, then every handle was closed as for any Ctrl-C
     assert out.splitlines() == ["KeyboardInterrupt in the callback", "server closed", "exit 130"]
     assert "Traceback" not in err
+
+
+# -- exit status, and objects after run() ----------------------------------------------
+
+UNCAUGHT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import nodish
+    from nodish import net, process, timers
+
+    if sys.argv[1] == "listener":
+        process.on("uncaughtException", lambda exc, origin: print("handled", exc, flush=True))
+    served = []
+
+    def on_connection(sock):
+        served.append(sock)
+        if len(served) == 1:
+            raise ValueError("boom")  # logged; this socket is destroyed
+        sock.end("still serving")
+
+    def client(port, n):
+        sock = net.connect(port, "127.0.0.1")
+        sock.on("data", lambda d: print(d.decode(), flush=True))
+        sock.on("error", lambda e: None)
+        if n == 1:
+            sock.on("close", lambda *a: client(port, 2))
+        else:
+            sock.on("close", lambda *a: server.close())
+
+    server = net.create_server(on_connection)
+    server.listen(0, "127.0.0.1", callback=lambda: client(server.address().port, 1))
+    process.on("exit", lambda code: print("exit", code, flush=True))
+    nodish.run()
+    print("not reached when the exit code is set", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "lines"),
+    [
+        ("logged", 1, ["still serving", "exit 1"]),
+        (
+            "listener",
+            0,
+            ["handled boom", "still serving", "exit 0", "not reached when the exit code is set"],
+        ),
+    ],
+)
+def test_an_uncaught_exception_only_logged_makes_the_exit_status_1(
+    mode: str, status: int, lines: list[str]
+) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", UNCAUGHT_SCRIPT, mode],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert out.returncode == status, out.stderr
+    assert out.stdout.splitlines() == lines
+    assert ("ValueError: boom" in out.stderr) == (mode == "logged")
+
+
+def test_run_raises_system_exit_with_a_nonzero_exit_code() -> None:
+    process.exit_code = 2
+    with pytest.raises(SystemExit) as info:
+        nodish.run()
+    assert info.value.code == 2
+
+
+def test_objects_after_run_say_closed_and_close_quietly() -> None:
+    from nodish import dgram, net
+
+    server = net.create_server(lambda accepted: accepted.unref())
+    udp = dgram.create_socket("udp4")
+    clients: list[net.Socket] = []
+
+    def on_listening() -> None:
+        server.unref()
+        clients.append(net.connect(server.address().port, "127.0.0.1").unref())
+
+    server.listen(0, "127.0.0.1", callback=on_listening)
+    udp.bind(0, "127.0.0.1", lambda: udp.unref())
+    nodish.run()  # returns: everything is unref'd
+    assert not server.listening and server.address() is None
+    assert clients[0].ready_state == "closed"
+    server.close()  # neither raises 'Event loop is closed' nor hangs
+    udp.close()
+    clients[0].destroy()
+
+
+async def test_a_raising_listening_listener_closes_its_server() -> None:
+    from nodish import net
+
+    server = net.create_server()
+    seen: list[Any] = []
+    process.on("uncaughtException", lambda exc, origin: seen.append(exc))
+    try:
+        closed = asyncio.get_running_loop().create_future()
+        server.on("close", lambda: closed.set_result(None))
+
+        def on_listening() -> None:
+            raise RuntimeError("in 'listening'")
+
+        server.listen(0, "127.0.0.1", callback=on_listening)
+        await asyncio.wait_for(closed, DEADLINE)
+        assert not server.listening
+        assert [str(e) for e in seen] == ["in 'listening'"]
+    finally:
+        process.remove_all_listeners("uncaughtException")

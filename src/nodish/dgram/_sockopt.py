@@ -177,15 +177,19 @@ def set_multicast_interface(sock: socket.socket, v6: bool, interface: str) -> No
     """Choose the outgoing interface for multicast (``uv_udp_set_multicast_interface``).
 
     For IPv4 ``interface`` is the interface's address; for IPv6 it is ``'::%eth0'`` (the
-    zone names the interface, the address part is ignored), as in Node.
+    zone names the interface, the address part is ignored), as in Node. As libuv, the
+    form of the address picks the option, not the socket's family: an IPv4 address
+    given to a ``'udp6'`` socket sets ``IP_MULTICAST_IF`` (its IPv4-mapped traffic),
+    an IPv6 one on a ``'udp4'`` socket fails with ``ENOPROTOOPT``.
     """
-    if v6:
-        if is_ip(interface) != 6:
-            raise _einval()
+    kind = is_ip(interface)
+    if kind == 4:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _ipv4(interface))
+    elif kind == 6:
         _, index = _ipv6_and_index(interface)
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
     else:
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _ipv4(interface))
+        raise _einval()
 
 
 _libc: Any = None

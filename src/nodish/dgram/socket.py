@@ -585,6 +585,14 @@ class Socket(Sending, SocketOptions, asyncio.DatagramProtocol):
         """
         runtime.check_thread(self._loop, "dgram.Socket.close()")
         check_callback(callback)
+        if self._loop.is_closed():
+            # run() has returned and its loop is gone: close the OS socket, quietly
+            self._closed = True
+            sock, self._sock = self._sock, None
+            if sock is not None:
+                sock.close()
+            self._handle.close()
+            return self
         if callback is not None:
             self.on("close", callback)
         if self._queue is not None:

@@ -357,6 +357,14 @@ class Server(EventEmitter):
         """
         runtime.check_thread(self._loop, "net.Server.close()")
         validate_callback(callback)
+        if self._loop.is_closed():
+            # run() has returned: the loop closed the listening socket with itself.
+            # Nothing can be emitted any more; forget it quietly.
+            self._aserver = self._listen_task = None
+            if self._unix_path is not None:
+                self._unlink(self._unix_path)
+            self._handle.close()
+            return self
         running = self._aserver is not None or self._listen_task is not None
         if callback is not None:
             if running:
@@ -374,6 +382,13 @@ class Server(EventEmitter):
         self._closing = True
         self._emit_close_if_drained()
         return self
+
+    def _on_uncaught(self, exc: BaseException) -> None:
+        """A listener of this server raised (``'listening'``, ``'drop'``...): the
+        uncaught-exception rule destroys the object whose callback raised, and for a
+        server that is ``close()`` (its open connections are left to finish)."""
+        if self._aserver is not None or self._listen_task is not None:
+            self.close()
 
     @staticmethod
     def _unlink(path: str) -> None:
@@ -399,14 +414,15 @@ class Server(EventEmitter):
 
     @property
     def listening(self) -> bool:
-        """Whether the server is accepting connections."""
-        return self._aserver is not None
+        """Whether the server is accepting connections (never once its loop has closed,
+        after ``run()`` has returned)."""
+        return self._aserver is not None and not self._loop.is_closed()
 
     def address(self) -> AddressInfo | str | None:
         """``{port, family, address}`` once listening, the path for a Unix socket,
         None otherwise."""
         s = self._sockname
-        if s is None or self._aserver is None:
+        if s is None or not self.listening:
             return None
         if isinstance(s, str):
             return s

@@ -870,7 +870,10 @@ class Socket(Duplex, asyncio.Protocol):
 
     @property
     def ready_state(self) -> str:
-        """``'opening'``, ``'open'``, ``'readOnly'``, ``'writeOnly'`` or ``'closed'``."""
+        """``'opening'``, ``'open'``, ``'readOnly'``, ``'writeOnly'`` or ``'closed'``
+        (``'closed'`` too once its loop has closed, after ``run()`` has returned)."""
+        if self._loop.is_closed():
+            return "closed"
         if self._connecting:
             return "opening"
         if self.destroyed or self._transport is None:
