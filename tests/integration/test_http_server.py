@@ -445,3 +445,26 @@ async def test_write_backpressure_and_drain() -> None:
     assert result["buffered"] < 1024 * 1024
     c.close()
     await shut(server)
+
+
+async def test_strict_content_length() -> None:
+    caught: list[str] = []
+    done = asyncio.get_running_loop().create_future()
+
+    def handler(req, res):
+        res.strict_content_length = True
+        res.write_head(200, {"Content-Length": "5"})
+        res.write("abc")
+        for bad in (lambda: res.write("abc"), lambda: res.end("x")):
+            try:
+                bad()
+            except errors.NodeError as exc:
+                caught.append(exc.code)
+        res.end("de")
+        done.set_result(None)
+
+    server = await serve(handler)
+    assert (await get_ok(server.address().port))[2] == b"abcde"
+    await wait_for(done)
+    assert caught == ["ERR_HTTP_CONTENT_LENGTH_MISMATCH"] * 2
+    await shut(server)

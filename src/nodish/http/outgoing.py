@@ -38,6 +38,7 @@ from typing import Any
 
 from .. import runtime
 from ..errors import (
+    ERR_HTTP_CONTENT_LENGTH_MISMATCH,
     ERR_HTTP_HEADERS_SENT,
     ERR_HTTP_INVALID_HEADER_VALUE,
     ERR_INVALID_ARG_TYPE,
@@ -188,11 +189,13 @@ class OutgoingMessage(Writable):
         "_need_drain",
         "_output",
         "_removed",
+        "_sent_body",
         "_stream_ready",
         "_trailer",
         "_use_chunked",
         "send_date",
         "socket",
+        "strict_content_length",
     )
 
     _finish_tick = False
@@ -221,6 +224,8 @@ class OutgoingMessage(Writable):
         self._removed: set[str] | None = None
         self.send_date = False
         self.socket: Any = None
+        self.strict_content_length = False
+        self._sent_body = 0
 
     # ------------------------------------------------------------------ lazy stream
 
@@ -454,6 +459,8 @@ class OutgoingMessage(Writable):
         data = _to_bytes(chunk, encoding)
         if self._header is None:
             self._implicit_header()
+        if self.strict_content_length:
+            self._check_length(len(data), False)
         ok = self._write_body(data)
         if callback is not None:
             runtime.next_tick(callback, owner=self)
@@ -495,6 +502,8 @@ class OutgoingMessage(Writable):
         if self._header is None:
             self._content_length = len(data)
             self._implicit_header()
+        if self.strict_content_length:
+            self._check_length(len(data), True)
         self._ended = True
         if self._has_body and self._chunked:
             last = (b"%x\r\n%b\r\n" % (len(data), data) if data else b"") + b"0\r\n"
@@ -507,6 +516,17 @@ class OutgoingMessage(Writable):
         if self.socket is not None and self._output is None:
             self._on_flushed()
         return self
+
+    def _check_length(self, n: int, last: bool) -> None:
+        """``strict_content_length``: the body must match the Content-Length set."""
+        declared = self.get_header("content-length")
+        if declared is None or not self._has_body:
+            return
+        expected = int(declared)
+        total = self._sent_body + n
+        if total > expected or (last and total != expected):
+            raise ERR_HTTP_CONTENT_LENGTH_MISMATCH(total, expected)
+        self._sent_body = total
 
     def add_trailers(self, headers: Any) -> None:
         """Trailer fields sent after a chunked body."""

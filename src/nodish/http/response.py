@@ -73,7 +73,6 @@ class ServerResponse(OutgoingMessage):
         "req",
         "status_code",
         "status_message",
-        "strict_content_length",
     )
 
     def __init__(self, req: IncomingMessage, conn: Any = None) -> None:
@@ -83,7 +82,6 @@ class ServerResponse(OutgoingMessage):
         self.status_code = 200
         self.status_message: str | None = None
         self.send_date = True
-        self.strict_content_length = False
         self._ka_line = b""
         if req.method == "HEAD":
             self._has_body = False
@@ -126,6 +124,11 @@ class ServerResponse(OutgoingMessage):
         self.status_code = status_code
         extra = None
         scanned = None
+        if headers and self.strict_content_length:
+            # the declared length must be readable later: keep the headers as set ones
+            for name, value in _validate_headers(headers):
+                self.set_header(name, value)
+            headers = None
         if headers and type(headers) is dict and not self._headers:
             # The same headers dict on every response (the usual handler): its validated,
             # rendered lines are cached by content.
