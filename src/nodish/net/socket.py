@@ -217,8 +217,9 @@ class Socket(Duplex, asyncio.Protocol):
     def _pause_after_connection_made(self) -> None:
         # A pause() made before the transport existed, or from a 'connection' or
         # 'connect' listener (both run inside connection_made), must reach the
-        # transport. uvloop ignores pause_reading() during connection_made and starts
-        # reading once it returns, so the pause is asserted again on the next turn.
+        # transport. uvloop, and asyncio before Python 3.11, start reading after
+        # connection_made returns whatever it did, so the pause is asserted again on
+        # the next turn.
         if not self._read_paused or self._transport is None or self._lost:
             return
         self._transport.pause_reading()
@@ -227,6 +228,9 @@ class Socket(Duplex, asyncio.Protocol):
     def _assert_paused(self) -> None:
         t = self._transport
         if self._read_paused and t is not None and not self._lost and not self.destroyed:
+            # Both calls: a transport that believes it is paused while it reads (asyncio
+            # 3.10 added its reader after our pause) ignores a lone pause_reading().
+            t.resume_reading()
             t.pause_reading()
 
     def data_received(self, data: bytes) -> None:
