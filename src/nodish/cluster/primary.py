@@ -666,9 +666,10 @@ class RoundRobinHandle:
         if self.all.pop(worker.id, None) is None:
             return False
         self.free.pop(worker.id, None)
-        # handed to a worker that went away before acknowledging: give them to another
-        for conn, _sent in self.inflight.pop(worker.id, ()):
-            self._distribute(conn)
+        # Connections it has not acknowledged yet stay in flight: a worker that is
+        # disconnecting still answers (accepted, or refused and redistributed), and one
+        # whose channel closes gets them back as refused. The worker acknowledges before
+        # it touches a connection, so a refused one was never served.
         if self.all:
             return False
         for conn in self.handles:
@@ -707,6 +708,9 @@ class RoundRobinHandle:
             self.loop.remove_reader(self.sock.fileno())
 
     def _distribute(self, conn: _socket.socket) -> None:
+        if self.sock is None:
+            conn.close()  # every worker has left this port
+            return
         self.handles.append(conn)
         if len(self.handles) >= MAX_PENDING:
             self._pause()
@@ -744,8 +748,10 @@ class RoundRobinHandle:
         def acked(reply: dict[str, Any], _handle: Any) -> None:
             pending = self.inflight.get(wid)
             if pending is None or entry not in pending:
-                return  # redistributed already (the worker went away)
+                return
             pending.remove(entry)
+            if not pending and wid not in self.all:
+                del self.inflight[wid]
             if reply.get("accepted"):
                 conn.close()
             else:
