@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := tests/interop/node_modules/.installed
 
-.PHONY: demo test lint typecheck pytest bench install clean
+.PHONY: demo test test-pythons lint typecheck pytest bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ pytest: install
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test: lint typecheck pytest
+
+# The suite on every supported Python found here (pyenv's too); says which are missing.
+# PYTEST=... passes arguments to pytest: make test-pythons PYTEST="tests/unit -x"
+test-pythons: install
+	$(VENV)/bin/nox -s tests $(if $(PYTEST),-- $(PYTEST))
 
 # matplotlib draws the chart in docs/benchmarks.md: a bench-only dependency.
 BENCH_STAMP := $(VENV)/.bench-installed
