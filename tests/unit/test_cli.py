@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -33,3 +34,21 @@ def test_unknown_command_fails_with_usage() -> None:
     out = run_cli("no-such-tool")
     assert out.returncode == 2
     assert "usage" in out.stderr
+
+
+def test_no_tool_help_shows_rest_markup() -> None:
+    from nodish.cli import build_parser
+
+    def helps(parser: argparse.ArgumentParser) -> list[str]:
+        texts = [parser.format_help()]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    texts += helps(child)
+        return texts
+
+    texts = helps(build_parser())
+    assert len(texts) > 8  # every tool, and the steps of those that have some
+    for text in texts:
+        for markup in ("``", ":func:", ":class:", ":meth:", "\\ "):
+            assert markup not in text, f"{markup!r} in:\n{text}"

@@ -48,3 +48,16 @@ def test_run_and_get_loop_are_the_runtimes() -> None:
 
     assert nodish.run is runtime.run
     assert nodish.get_loop is runtime.get_loop
+
+
+def test_every_public_module_is_an_attribute_of_the_package() -> None:
+    # `import nodish; nodish.net` must work for every library module; the command-line
+    # tools (cli, and the demo they run) are programs, not library modules
+    import pkgutil
+
+    programs = {"cli", "demo"}
+    for info in pkgutil.iter_modules(nodish.__path__):
+        if info.name.startswith("_") or info.name in programs:
+            continue
+        assert info.name in nodish.__all__, f"nodish.{info.name} is not in nodish.__all__"
+        assert getattr(nodish, info.name) is not None

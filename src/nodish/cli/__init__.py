@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 from collections.abc import Sequence
 
 from .. import __version__
@@ -29,7 +30,31 @@ def build_parser() -> argparse.ArgumentParser:
     version.set_defaults(func=lambda _args: print(__version__) or 0)
     for name in TOOLS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
+    _plain_text(parser)
     return parser
+
+
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def _plain_text(parser: argparse.ArgumentParser) -> None:
+    """Strip reST markup (````x````, ``:func:`x```) that tools take from their docstrings
+    out of every description and help line: ``--help`` is read in a terminal."""
+
+    def plain(text: str | None) -> str | None:
+        if text is None:
+            return None
+        return _ROLE.sub(r"\1", text).replace("``", "").replace("\\ ", "")
+
+    parser.description = plain(parser.description)
+    parser.epilog = plain(parser.epilog)
+    for action in parser._actions:
+        action.help = plain(action.help)
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                choice.help = plain(choice.help)
+            for child in action.choices.values():
+                _plain_text(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
