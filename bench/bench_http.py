@@ -35,7 +35,6 @@ import os
 import re
 import selectors
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -113,17 +112,7 @@ def _wrk(port: int, conns: int, duration: float, close: bool) -> tuple[float, fl
     return float(rate.group(1)), latency, (usage.ru_utime + usage.ru_stime) / wall
 
 
-def _wait_listening(port: int, timeout: float = 10.0) -> None:
-    """uvicorn prints its port before it accepts: wait until a connect succeeds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise BenchError(f"nothing listens on port {port}") from None
-            time.sleep(0.05)
+_wait_listening = harness.wait_listening
 
 
 def _measure(cmd: list[str], duration: float, close: bool, tally: Tally) -> None:

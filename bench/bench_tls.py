@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -58,16 +57,7 @@ def _cert_files() -> tuple[Path, Path]:
     return key, cert
 
 
-def _wait_listening(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise BenchError(f"nothing listens on port {port}") from None
-            time.sleep(0.05)
+_wait_listening = harness.wait_listening
 
 
 def _wrk(port: int, conns: int, duration: float, close: bool) -> tuple[float, float]:

@@ -262,6 +262,21 @@ class Server:
 # -- C helpers -----------------------------------------------------------------------
 
 
+def wait_listening(port: int, timeout: float = 10.0) -> None:
+    """Wait until 127.0.0.1:``port`` accepts (some servers print their port first)."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise BenchError(f"nothing listens on port {port}") from None
+            time.sleep(0.05)
+
+
 def build_c(source: Path, name: str) -> Path:
     """Compile ``source`` with gcc into ``bench/.build/name`` unless already up to date.
 

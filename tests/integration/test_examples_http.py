@@ -3,34 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
-from pathlib import Path
 
-import pytest
 from tests.helpers import DEFAULT_TIMEOUT, wait_for
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-async def start(name: str, port: int) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(EXAMPLES / name),
-        env={**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def line_of(proc: asyncio.subprocess.Process) -> str:
-    assert proc.stdout is not None
-    line = await wait_for(proc.stdout.readline())
-    if not line:
-        err = await proc.stderr.read() if proc.stderr else b""
-        pytest.fail(f"example exited: {err.decode(errors='replace')}")
-    return line.decode().rstrip("\n")
+from tests.integration.test_examples_net import read_line as line_of
+from tests.integration.test_examples_net import start_example as start
 
 
 async def test_server_client_and_get_examples() -> None:

@@ -258,16 +258,8 @@ function logServer(server, log) {
 }
 """
 
-NODE_BOTH_ENDS = (
-    SERVER_EVENTS_JS
-    + r"""
-const http = require('http');
-const log = [];
-const server = http.createServer();
-logServer(server, log);
-server.listen(0, '127.0.0.1', () => {
-  const req = http.request({port: server.address().port, host: '127.0.0.1', method: 'POST', path: '/o',
-    agent: new http.Agent({keepAlive: false})});
+CLIENT_EVENTS_JS = r"""
+function logClient(req, done) {
   const client = [];
   req.on('socket', () => client.push('socket'));
   req.on('finish', () => client.push('finish'));
@@ -277,33 +269,45 @@ server.listen(0, '127.0.0.1', () => {
     res.on('end', () => client.push('res end'));
     res.on('close', () => client.push('res close'));
   });
-  req.on('close', () => {
-    client.push('close');
-    setTimeout(() => { console.log(JSON.stringify({server: log, client})); server.close(); }, 50);
-  });
+  req.on('close', () => { client.push('close'); done(); });
+  return client;
+}
+"""
+
+NODE_BOTH_ENDS = (
+    SERVER_EVENTS_JS
+    + CLIENT_EVENTS_JS
+    + r"""
+const http = require('http');
+const log = [];
+const server = http.createServer();
+logServer(server, log);
+server.listen(0, '127.0.0.1', () => {
+  const req = http.request({port: server.address().port, host: '127.0.0.1', method: 'POST', path: '/o',
+    agent: new http.Agent({keepAlive: false})});
+  // print once the client closed and the server saw both 'close' events
+  const report = () => {
+    if (!(log.includes('res close') && log.includes('req close'))) return setImmediate(report);
+    console.log(JSON.stringify({server: log, client})); server.close();
+  };
+  const client = logClient(req, report);
   req.write('hello');
   req.end();
 });
 """
 )
 
-NODE_CLIENT_ONLY = r"""
+NODE_CLIENT_ONLY = (
+    CLIENT_EVENTS_JS
+    + r"""
 const http = require('http');
 const req = http.request({port: Number(process.argv[1]), host: '127.0.0.1', method: 'POST', path: '/o',
   agent: new http.Agent({keepAlive: false})});
-const client = [];
-req.on('socket', () => client.push('socket'));
-req.on('finish', () => client.push('finish'));
-req.on('response', (res) => {
-  client.push('response ' + res.statusCode);
-  res.on('data', (d) => client.push('res data'));
-  res.on('end', () => client.push('res end'));
-  res.on('close', () => client.push('res close'));
-});
-req.on('close', () => { client.push('close'); console.log(JSON.stringify({client})); });
+const client = logClient(req, () => console.log(JSON.stringify({client})));
 req.write('hello');
 req.end();
 """
+)
 
 NODE_SERVER_ONLY = (
     SERVER_EVENTS_JS

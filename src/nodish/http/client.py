@@ -45,7 +45,7 @@ from ..errors import (
 from ..net.socket import Socket as _PlainSocket
 from .agent import Agent, global_agent
 from .incoming import IncomingMessage, headers_dict
-from .outgoing import OutgoingMessage
+from .outgoing import OutgoingMessage, pause_socket, resume_socket
 from .parser import Engine, Head, ParseError
 
 __all__ = ["ClientRequest", "get", "request"]
@@ -547,32 +547,15 @@ class ClientRequest(OutgoingMessage):
 
     def _pause_reading(self) -> None:
         sock = self.socket
-        if sock is None or self._paused:
-            return
-        self._paused = True
-        if type(sock) is _PlainSocket:
-            sock._read_paused = True
-            t = sock._transport
-            if t is not None and not sock._lost:
-                t.pause_reading()
-        else:
-            sock.pause()
+        if sock is not None and not self._paused:
+            self._paused = True
+            pause_socket(sock)
 
     def _resume_reading(self) -> None:
-        if not self._paused:
-            return
-        self._paused = False
-        sock = self.socket
-        if sock is None:
-            return
-        if type(sock) is _PlainSocket:
-            if sock._read_paused:
-                sock._read_paused = False
-                t = sock._transport
-                if t is not None and not sock._lost:
-                    t.resume_reading()
-        else:
-            sock.resume()
+        if self._paused:
+            self._paused = False
+            if self.socket is not None:
+                resume_socket(self.socket)
 
     # ------------------------------------------------------------------ public API
 

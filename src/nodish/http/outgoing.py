@@ -137,6 +137,34 @@ def sock_write(sock: Any, data: bytes, last: bool = False) -> bool:
     return sock.write(data)  # type: ignore[no-any-return]
 
 
+def pause_socket(sock: Any) -> None:
+    """Stop reading ``sock`` (a body's backpressure).
+
+    A plain net.Socket (http feeds its parser directly) is paused at its transport, leaving
+    its Readable side untouched, so that a socket handed over later (upgrade) flows as
+    soon as someone listens for ``'data'``; any other socket is ``pause()``'d.
+    """
+    if type(sock) is _PlainSocket:
+        sock._read_paused = True
+        t = sock._transport
+        if t is not None and not sock._lost:
+            t.pause_reading()
+    else:
+        sock.pause()
+
+
+def resume_socket(sock: Any) -> None:
+    """Undo :func:`pause_socket`."""
+    if type(sock) is _PlainSocket:
+        if sock._read_paused:
+            sock._read_paused = False
+            t = sock._transport
+            if t is not None and not sock._lost:
+                t.resume_reading()
+    else:
+        sock.resume()
+
+
 _CL, _TE, _CHUNKED, _CONN, _CLOSE, _DATE, _TRAILER = 1, 2, 4, 8, 16, 32, 64
 
 

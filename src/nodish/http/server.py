@@ -52,6 +52,7 @@ from ..errors import ERR_HTTP_REQUEST_TIMEOUT, ERR_INVALID_ARG_TYPE, ERR_OUT_OF_
 from ..net.server import Server as NetServer
 from ..net.socket import Socket as _PlainSocket
 from .incoming import IncomingMessage
+from .outgoing import pause_socket, resume_socket
 from .parser import Engine, Head, ParseError
 from .response import ServerResponse
 
@@ -717,28 +718,12 @@ class Connection:
     # ------------------------------------------------------------------ flow
 
     def _pause_reading(self) -> None:
-        sock = self.socket
-        if self._consumer:
-            sock._read_paused = True
-            t = sock._transport
-            if t is not None and not sock._lost:
-                t.pause_reading()
-        else:
-            sock.pause()
+        pause_socket(self.socket)
 
     def _resume_reading(self) -> None:
-        if not self.paused:
-            return
-        self.paused = False
-        sock = self.socket
-        if self._consumer:
-            if sock._read_paused:
-                sock._read_paused = False
-                t = sock._transport
-                if t is not None and not sock._lost:
-                    t.resume_reading()
-        else:
-            sock.resume()
+        if self.paused:
+            self.paused = False
+            resume_socket(self.socket)
 
     # ------------------------------------------------------------------ timer
 
