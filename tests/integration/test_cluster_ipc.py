@@ -129,3 +129,18 @@ def test_a_listening_server_and_a_bound_udp_socket_sent_to_a_worker_serve_there(
         types = p.event(lambda e: e.get("check") == "worker")["msg"]["types"]
         assert types == ["nodish.dgram.socket.Socket", "nodish.net.server.Server"]
         assert p.proc.wait(10 * p.factor) == 0
+
+
+def test_a_worker_that_runs_its_own_asyncio_loop_still_gets_connections_and_messages() -> None:
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).parent / "cluster" / "asyncio_worker.py")],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert out.stdout.decode().splitlines() == [
+        "listening",
+        "primary got served b'hi\\n'",
+        "worker got bye",
+        "exit 0 None",
+    ], out.stderr

@@ -157,6 +157,10 @@ class Endpoint:
 
     def send(self, message: Any, handle: Any = None, callback: Any = None) -> bool:
         """Send a user message, with an optional ``net.Socket`` handle."""
+        try:
+            self.channel.bind_loop(asyncio.get_running_loop())
+        except RuntimeError:
+            pass
         if handle is None:
             return self.channel.send(message, None, callback)
         kind, fd, after = export_handle(handle)

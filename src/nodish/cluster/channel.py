@@ -226,6 +226,29 @@ class Channel:
 
     # ------------------------------------------------------------------ lifetime
 
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Move the channel to ``loop`` (a worker opens its channel at start-up, on
+        nodish's default loop; a script that then runs its own loop, ``asyncio.run``,
+        gets the channel moved there the first time it is used from that loop)."""
+        if loop is self._loop or not self.connected:
+            return
+        fd = self._sock.fileno()
+        old = self._loop
+        if not old.is_closed():
+            old.remove_reader(fd)
+            if self._writing:
+                old.remove_writer(fd)
+        refed = self._handle.refed
+        self._handle.close()
+        self._loop = loop
+        self._handle = runtime.HandleRef(loop, self.disconnect)
+        if not refed:
+            self._handle.unref()
+        self._handle.open()
+        loop.add_reader(fd, self._on_readable)
+        if self._writing:
+            loop.add_writer(fd, self._flush)
+
     def ref(self) -> None:
         """Keep the process alive while the channel is open."""
         self._handle.ref()

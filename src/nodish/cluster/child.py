@@ -111,6 +111,18 @@ def setup_worker() -> ChildWorker:
     return worker
 
 
+def _follow_loop() -> None:
+    """Move the channel to the running loop, if the script runs one of its own."""
+    ep = _endpoint
+    if ep is None:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    ep.channel.bind_loop(loop)
+
+
 def _message_listeners() -> int:
     # the worker object's own forwarding listener does not count (Node's rule: the
     # user's 'message' listeners keep the channel referenced)
@@ -119,6 +131,7 @@ def _message_listeners() -> int:
 
 def _on_new_listener(event: Any, _listener: Any) -> None:
     if event == "message" and _endpoint is not None and _message_listeners() >= 0:
+        _follow_loop()
         _endpoint.channel.ref()
 
 
@@ -294,6 +307,7 @@ async def cluster_listen(
             system error with syscall ``'bind'``.
     """
     ep = _endpoint
+    _follow_loop()
     kind = _address_type(address, family)
     message: dict[str, Any] = {
         "act": "queryServer",
@@ -387,6 +401,7 @@ async def cluster_bind(sock: Any, ip: str, port: int) -> _socket.socket:
     Raises:
         OSError: the primary's bind failed.
     """
+    _follow_loop()
     message: dict[str, Any] = {
         "act": "queryServer",
         "address": ip,
