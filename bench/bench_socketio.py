@@ -121,8 +121,14 @@ def run(quick: bool = False) -> list[Row]:
             if cmd is None:
                 return None
             with Server(cmd) as server:
-                rate, load_cpu = _load(server.port, *args)
+                cpu0 = server.cpu_seconds()
+                with harness.stopwatch() as elapsed:
+                    rate, load_cpu = _load(server.port, *args)
+                    wall = elapsed()
                 server.check_alive()
+                cpu.setdefault(f"{key}:{name}:server", []).append(
+                    (server.cpu_seconds() - cpu0) / wall
+                )
             cpu.setdefault(f"{key}:{name}", []).append(load_cpu)
             return rate
 
@@ -218,6 +224,11 @@ def _row(
         f"load client CPU vs {name} {harness.median(cpu.get(f'{key}:{name}', [])) or 0:.2f}"
         for name in ("nodish", "node")
     )
+    if cpu.get(f"{key}:nodish:server"):
+        notes += ", server CPU " + ", ".join(
+            f"{name} {harness.median(cpu.get(f'{key}:{name}:server', [])) or 0:.2f}"
+            for name in ("nodish", "node")
+        )
     if missing:
         notes = f"{missing}; {notes}"
     return Row(
