@@ -121,7 +121,15 @@ class Endpoint:
         on_close: ``(error)`` once the channel has closed.
     """
 
-    __slots__ = ("_callbacks", "_inbox", "_on_internal", "_on_user", "_seq", "channel")
+    __slots__ = (
+        "_callbacks",
+        "_inbox",
+        "_on_internal",
+        "_on_user",
+        "_seq",
+        "before_send",
+        "channel",
+    )
 
     def __init__(
         self,
@@ -136,6 +144,8 @@ class Endpoint:
         self._on_internal = on_internal
         self._on_user = on_user
         self.channel = Channel(sock, self._received, on_close)
+        # called before each user send (a worker moves its channel to the running loop)
+        self.before_send: Callable[[], Any] | None = None
 
     @property
     def connected(self) -> bool:
@@ -157,10 +167,8 @@ class Endpoint:
 
     def send(self, message: Any, handle: Any = None, callback: Any = None) -> bool:
         """Send a user message, with an optional ``net.Socket`` handle."""
-        try:
-            self.channel.bind_loop(asyncio.get_running_loop())
-        except RuntimeError:
-            pass
+        if self.before_send is not None:
+            self.before_send()
         if handle is None:
             return self.channel.send(message, None, callback)
         kind, fd, after = export_handle(handle)

@@ -97,6 +97,11 @@ class Channel:
         self._handle.open()
         self._loop.add_reader(sock.fileno(), self._on_readable)
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop watching the channel."""
+        return self._loop
+
     # ------------------------------------------------------------------ sending
 
     def send(

@@ -94,6 +94,7 @@ def setup_worker() -> ChildWorker:
     sock = _socket.socket(fileno=fd)
     worker = _worker = ChildWorker(wid, process, "online")
     ep = _endpoint = Endpoint(sock, _on_internal, _on_user, _on_closed)
+    ep.before_send = _follow_loop
     process._ipc = ep
     process.on("newListener", _on_new_listener)
     process.on("removeListener", _on_removed_listener)
@@ -120,7 +121,9 @@ def _follow_loop() -> None:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return
-    ep.channel.bind_loop(loop)
+    if ep.channel.loop is not loop:
+        ep.channel.bind_loop(loop)
+        _arm_heartbeat()
 
 
 def _message_listeners() -> int:
@@ -448,12 +451,30 @@ async def _adopt(server: Any, sock: _socket.socket) -> None:
 # ---------------------------------------------------------------------- heartbeat
 
 
+_beat_interval = 0.0
+_beat_timer: asyncio.TimerHandle | None = None
+
+
 def _start_heartbeat(interval: float) -> None:
-    from ..timers import set_interval
+    """Beat every ``interval`` seconds from the loop the channel is on (a plain loop
+    timer: it never keeps the worker alive). A loop that is blocked sends nothing."""
+    global _beat_interval
+    _beat_interval = interval
+    _arm_heartbeat()
 
-    def beat() -> None:
-        ep = _endpoint
-        if ep is not None and ep.connected:
-            ep.channel.send({"cmd": "NODISH_HEARTBEAT"})
 
-    set_interval(beat, interval).unref()
+def _arm_heartbeat() -> None:
+    global _beat_timer
+    ep = _endpoint
+    if not _beat_interval or ep is None or not ep.connected:
+        return
+    if _beat_timer is not None:
+        _beat_timer.cancel()
+    _beat_timer = ep.channel.loop.call_later(_beat_interval, _beat)
+
+
+def _beat() -> None:
+    ep = _endpoint
+    if ep is not None and ep.connected:
+        ep.channel.send({"cmd": "NODISH_HEARTBEAT"})
+    _arm_heartbeat()

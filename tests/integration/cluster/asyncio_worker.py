@@ -7,6 +7,7 @@ import nodish
 from nodish import cluster, net
 
 if cluster.is_primary:
+    cluster.setup_primary(heartbeat=0.2)  # beats from the worker's own loop
     w = cluster.fork()
     w.on("listening", lambda a: print("listening", flush=True))
 
@@ -27,6 +28,7 @@ else:
         data = await asyncio.wait_for(nodish.stream.consumers.buffer(sock), 10)
         answer = asyncio.get_running_loop().create_future()
         nodish.process.on("message", lambda msg, handle: answer.set_result(msg))
+        await asyncio.sleep(1)  # the scenario: 5 heartbeats' time, and the worker lives on
         nodish.process.send(f"served {data!r}")
         print("worker got", await asyncio.wait_for(answer, 10), flush=True)
         server.close()
