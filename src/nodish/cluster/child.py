@@ -3,10 +3,13 @@ listen through it.
 
 Theory of operation
 -------------------
-Node's ``lib/internal/cluster/child.js`` in Python. Importing ``nodish.cluster`` in a
-process started by ``cluster.fork()`` (``NODISH_UNIQUE_ID`` in the environment) opens
-the channel named by ``NODISH_CHANNEL_FD`` on nodish's loop, tells the primary
-``online`` and installs :func:`cluster_listen` as ``net.Server``'s listen hook.
+Node's ``lib/internal/cluster/child.js`` in Python. Importing ``nodish`` in a process
+started by ``cluster.fork()`` (``NODISH_UNIQUE_ID`` in the environment) opens the
+channel named by ``NODISH_CHANNEL_FD`` on nodish's default loop, tells the primary
+``online`` and installs :func:`cluster_listen` and :func:`cluster_bind` as the listen
+and bind hooks of ``net`` and ``dgram``. A script that runs a loop of its own
+(``asyncio.run``) gets the channel, and the heartbeat, moved to that loop the first
+time it listens, binds, sends or adds a ``'message'`` listener there.
 
 ``listen()`` of a TCP server asks the primary (``queryServer``) unless it was given
 ``exclusive=True`` or ``reuse_port=True``, which bind here. The reply carries either a

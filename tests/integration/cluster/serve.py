@@ -133,7 +133,12 @@ else:
         if opts.http:
             server = http.create_server(lambda req, res: res.end(me))
         else:
-            server = net.create_server(lambda s: s.end(me))
+
+            def answer(sock):
+                sock.on("error", lambda err: None)  # a client that gave up (a timeout)
+                sock.end(me)
+
+            server = net.create_server(answer)
         server.on("error", on_error)
         server.listen(opts.port, "127.0.0.1", **kw)
         if opts.garbage and cluster.worker.id == 1:
