@@ -320,3 +320,13 @@ async def test_vanishing_clients_are_noticed() -> None:
         await until(lambda: len(closed) == 2)
         assert closed[1] in ("ping timeout", "transport error")
         await good_client_served(port)
+
+
+async def test_a_session_that_joins_no_namespace_is_closed_after_connect_timeout() -> None:
+    async with server(connect_timeout=0.2) as (io, port, _closed):
+        sid = await handshake(port)
+        assert sid in io.engine.clients
+        await until(lambda: sid not in io.engine.clients)
+        status, body = await raw(port, "GET", f"{EIO}&sid={sid}")
+        assert status == 400 and json.loads(body)["code"] == 1
+        await good_client_served(port)

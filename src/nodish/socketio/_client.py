@@ -59,7 +59,7 @@ class Client:
     def _on_connect_timeout(self) -> None:
         self._timer = None
         if not self.nsps:
-            self.close()
+            self.close(force=True)
 
     # incoming ----------------------------------------------------------------------------
     def _on_data(self, data: str | bytes) -> None:
@@ -78,7 +78,8 @@ class Client:
         elif socket is not None and packet.type not in (sio.CONNECT, sio.CONNECT_ERROR):
             runtime.guarded(socket, socket._on_packet, packet)
         else:
-            self.close()
+            # a packet for a namespace it has not joined, or a second CONNECT
+            self.close(force=True)
 
     def connect(self, name: str, auth: Any) -> None:
         nsp = self.server._nsps.get(name)
@@ -127,9 +128,10 @@ class Client:
         # a peer that sends garbage is not waited for
         self.conn.close(force=True)
 
-    def close(self) -> None:
+    def close(self, force: bool = False) -> None:
+        """Close the connection; ``force`` does not wait for a polling client's next poll."""
         if self.conn.ready_state == "open":
-            self.conn.close()
+            self.conn.close(force=force)
             self._on_close("forced server close")
 
     def disconnect_all(self) -> None:
