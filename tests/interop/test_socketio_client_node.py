@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from tests.helpers import next_event, until, wait_event, wait_for
-from tests.interop.socketio_peers import NODE_SIO_SERVER, NodeSio
+from tests.interop.socketio_peers import NODE_SIO_CLIENT, NODE_SIO_SERVER, NodeSio
 
 from nodish import socketio
 
@@ -109,23 +109,41 @@ async def test_middleware_refusal_gives_connect_error_with_data() -> None:
         admin.disconnect()
 
 
-async def test_reconnects_after_server_restart() -> None:
-    async with node_server(transports="websocket") as node:
+# what socket.io-client reports when the server process goes away (the official
+# client beside ours gives the same): the WebSocket is closed by the peer's kernel; a
+# long-poll request fails
+RESTART_REASONS = {"websocket": "transport close", "polling": "transport error"}
+
+
+@pytest.mark.parametrize("transport", list(RESTART_REASONS))
+async def test_reconnects_after_server_restart(transport: str) -> None:
+    async with node_server(transports=transport) as node:
         port = node.port  # type: ignore[attr-defined]
         sock = socketio.connect(
             url(node),
-            transports=["websocket"],
+            transports=[transport],
             reconnection_delay=0.05,
             reconnection_delay_max=0.2,
             force_new=True,
         )
         await connected(sock)
         first_id = sock.id
+        oracle = await NodeSio.start(NODE_SIO_CLIENT)
+        await oracle.wait_kind("ready")
+        await oracle.send(
+            cmd="connect",
+            name="official",
+            url=url(node),
+            opts={"transports": [transport], "reconnection": False},
+        )
+        await oracle.wait_kind("connect", name="official")
         down = next_event(sock, "disconnect")
         await node.send(cmd="exit")
         reason = (await wait_for(down))[0]
-        assert reason == "transport close"
-    async with node_server(port, "websocket") as node2:
+        assert reason == RESTART_REASONS[transport]
+        assert (await oracle.wait_kind("disconnect", name="official"))["reason"] == reason
+        await oracle.close()
+    async with node_server(port, transport) as node2:
         await wait_event(sock, "connect")
         assert sock.connected and sock.id != first_id
         assert (await node2.wait_kind("connection"))["id"] == sock.id
