@@ -142,3 +142,35 @@ async def test_what_was_sent_before_a_close_arrives_first(transports: list[str])
     assert (await wait_for(bye))[0] == "io server disconnect"
     assert got == [1, b"\x02"]
     await stopped(io)
+
+
+async def test_coroutine_middleware_and_listeners() -> None:
+    io, url = await started()
+
+    async def check_token(socket: socketio.Socket, next_: Any) -> None:
+        await asyncio.sleep(0)  # a lookup somewhere
+        if socket.handshake["auth"].get("token") != "ok":
+            err = PermissionError("denied")
+            err.data = {"why": "token"}  # type: ignore[attr-defined]
+            raise err
+        socket.data["user"] = "u1"
+        next_()
+
+    io.use(check_token)
+
+    def on_connection(socket: socketio.Socket) -> None:
+        async def whoami(ack: Any) -> None:
+            await asyncio.sleep(0)
+            ack(socket.data["user"])
+
+        socket.on("whoami", whoami)
+
+    io.on("connection", on_connection)
+    refused = ws_client(url, auth={"token": "bad"}, reconnection=False)
+    (err,) = await wait_event(refused, "connect_error")
+    assert (str(err), err.data) == ("denied", {"why": "token"})
+    refused.disconnect()
+    accepted = ws_client(url, auth={"token": "ok"})
+    assert await accepted.timeout(5).emit_with_ack("whoami") == "u1"
+    accepted.disconnect()
+    await stopped(io)
