@@ -345,3 +345,28 @@ async def test_max_sockets_queues_requests() -> None:
     assert bodies == ["/0", "/1", "/2", "/3"] and len(conns) == 1
     agent.destroy()
     await shut(server)
+
+
+async def test_global_agent_across_two_runs_in_one_program() -> None:
+    server = await serve(echo_handler)
+    script = textwrap.dedent(
+        f"""
+        import nodish
+        from nodish import http
+        from nodish.stream import consumers
+
+        async def main():
+            res = await http.get("http://127.0.0.1:{server.address().port}/run")
+            print(await consumers.text(res), flush=True)
+
+        nodish.run(main)
+        nodish.run(main)  # a second loop: the pooled socket of the first is not reused
+        """
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), DEFAULT_TIMEOUT)
+    assert proc.returncode == 0, err
+    assert out.decode().split() == ["/run", "/run"]
+    await shut(server)

@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from .. import runtime
 from ..errors import ERR_OUT_OF_RANGE
 from ..events import EventEmitter
 from ..net.socket import Socket as _PlainSocket
@@ -147,7 +148,8 @@ class Agent(EventEmitter):
             sock = free.pop() if self.scheduling == "lifo" else free.pop(0)
             if not free:
                 del self.free_sockets[name]
-            if sock.destroyed or not sock.writable:
+            if sock.destroyed or not sock.writable or sock._loop is not runtime.get_loop():
+                # gone, or kept from an earlier loop (a second nodish.run()): never reused
                 self._forget(sock, name)
                 continue
             self._unwatch_free(sock)

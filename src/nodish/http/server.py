@@ -646,7 +646,7 @@ class Connection:
             nxt._attach(sock)
             return
         self.current = None
-        if self.closing or self.server_closing():
+        if self.closing or self.server._aserver is None:  # net.Server: closed
             if sock.writable:
                 sock.end()
             return
@@ -654,10 +654,6 @@ class Connection:
             self._phase = _IDLE
             self._since = self.loop.time()
             self._arm()
-
-    def server_closing(self) -> bool:
-        server = self.server
-        return not getattr(server, "listening", True)
 
     @property
     def idle(self) -> bool:
