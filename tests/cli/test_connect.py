@@ -172,3 +172,30 @@ def test_udp_to_a_closed_port_is_econnrefused_exit_3() -> None:
     out = nodish("connect", "--udp", "127.0.0.1", str(port), "--wait", "5", input=b"hi\n")
     assert out.returncode == 3
     assert b"ECONNREFUSED" in out.stderr and f"UDP 127.0.0.1:{port}".encode() in out.stderr
+
+
+def test_a_reader_that_goes_away_stops_the_tool_quietly() -> None:
+    import sys
+
+    def handler(conn: socket.socket) -> None:
+        try:
+            while True:
+                conn.sendall(b"line\n" * 1000)
+        except OSError:
+            pass  # the tool went away: what this test wants
+
+    with tcp_server(handler) as port:
+        tool = subprocess.Popen(
+            [sys.executable, "-m", "nodish", "connect", "127.0.0.1", str(port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert tool.stdout is not None and tool.stderr is not None
+        assert tool.stdout.read(10) == b"line\nline\n"
+        tool.stdout.close()  # like `nodish connect HOST PORT | head -2`
+        assert tool.wait(TIMEOUT) == 0
+        assert tool.stderr.read() == b""
+        tool.stderr.close()
+        if tool.stdin is not None:
+            tool.stdin.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nodish import certs
-from tests.cli.proc import nodish
+from tests.cli.proc import TIMEOUT, nodish
 
 BIG = bytes(range(256)) * (3 * 4096)  # 3 MiB
 
@@ -158,3 +159,19 @@ def test_https_checks_the_certificate(tls_server: tuple[str, Path]) -> None:
     assert (insecure.returncode, insecure.stdout) == (0, b"hello\n")
     by_ip = nodish("get", "--ca", str(ca), url.replace("localhost", "127.0.0.1") + "/")
     assert by_ip.returncode == 0
+
+
+def test_a_reader_that_goes_away_stops_the_tool_quietly(server: str) -> None:
+    import sys
+
+    get = subprocess.Popen(
+        [sys.executable, "-m", "nodish", "get", f"{server}/big"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert get.stdout is not None and get.stderr is not None
+    assert len(get.stdout.read(1000)) == 1000
+    get.stdout.close()  # like `nodish get URL | head -c 1000`
+    assert get.wait(TIMEOUT) == 0
+    assert get.stderr.read() == b""
+    get.stderr.close()

@@ -8,7 +8,6 @@ import json
 import ssl
 import subprocess
 import threading
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,13 +26,16 @@ def start(proto: str, env: dict[str, str], *extra: str) -> Tool:
 
 
 def test_echo_http_answers_with_the_request(data_home: dict[str, str]) -> None:
+    import http.client
+
     with start("http", data_home) as tool:
         port = listening_port(tool.line())
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{port}/path?q=1", data=b"the body", headers={"X-Test": "yes"}
-        )
-        with urllib.request.urlopen(req, timeout=TIMEOUT) as res:
-            text = res.read().decode()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        try:
+            conn.request("POST", "/path?q=1", body=b"the body", headers={"X-Test": "yes"})
+            text = conn.getresponse().read().decode()
+        finally:
+            conn.close()
         assert text.startswith("POST /path?q=1 HTTP/1.1\r\n")
         assert "\r\nX-Test: yes\r\n" in text and text.endswith("\r\n\r\nthe body")
         assert tool.interrupt()[0] == 0

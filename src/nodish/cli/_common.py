@@ -199,11 +199,33 @@ class StdinReader:
         self._deliver(self._on_end)
 
 
+_stdout_gone = False
+
+
+def stdout_gone() -> bool:
+    """Whether the reader of standard output has gone (see :func:`write_stdout`)."""
+    return _stdout_gone
+
+
 def write_stdout(data: bytes) -> None:
-    """Write ``data`` to standard output at once (the user is watching)."""
+    """Write ``data`` to standard output at once (the user is watching).
+
+    When the reader has gone (``nodish connect ... | head -1``), the tool stops quietly,
+    as ``cat`` does: every socket is closed, so ``nodish.run()`` returns.
+    """
     out = sys.stdout.buffer
-    out.write(data)
-    out.flush()
+    try:
+        out.write(data)
+        out.flush()
+    except BrokenPipeError:
+        from .. import runtime
+
+        global _stdout_gone
+        _stdout_gone = True
+        # Python's advice: point stdout at devnull so the flush at exit does not fail too
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        runtime.close_all_handles(runtime.get_loop())
 
 
 def port_number(text: str) -> int:

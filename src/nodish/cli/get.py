@@ -162,19 +162,17 @@ async def _save(args: Any, res: Any) -> int:
     length = res.headers.get("content-length")
     total = int(length) if isinstance(length, str) and length.isdigit() else None
     progress = Progress(total) if args.output and not args.silent else None
-    out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
-    try:
+    if not args.output:
         async for chunk in res:
-            out.write(chunk)
-            if progress is not None:
-                progress.add(len(chunk))
-            else:
-                out.flush()
-    finally:
-        if args.output:
-            out.close()
-        else:
-            out.flush()
+            _common.write_stdout(chunk)  # stops everything quietly if the reader has gone
+            if _common.stdout_gone():
+                return _common.EXIT_OK
+    else:
+        with open(args.output, "wb") as out:
+            async for chunk in res:
+                out.write(chunk)
+                if progress is not None:
+                    progress.add(len(chunk))
     if progress is not None:
         progress.finish()
     if res.status_code >= 400:

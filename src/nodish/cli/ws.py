@@ -93,7 +93,7 @@ def _run(args: Any) -> int:
     def on_close(code: int, reason: Any) -> None:
         nonlocal status
         timers.clear_timeout(timer)
-        if failed:
+        if failed or _common.stdout_gone():
             return
         reason_text = reason.decode() if isinstance(reason, bytes) else str(reason)
         if args.verbose:
@@ -105,7 +105,7 @@ def _run(args: Any) -> int:
 
     def on_error(err: BaseException) -> None:
         nonlocal status, failed
-        if failed:
+        if failed or _common.stdout_gone():
             return
         failed = True
         code = _common.error_code(err)

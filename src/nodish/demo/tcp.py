@@ -24,7 +24,9 @@ async def start(ctx: Context) -> Service:
 
         def on_data(data: bytes) -> None:
             ctx.log("tcp", f"data from {peer}: {preview(data)}")
-            socket.write(ANSWER)
+            if not socket.write(ANSWER):  # a client that sends and never reads: wait for it
+                socket.pause()
+                socket.once("drain", socket.resume)
 
         socket.on("data", on_data)
         socket.on("end", lambda: ctx.log("tcp", f"end from {peer}"))
