@@ -8,7 +8,6 @@ Everything here is computed once: a response's first line is a dict lookup, and 
 from __future__ import annotations
 
 import time
-from email.utils import formatdate
 
 __all__ = ["METHODS", "STATUS_CODES", "date_line", "status_line"]
 
@@ -137,6 +136,17 @@ def status_line(code: int, message: str | None = None) -> bytes:
 
 _date_second = -1
 _date_line = b""
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def imf_fixdate(seconds: float) -> str:
+    """RFC 9110's IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``) for a Unix time."""
+    t = time.gmtime(seconds)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
 
 
 def date_line() -> bytes:
@@ -146,5 +156,5 @@ def date_line() -> bytes:
     sec = int(now)
     if sec != _date_second:
         _date_second = sec
-        _date_line = b"Date: " + formatdate(sec, usegmt=True).encode("ascii") + b"\r\n"
+        _date_line = b"Date: " + imf_fixdate(sec).encode("ascii") + b"\r\n"
     return _date_line
