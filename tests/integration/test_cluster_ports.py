@@ -22,6 +22,12 @@ def test_round_robin_splits_1000_sequential_connections_500_500() -> None:
     with Primary("rr") as p:
         ready = p.ready()
         counts = _counts(ready.port, 1000)
+        # nothing left waiting for a reply on either side of either channel
+        p.command(cmd="stats")
+        assert p.event(lambda e: e["ev"] == "stats")["pending"] == {"1": 0, "2": 0}
+        for _ in "12":
+            e = p.event(lambda e: e["ev"] == "message" and "pending" in e["msg"])
+            assert e["msg"]["pending"] == 0
     assert sorted(counts) == [1, 2]
     assert abs(counts[1] - counts[2]) <= 2, counts  # 500/500 ±1
 

@@ -165,6 +165,21 @@ class Endpoint:
             self._callbacks[seq] = callback
         self.channel.send(msg, handle)
 
+    def request_frame(
+        self,
+        head: bytes,
+        tail: bytes,
+        handle: tuple[str, int] | None = None,
+        callback: Reply | None = None,
+    ) -> None:
+        """:meth:`request` for a frame prebuilt as ``head + seq + tail`` (the per-connection
+        round-robin messages, built once per server instead of encoded each time)."""
+        seq = self._seq
+        self._seq = seq + 1
+        if callback is not None:
+            self._callbacks[seq] = callback
+        self.channel.send_frame(head + str(seq).encode() + tail, handle)
+
     def send(self, message: Any, handle: Any = None, callback: Any = None) -> bool:
         """Send a user message, with an optional ``net.Socket`` handle."""
         if self.before_send is not None:

@@ -120,7 +120,15 @@ class Channel:
         """
         if handle is not None:
             message = {"cmd": "NODE_HANDLE", "type": handle[0], "msg": message}
-        frame = encode(message)
+        return self.send_frame(encode(message), handle, callback)
+
+    def send_frame(
+        self,
+        frame: bytes,
+        handle: tuple[str, int] | None = None,
+        callback: Callable[[BaseException | None], Any] | None = None,
+    ) -> bool:
+        """Queue an encoded frame (the hot paths build theirs from templates)."""
         if not self.connected or self._closing:
             if callback is not None:
                 runtime.call_soon(callback, ERR_IPC_CHANNEL_CLOSED())

@@ -431,11 +431,21 @@ async def cluster_bind(sock: Any, ip: str, port: int) -> _socket.socket:
     return _socket.socket(fileno=handle[1])
 
 
+# the acknowledgement of a handed connection, up to its own seq
+_ACCEPTED = b'{"cmd":"NODE_CLUSTER","ack":%d,"accepted":true,"seq":'
+_REFUSED = b'{"cmd":"NODE_CLUSTER","ack":%d,"accepted":false,"seq":'
+
+
 def _on_newconn(msg: dict[str, Any], handle: Any) -> None:
     assert _endpoint is not None
     server = _rr.get(str(msg.get("key")))
     accepted = server is not None and handle is not None
-    _endpoint.request({"ack": msg.get("seq"), "accepted": accepted})
+    ack = msg.get("seq")
+    if type(ack) is int:
+        head = _ACCEPTED if accepted else _REFUSED
+        _endpoint.request_frame(head % ack, b"}\n")
+    else:
+        _endpoint.request({"ack": ack, "accepted": accepted})
     if not accepted:
         if handle is not None:
             os.close(handle[1])

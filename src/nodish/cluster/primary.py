@@ -61,6 +61,7 @@ from ..errors import (
 )
 from ..events import EventEmitter
 from ._ipc import Endpoint
+from .framing import encode
 from .worker import ListeningAddress, Worker, emitter
 
 __all__ = ["RoundRobinHandle", "SharedHandle", "WorkerProcess", "fork", "setup_primary"]
@@ -627,7 +628,18 @@ class RoundRobinHandle:
     """``SCHED_RR``: the primary listens and accepts, and hands each connection to the
     next free worker."""
 
-    __slots__ = ("all", "errno", "free", "handles", "inflight", "key", "loop", "paused", "sock")
+    __slots__ = (
+        "all",
+        "errno",
+        "free",
+        "handles",
+        "inflight",
+        "key",
+        "loop",
+        "newconn",
+        "paused",
+        "sock",
+    )
 
     def __init__(self, key: str, address: Any, port: int, kind: Any, msg: dict[str, Any]) -> None:
         self.key = key
@@ -635,6 +647,11 @@ class RoundRobinHandle:
         self.free: dict[int, PrimaryWorker] = {}
         self.handles: deque[_socket.socket] = deque()
         self.inflight: dict[int, list[tuple[_socket.socket, float]]] = {}
+        # the newconn frame up to its seq: {"cmd":"NODE_HANDLE",...,"msg":{...,"seq":N}}
+        self.newconn = (
+            b'{"cmd":"NODE_HANDLE","type":"net.Native","msg":'
+            b'{"cmd":"NODE_CLUSTER","act":"newconn","key":' + encode(key)[:-1] + b',"seq":'
+        )
         self.errno: int | None = None
         self.sock: _socket.socket | None = None
         self.loop = runtime.get_loop()
@@ -761,8 +778,8 @@ class RoundRobinHandle:
                     return
             self._handoff(worker)
 
-        worker.process.endpoint.request(
-            {"act": "newconn", "key": self.key}, ("net.Native", conn.fileno()), acked
+        worker.process.endpoint.request_frame(
+            self.newconn, b"}}\n", ("net.Native", conn.fileno()), acked
         )
         if self._has_room(inflight):
             # room for one more: back at the end of the queue (turns stay round-robin)

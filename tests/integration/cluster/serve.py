@@ -83,6 +83,12 @@ if cluster.is_primary:
         elif what == "disconnect":
             nodish.timers.clear_interval(keepalive)
             cluster.disconnect(lambda: out(ev="all-disconnected"))
+        elif what == "stats":
+            # replies still awaited: none once every handed connection is acknowledged
+            for w in cluster.workers.values():
+                w.send({"stats": True})
+            pending = {w.id: len(w.process.endpoint._callbacks) for w in cluster.workers.values()}
+            out(ev="stats", pending=pending)
         elif what == "workers":
             out(
                 ev="workers",
@@ -113,6 +119,8 @@ else:
         kw["reuse_port"] = True
 
     def on_message(msg, handle):
+        if "stats" in msg:
+            nodish.process.send({"pending": len(nodish.process._ipc._callbacks)})
         if "block" in msg:
             nodish.process.send({"blocked": cluster.worker.id})
             time.sleep(msg["block"])  # the scenario: this worker's loop stops
