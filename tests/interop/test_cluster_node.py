@@ -38,8 +38,8 @@ def test_fork_listen_message_disconnect_trace_matches_node(loop: str) -> None:
     ours = _run([sys.executable, str(HERE / "trace.py")], {"NODISH_LOOP": loop})
     for wid in (1, 2):
         assert _per_worker(ours, wid) == _per_worker(node, wid)
-    # the primary-wide events: 'setup' before each 'fork', one "all disconnected" after
-    # both workers disconnected, and both workers shared one port (listen(0))
+    # the primary-wide events: 'setup' before each 'fork', one "all disconnected", and
+    # both workers shared one port (listen(0))
     for trace in (node, ours):
         heads = [e[:3] for e in trace if e[1] in ("setup", "fork")]
         assert heads == [
@@ -50,5 +50,7 @@ def test_fork_listen_message_disconnect_trace_matches_node(loop: str) -> None:
         ]
         done = [e for e in trace if e[0] == "primary"]
         assert done == [["primary", "all disconnected", True]]
-        last_disconnect = max(i for i, e in enumerate(trace) if e[1] == "disconnect")
-        assert trace.index(done[0]) > last_disconnect
+        # (where it falls among the last events varies from run to run in Node too: a
+        # worker leaves cluster.workers once both disconnected and exited)
+        first_disconnect = min(i for i, e in enumerate(trace) if e[1] == "disconnect")
+        assert trace.index(done[0]) > first_disconnect
