@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,8 @@ def bars(rows: Sequence[harness.Row]) -> list[dict[str, Any]]:
         ref = advantage(row.get("reference"), row.get("peer"), low)
         out.append(
             {
-                "label": f"{row['name']}\nvs {row['peer_name']}",
+                "label": "\n".join(textwrap.wrap(row["name"], 34, break_on_hyphens=False))
+                + f"\nvs {row['peer_name']}",
                 "advantage": adv,
                 "reference": ref,
                 "reference_name": row.get("reference_name", ""),
@@ -63,7 +65,7 @@ def draw(rows: Sequence[harness.Row], machine: dict[str, str], path: Path) -> No
     import matplotlib.pyplot as plt
 
     items = bars(rows)
-    fig, ax = plt.subplots(figsize=(9, 0.55 * len(items) + 1.6))
+    fig, ax = plt.subplots(figsize=(10, 0.62 * len(items) + 1.6))
     ys = list(range(len(items)))[::-1]
     colors = ["#2e7d32" if it["advantage"] >= 1 else "#c62828" for it in items]
     # bars grow from parity (1) to the figure, rightwards when better, leftwards when worse
@@ -88,15 +90,15 @@ def draw(rows: Sequence[harness.Row], machine: dict[str, str], path: Path) -> No
     hi = max(max(it["advantage"] for it in items), 2.0) * 2.5
     ax.set_xlim(lo, hi)
     ax.set_xlabel(
-        "nodish relative to the peer (log scale; > 1: nodish better). | = bare uvloop Protocol"
+        "nodish relative to the peer (log scale; > 1: nodish better)\n"
+        "| : the bare uvloop Protocol reference"
     )
     ax.set_title(
-        f"nodish vs Node and Python peers, {machine.get('date', '?')}, "
+        f"nodish vs Node and Python peers\n{machine.get('date', '?')}, "
         f"{machine.get('nproc', '?')} cores (shared machine)",
         fontsize=9,
     )
-    fig.tight_layout()
-    fig.savefig(path, format="svg", metadata={"Date": None})
+    fig.savefig(path, format="svg", metadata={"Date": None}, bbox_inches="tight")
     plt.close(fig)
 
 
