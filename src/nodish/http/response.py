@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["ServerResponse"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_SCANNED: dict[tuple[tuple[str, Any], ...], tuple[bytes, int]] = {}
+_SCANNED: dict[int, tuple[dict[str, Any], tuple[bytes, int]]] = {}
 _PROCESSING = b"HTTP/1.1 102 Processing\r\n\r\n"
 
 
@@ -131,17 +131,17 @@ class ServerResponse(OutgoingMessage):
             headers = None
         if headers and type(headers) is dict and not self._headers:
             # The same headers dict on every response (the usual handler): its validated,
-            # rendered lines are cached by content.
-            try:
-                key = tuple(headers.items())
-                scanned = _SCANNED.get(key)
-            except TypeError:  # a list value: not hashable, not cached
-                key = None
-            if scanned is None:
+            # rendered lines are cached, found by the dict's identity and checked by
+            # content (a dict changed or replaced since is validated and rendered again).
+            entry = _SCANNED.get(id(headers))
+            if entry is not None and entry[0] == headers:
+                scanned = entry[1]
+            else:
                 items = _validate_headers(headers)
                 scanned = scan_headers(items)
-                if key is not None and len(_SCANNED) < 256:
-                    _SCANNED[key] = scanned
+                if len(_SCANNED) >= 256:
+                    _SCANNED.clear()
+                _SCANNED[id(headers)] = (dict(headers), scanned)
         elif headers:
             items = _validate_headers(headers)
             if self._headers:
