@@ -468,3 +468,24 @@ async def test_strict_content_length() -> None:
     await wait_for(done)
     assert caught == ["ERR_HTTP_CONTENT_LENGTH_MISMATCH"] * 2
     await shut(server)
+
+
+async def test_a_headers_dict_changed_between_responses_is_rendered_anew() -> None:
+    shared = {"X-Version": "1"}
+
+    def handler(req, res):
+        res.write_head(200, shared)
+        res.end()
+
+    server = await serve(handler)
+    c = await Raw.open(server.address().port)
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await c.response())[1]["x-version"] == "1"
+    shared["X-Version"] = "2"
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await c.response())[1]["x-version"] == "2"
+    shared["Bad Name"] = "x"
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await c.response())[0] == 500  # validated again: ERR_INVALID_HTTP_TOKEN
+    c.close()
+    await shut(server)
