@@ -52,3 +52,14 @@ def test_no_tool_help_shows_rest_markup() -> None:
     for text in texts:
         for markup in ("``", ":func:", ":class:", ":meth:", "\\ "):
             assert markup not in text, f"{markup!r} in:\n{text}"
+
+
+def test_every_tool_has_its_help_with_the_exit_statuses() -> None:
+    from nodish.cli import TOOLS
+
+    for tool in TOOLS:
+        out = run_cli(tool, "--help")
+        assert out.returncode == 0, tool
+        assert out.stdout.startswith(f"usage: nodish {tool}"), tool
+        if tool != "cert":  # nodish cert documents its own single failure status
+            assert "exit status: 0 ok" in " ".join(out.stdout.split()), tool
