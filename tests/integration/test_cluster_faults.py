@@ -7,6 +7,8 @@ import collections
 import concurrent.futures
 import http.client
 import itertools
+import os
+import select
 import signal
 import threading
 import time
@@ -259,3 +261,21 @@ def test_reload_signal_replaces_the_workers_one_at_a_time() -> None:
         # a replacement listens before each old worker goes, one worker at a time
         assert order == [("listening", 3), ("exit", 1), ("listening", 4), ("exit", 2)]
         assert {fetch(ready.port)[0] for _ in range(4)} == {3, 4}
+
+
+def test_workers_exit_when_the_primary_is_killed() -> None:
+    with Primary("rr") as p:
+        p.ready()
+        pids = [e["pid"] for e in p.events if e["ev"] == "listening"]
+        fds = [os.pidfd_open(pid) for pid in pids]  # readable once that process exits
+        try:
+            p.proc.kill()
+            p.proc.wait()
+            # each worker reads EOF on its channel and exits at once (as Node's do)
+            deadline = time.monotonic() + 10 * p.factor
+            for fd in fds:
+                left = max(0.0, deadline - time.monotonic())
+                assert select.select([fd], [], [], left)[0], "a worker outlived its primary"
+        finally:
+            for fd in fds:
+                os.close(fd)
