@@ -144,3 +144,31 @@ def test_a_worker_that_runs_its_own_asyncio_loop_still_gets_connections_and_mess
         "worker got bye",
         "exit 0 None",
     ], out.stderr
+
+
+def test_setup_primary_settings_reach_the_worker(tmp_path: Path) -> None:
+    script = tmp_path / "settings.py"
+    script.write_text(
+        "import os, sys, nodish\n"
+        "from nodish import cluster\n"
+        "if cluster.is_primary:\n"
+        "    seen = []\n"
+        "    cluster.on('setup', lambda s: seen.append(sorted(s)))\n"
+        f"    cluster.setup_primary(exec={str(script)!r}, args=['a', 'b'], cwd={str(tmp_path)!r},\n"
+        "                          silent=True, env={'FROM_SETUP': '1'})\n"
+        "    w = cluster.fork({'FROM_FORK': '2'})\n"
+        "    def on_message(m, h):\n"
+        "        print(m, seen[0] == sorted(cluster.settings), flush=True)\n"
+        "        w.disconnect()\n"
+        "    w.on('message', on_message)\n"
+        "else:\n"
+        "    print('this line is silenced', flush=True)\n"
+        "    nodish.process.send([os.getcwd(), sys.argv[1:], os.environ.get('FROM_SETUP'),\n"
+        "                         os.environ.get('FROM_FORK'), cluster.worker.id])\n"
+        "nodish.run()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], cwd="/", capture_output=True, timeout=30, check=False
+    )
+    expected = f"{[str(tmp_path), ['a', 'b'], '1', '2', 1]} True\n"
+    assert out.stdout.decode() == expected, out.stderr
