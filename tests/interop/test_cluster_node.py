@@ -54,3 +54,15 @@ def test_fork_listen_message_disconnect_trace_matches_node(loop: str) -> None:
         # worker leaves cluster.workers once both disconnected and exited)
         first_disconnect = min(i for i, e in enumerate(trace) if e[1] == "disconnect")
         assert trace.index(done[0]) > first_disconnect
+
+
+def test_sigkilled_worker_and_port_in_use_traces_match_node() -> None:
+    node = _run([NODE, str(HERE / "faults.js")])
+    ours = _run([sys.executable, str(HERE / "faults.py")])
+    for wid in (1, 2):
+        mine = [e for e in ours if e[1] == wid]
+        assert mine == [e for e in node if e[1] == wid]
+    # the killed worker: disconnect, then exit with the signal and not asked for; the
+    # other: EADDRINUSE from 'bind' with the port, then a clean asked-for exit
+    assert [e for e in ours if e[1] == 1][-1] == ["exit", 1, None, "SIGKILL", False, True, False]
+    assert ["message", 2, {"code": "EADDRINUSE", "syscall": "bind", "port": True}] in ours
