@@ -117,21 +117,30 @@ def fail(tool: str, err: BaseException, hint: str | None = None) -> int:
     return exit_status(err)
 
 
+_interrupted = False
+
+
+def interrupted() -> bool:
+    """Whether Ctrl-C was pressed (see :func:`stop_on_interrupt`): the errors of the
+    connections it closes are the user's doing, not something to report."""
+    return _interrupted
+
+
 def stop_on_interrupt(on_stop: Callable[[], Any] | None = None) -> None:
-    """Make Ctrl-C close every server and socket, so ``nodish.run()`` returns (exit 0).
+    """Make Ctrl-C close every server and socket, so ``nodish.run()`` returns.
 
     ``on_stop`` is called first. A second Ctrl-C while closing exits at once with 130.
+    Servers then exit 0 (stopping is how they end); clients return 130 themselves,
+    as an interrupted program does.
     """
     from .. import runtime
     from ..process import process
 
-    interrupted = False
-
     def on_sigint(_signal: str) -> None:
-        nonlocal interrupted
-        if interrupted:
+        global _interrupted
+        if _interrupted:
             raise SystemExit(130)
-        interrupted = True
+        _interrupted = True
         if on_stop is not None:
             on_stop()
         runtime.close_all_handles(runtime.get_loop())

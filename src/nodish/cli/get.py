@@ -195,15 +195,16 @@ def _run(args: Any) -> int:
         nonlocal status
         try:
             status = await fetch(args)
-        except OSError as err:
-            status = _common.fail("get", err)
         except Exception as err:
-            if _common.error_code(err) is None:
+            if _common.interrupted():
+                return  # Ctrl-C closed the connection: nothing to report
+            if not isinstance(err, OSError) and _common.error_code(err) is None:
                 raise
             status = _common.fail("get", err)
 
+    _common.stop_on_interrupt()
     nodish.run(main)
-    return status
+    return 130 if _common.interrupted() else status
 
 
 def register(sub: Any) -> None:

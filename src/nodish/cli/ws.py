@@ -93,7 +93,7 @@ def _run(args: Any) -> int:
     def on_close(code: int, reason: Any) -> None:
         nonlocal status
         timers.clear_timeout(timer)
-        if failed or _common.stdout_gone():
+        if failed or _common.stdout_gone() or _common.interrupted():
             return
         reason_text = reason.decode() if isinstance(reason, bytes) else str(reason)
         if args.verbose:
@@ -105,7 +105,7 @@ def _run(args: Any) -> int:
 
     def on_error(err: BaseException) -> None:
         nonlocal status, failed
-        if failed or _common.stdout_gone():
+        if failed or _common.stdout_gone() or _common.interrupted():
             return
         failed = True
         code = _common.error_code(err)
@@ -119,8 +119,9 @@ def _run(args: Any) -> int:
     ws.on("message", on_message)
     ws.on("close", on_close)
     ws.on("error", on_error)
+    _common.stop_on_interrupt()
     nodish.run()
-    return status
+    return 130 if _common.interrupted() else status
 
 
 def register(sub: Any) -> None:
