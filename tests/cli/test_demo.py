@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -250,3 +251,52 @@ def test_https_with_a_given_certificate(tmp_path: Path) -> None:
     assert not (tmp_path / "nodish").exists()  # no development CA was made
     only_one = nodish("demo", *FREE, "--tls-cert", str(tmp_path / "site.pem"))
     assert only_one.returncode == 2
+
+
+NODE_CHAT = r"""
+const WebSocket = require(process.argv[1]);
+const ws = new WebSocket(process.argv[2]);
+const seen = [];
+ws.on('message', (data) => {
+  const msg = JSON.parse(data);
+  seen.push(msg.type);
+  if (msg.type === 'welcome') console.log(JSON.stringify({me: msg.name}));
+  if (msg.type === 'join' && msg.count === 2) ws.send('hello from Node');
+  if (msg.type === 'message' && msg.text === 'hello from Python') ws.close(1000);
+});
+ws.on('close', (code) => console.log(JSON.stringify({code, seen})));
+"""
+
+
+def test_nodes_ws_package_and_a_python_client_chat_through_the_demo(demo: Tool) -> None:
+    import json
+    import shutil
+
+    from websockets.sync.client import connect
+
+    host, port = started(demo)["HTTP"]
+    url = f"ws://{host}:{port}/chat"
+    ws_module = str(Path(__file__).resolve().parents[1] / "interop" / "node_modules" / "ws")
+    node = subprocess.Popen(
+        [shutil.which("node") or "node", "-e", NODE_CHAT, ws_module, url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert node.stdout is not None
+        node_name = json.loads(node.stdout.readline())["me"]
+        with connect(url, open_timeout=TIMEOUT) as py:
+            while (msg := json.loads(py.recv(TIMEOUT)))["type"] != "message":
+                pass
+            assert msg == {"type": "message", "name": node_name, "text": "hello from Node"}
+            py.send("hello from Python")
+            closing = json.loads(node.stdout.readline())
+            assert closing["code"] == 1000
+            assert closing["seen"][:3] == ["welcome", "join", "join"]
+            while (msg := json.loads(py.recv(TIMEOUT)))["type"] != "leave":
+                pass
+            assert msg == {"type": "leave", "name": node_name, "count": 1}
+    finally:
+        node.kill()
+        node.communicate()
