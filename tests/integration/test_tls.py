@@ -551,3 +551,33 @@ async def test_many_concurrent_connections_keep_their_own_bytes() -> None:
     results = await wait_for(asyncio.gather(*(client(i) for i in range(40))), 30)
     assert len(results) == 40
     await close(server)
+
+
+def test_two_loops_in_two_threads_keep_their_bytes_apart() -> None:
+    """OpenSSL runs without the GIL: each thread's loop has its own scratch buffer."""
+    import threading
+
+    import uvloop
+
+    results: list[bool] = []
+
+    async def round_trip(tag: int) -> bool:
+        server = await echo_server()
+        sock = await tls.connect(server.address().port, "localhost", **pki().client_options())
+        payload = bytes([tag]) * 3_000_000
+        sock.end(payload)
+        ok = await read_all(sock) == payload
+        server.close()
+        await wait_event(server, "close")
+        return ok
+
+    def worker(tag: int) -> None:
+        results.append(uvloop.run(round_trip(tag)))
+
+    pki()  # made once, before the threads share it
+    threads = [threading.Thread(target=worker, args=(tag,)) for tag in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == [True, True]

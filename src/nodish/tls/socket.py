@@ -35,6 +35,7 @@ an accepted socket is destroyed quietly and its server emits ``'tlsClientError'`
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -55,9 +56,21 @@ _RECV = 65536
 _BIO = 65536
 _RECORD = 16384
 # The hot path calls OpenSSL directly (pyOpenSSL's recv/bio_read raise an exception
-# each time the buffers run dry, i.e. once per read): one scratch buffer serves every
-# socket, since the loop runs one callback at a time and each read is copied out.
-_BUF = _ffi.new("char[]", _BIO)
+# each time the buffers run dry, i.e. once per read). One scratch buffer per thread
+# serves every socket of that thread's loop: a loop runs one callback at a time and
+# each read is copied out at once (OpenSSL runs without the GIL, so threads must not
+# share one).
+_local = threading.local()
+
+
+def _scratch() -> Any:
+    try:
+        return _local.buf
+    except AttributeError:
+        _local.buf = _ffi.new("char[]", _BIO)
+        return _local.buf
+
+
 _WANT_READ = _lib.SSL_ERROR_WANT_READ
 _ZERO_RETURN = _lib.SSL_ERROR_ZERO_RETURN
 _ECONNRESET_MSG = "Client network socket disconnected before secure TLS connection was established"
@@ -439,7 +452,7 @@ class TLSSocket(Socket):
         if conn is None or tt is None:
             return
         out = [] if first is None else [first]
-        from_ssl, buf = conn._from_ssl, _BUF
+        from_ssl, buf = conn._from_ssl, _scratch()
         while first is None or len(first) == _BIO:
             n = _lib.BIO_read(from_ssl, buf, _BIO)
             if n <= 0:  # a memory BIO says "retry" when empty
@@ -462,9 +475,10 @@ class TLSSocket(Socket):
             # The common case, a response: one record, sent at once.
             off = max(0, _lib.SSL_write(conn._ssl, data, size))
             if off == size:
-                n = _lib.BIO_read(conn._from_ssl, _BUF, _BIO)
+                buf = _scratch()
+                n = _lib.BIO_read(conn._from_ssl, buf, _BIO)
                 if n > 0:
-                    self._flush(_ffi.buffer(_BUF, n)[:])
+                    self._flush(_ffi.buffer(buf, n)[:])
                 return
         # pyOpenSSL enables partial writes: SSL_write takes one record (16 KiB) at most.
         ssl = conn._ssl
@@ -512,7 +526,7 @@ class TLSSocket(Socket):
                 return
         chunks = []
         eof = False
-        ssl, buf = conn._ssl, _BUF
+        ssl, buf = conn._ssl, _scratch()
         while True:
             n = _lib.SSL_read(ssl, buf, _BIO)
             if n > 0:
@@ -542,9 +556,9 @@ class TLSSocket(Socket):
         if chunks:
             Socket.data_received(self, b"".join(chunks) if len(chunks) > 1 else chunks[0])
         # post-handshake messages OpenSSL answered (a key update): rare, so check cheaply
-        n = _lib.BIO_read(conn._from_ssl, _BUF, _BIO)
+        n = _lib.BIO_read(conn._from_ssl, buf, _BIO)
         if n > 0:
-            self._flush(_ffi.buffer(_BUF, n)[:])
+            self._flush(_ffi.buffer(buf, n)[:])
         if eof:
             self._tls_end()
 
