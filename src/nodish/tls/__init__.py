@@ -34,6 +34,7 @@ TLS layer adds about 5 µs per request to http's own cost (in-process, 17 vs 11 
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -100,24 +101,27 @@ def create_server(
 # root store: building one (loading the system roots) costs milliseconds, and a session
 # can only be resumed with the context that made it.
 _CLIENT_CONTEXTS: OrderedDict[tuple[Any, ...], SecureContext] = OrderedDict()
+_CLIENT_LOCK = threading.Lock()
 
 
 def _client_context(**options: Any) -> SecureContext:
     key = tuple(tuple(v) if isinstance(v, list) else v for _, v in sorted(options.items()))
-    try:
-        ctx = _CLIENT_CONTEXTS[key]
-        _CLIENT_CONTEXTS.move_to_end(key)
-        return ctx
-    except (KeyError, TypeError):
-        pass
+    with _CLIENT_LOCK:  # loops in several threads may share the cache
+        try:
+            ctx = _CLIENT_CONTEXTS[key]
+            _CLIENT_CONTEXTS.move_to_end(key)
+            return ctx
+        except (KeyError, TypeError):
+            pass
     ctx = create_secure_context(options, is_server=False)
     ctx.context.set_keylog_callback(client_keylog)
-    try:
-        _CLIENT_CONTEXTS[key] = ctx
-    except TypeError:  # unhashable option values: not cached
-        return ctx
-    while len(_CLIENT_CONTEXTS) > 32:
-        _CLIENT_CONTEXTS.popitem(last=False)
+    with _CLIENT_LOCK:
+        try:
+            _CLIENT_CONTEXTS[key] = ctx
+        except TypeError:  # unhashable option values: not cached
+            return ctx
+        while len(_CLIENT_CONTEXTS) > 32:
+            _CLIENT_CONTEXTS.popitem(last=False)
     return ctx
 
 
