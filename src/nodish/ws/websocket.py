@@ -288,6 +288,7 @@ class WebSocket(EventEmitter):
         "_deflate",
         "_drain_waiters",
         "_extensions",
+        "_fast",
         "_handlers",
         "_handshake",
         "_heartbeat",
@@ -360,6 +361,7 @@ class WebSocket(EventEmitter):
         self._over_base = -1
         self._user_paused = False
         self._stash: bytearray | None = None
+        self._fast = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._handlers: dict[str, Any] | None = None
         self._iter_queue: Any = None
@@ -422,6 +424,7 @@ class WebSocket(EventEmitter):
         if type(sock) is PlainSocket:
             # straight from data_received, as http's parser (no push, no 'data' event)
             sock._consumer = self._on_data
+            self._fast = not sock._connecting
         else:
             sock.on("data", self._on_data)
         if pending:
@@ -616,13 +619,39 @@ class WebSocket(EventEmitter):
         sock = self._socket
         if not rsv1 and self._is_server and len(payload) < 126:
             # the common small frame, unmasked: one header byte pair, one write
-            ok: bool = sock.write(_H2(0x80 | opcode, len(payload)) + payload)
-            return ok if ok else self._written(ok)
+            return self._write(_H2(0x80 | opcode, len(payload)) + payload)
         bufs = encode_frame(opcode, payload, rsv1=rsv1, mask=not self._is_server)
         if len(bufs) == 1:
-            return self._written(sock.write(bufs[0]))
+            return self._write(bufs[0])  # type: ignore[arg-type]
         sock.write(bufs[0])
         return self._written(sock.write(bufs[1]))
+
+    def _write(self, data: bytes) -> bool:
+        """Write ``data``; True while the socket is under its mark.
+
+        On a plain net.Socket with nothing queued and a transport under its mark, the
+        bytes go straight into the transport (as http's last write does): what
+        ``socket.write`` would do in the end, without the Writable's bookkeeping. When
+        that write takes the transport over its mark, an empty ``socket.write`` arms
+        the ``'drain'`` that backpressure waits for.
+        """
+        sock = self._socket
+        if (
+            self._fast
+            and not sock._write_paused
+            and not sock._w_length
+            and not sock._w_ending
+            and not sock._w_corked
+            and not sock._lost
+        ):
+            t = sock._transport
+            if t is not None:
+                t.write(data)
+                sock._bytes_written += len(data)
+                if not sock._write_paused:
+                    return True
+                return self._written(sock.write(b""))
+        return self._written(sock.write(data))
 
     def _written(self, ok: bool) -> bool:
         """After a write: past the mark, note where the pile-up starts (and throttle)."""
@@ -701,7 +730,7 @@ class WebSocket(EventEmitter):
             return _Failed(err)
         if type(payload) is PreparedMessage:
             if self._is_server:
-                ok = self._written(sock.write(payload.frame))
+                ok = self._write(payload.frame)
             else:
                 ok = self._send_frame(OP_BINARY if is_binary else OP_TEXT, payload.payload)
         else:
