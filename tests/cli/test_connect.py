@@ -199,3 +199,16 @@ def test_a_reader_that_goes_away_stops_the_tool_quietly() -> None:
         tool.stderr.close()
         if tool.stdin is not None:
             tool.stdin.close()
+
+
+def test_bad_durations_are_usage_errors_for_every_client() -> None:
+    for args in (
+        ("connect", "127.0.0.1", "80", "--timeout", "-5"),
+        ("connect", "--udp", "127.0.0.1", "80", "--wait", "nan"),
+        ("get", "--timeout", "-1", "http://127.0.0.1:1/"),
+        ("get", "-L", "--max-redirects", "-3", "http://127.0.0.1:1/"),
+        ("ws", "--timeout", "soon", "ws://127.0.0.1:1/"),
+    ):
+        out = nodish(*args)
+        assert out.returncode == 2, args
+        assert b"usage" in out.stderr and b"Traceback" not in out.stderr, args

@@ -364,3 +364,30 @@ def parse_headers(lines: list[str]) -> dict[str, str]:
         name, _, value = line.partition(":")
         headers[name.strip()] = value.strip()
     return headers
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a duration in seconds, finite and not negative."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"seconds must be 0 or more: {text}")
+    return value
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    import argparse
+
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {value}")
+    return value

@@ -191,13 +191,13 @@ def register(sub: Any) -> None:
     _common.add_tls_client_options(p)
     p.add_argument(
         "--timeout",
-        type=float,
+        type=_common.seconds,
         default=10.0,
-        help="TCP: give up connecting after this many seconds (default 10)",
+        help="TCP: give up connecting after this many seconds (default 10; 0: never)",
     )
     p.add_argument(
         "--wait",
-        type=float,
+        type=_common.seconds,
         default=2.0,
         help="UDP: after end of input, wait this long for answers (default 2)",
     )

@@ -216,15 +216,19 @@ def register(sub: Any) -> None:
     p.add_argument("-s", "--silent", action="store_true", help="no progress bar")
     p.add_argument("-L", "--location", action="store_true", help="follow redirects")
     p.add_argument(
-        "--max-redirects", type=int, default=10, metavar="N", help="with -L (default 10)"
+        "--max-redirects",
+        type=_common.count,
+        default=10,
+        metavar="N",
+        help="with -L (default 10)",
     )
     p.add_argument("-X", "--method", default="GET", help="request method (default GET)")
     _common.add_header_option(p, "request")
     p.add_argument(
         "--timeout",
-        type=float,
+        type=_common.seconds,
         default=30.0,
-        help="give up after this many seconds without progress (default 30)",
+        help="give up after this many seconds without progress (default 30; 0: never)",
     )
     _common.add_tls_client_options(p, flag=False)
     p.set_defaults(func=_run)

@@ -64,7 +64,7 @@ def _run(args: Any) -> int:
             failed = True
             ws.terminate()
 
-    timer = timers.set_timeout(on_timeout, args.timeout)
+    timer = timers.set_timeout(on_timeout, args.timeout) if args.timeout else None
 
     def on_open() -> None:
         timers.clear_timeout(timer)
@@ -133,7 +133,10 @@ def register(sub: Any) -> None:
     _common.add_header_option(p, "handshake")
     p.add_argument("--raw", action="store_true", help="binary messages as raw bytes")
     p.add_argument(
-        "--timeout", type=float, default=10.0, help="handshake deadline in seconds (default 10)"
+        "--timeout",
+        type=_common.seconds,
+        default=10.0,
+        help="handshake deadline in seconds (default 10; 0: none)",
     )
     _common.add_tls_client_options(p, flag=False)
     p.set_defaults(func=_run)
