@@ -647,3 +647,32 @@ async def test_server_heartbeat_terminates_a_silent_client() -> None:
         writer.close()
     finally:
         await close_server(wss)
+
+
+async def test_small_frames_over_the_mark_still_get_their_drain() -> None:
+    wss, port = await serve()
+    conns: list[WebSocket] = []
+    wss.on("connection", lambda ws, req: conns.append(ws))
+    try:
+        client = await WebSocket(f"ws://127.0.0.1:{port}/")
+        client.pause()
+        await until(lambda: conns)
+        server_ws = conns[0]
+        sent = 0
+        while server_ws._over_base < 0:  # small frames until one write crosses the mark
+            server_ws.send("x" * 100)
+            sent += 1
+            if sent % 1000 == 0:
+                await asyncio.sleep(0)  # let the kernel's buffers fill
+        assert server_ws._read_throttled
+        got: list[Any] = []
+        client.on("message", lambda data, is_binary: got.append(data))
+        client.resume()
+        # the client drains everything; the server sees 'drain' and reads again
+        await until(lambda: len(got) == sent and not server_ws._read_throttled)
+        assert server_ws._over_base == -1
+        server_closed = next_event(server_ws, "close")
+        client.close()
+        await wait_for(server_closed)
+    finally:
+        await close_server(wss)

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 from .. import runtime
 from ..errors import ERR_INVALID_ARG_TYPE, NodeError
 from ..events import EventEmitter
+from ..http.outgoing import pause_socket, resume_socket
 from ..net.socket import Socket as PlainSocket
 from .deflate import DeflateOptions, PerMessageDeflate
 from .frames import (
@@ -457,7 +458,7 @@ class WebSocket(EventEmitter):
                 return  # a listener paused again
         sock = self._socket
         if sock is not None:
-            sock.resume()
+            resume_socket(sock)
 
     def _read_to_fin(self) -> None:
         """Closing: read (and drop) until the peer's FIN, so it never gets a reset."""
@@ -662,7 +663,7 @@ class WebSocket(EventEmitter):
             if self._is_server and not self._read_throttled:
                 # the peer is not reading what we send: stop reading what it sends
                 self._read_throttled = True
-                sock.pause()
+                pause_socket(sock)
         return ok
 
     def _send_close(self, code: int | None, reason: bytes) -> None:
@@ -830,7 +831,7 @@ class WebSocket(EventEmitter):
         if self._ready_state == CONNECTING or self._ready_state == CLOSED:
             return
         self._user_paused = True
-        self._socket.pause()
+        pause_socket(self._socket)
 
     def resume(self) -> None:
         """Read from the peer again."""
