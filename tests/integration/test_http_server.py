@@ -489,3 +489,24 @@ async def test_a_headers_dict_changed_between_responses_is_rendered_anew() -> No
     assert (await c.response())[0] == 500  # validated again: ERR_INVALID_HTTP_TOKEN
     c.close()
     await shut(server)
+
+
+async def test_expectation_other_than_continue() -> None:
+    server = await serve(hello)
+    c = await Raw.open(server.address().port)
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n")
+    assert (await c.response())[0] == 417  # no 'checkExpectation' listener
+    assert await c.closed() == b""
+    seen = []
+
+    def check(req, res):
+        seen.append(req.headers["expect"])
+        res.write_head(202)
+        res.end()
+
+    server.on("checkExpectation", check)
+    c = await Raw.open(server.address().port)
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n")
+    assert (await c.response())[0] == 202 and seen == ["teapot"]
+    c.close()
+    await shut(server)
