@@ -370,3 +370,51 @@ async def test_global_agent_across_two_runs_in_one_program() -> None:
     assert proc.returncode == 0, err
     assert out.decode().split() == ["/run", "/run"]
     await shut(server)
+
+
+async def test_agent_fifo_max_total_sockets_and_local_address() -> None:
+    server = await serve(echo_handler)
+    conns: list = []
+    server.on("connection", conns.append)
+    agent = http.Agent(max_total_sockets=1, scheduling="fifo")
+    url = f"http://127.0.0.1:{server.address().port}/"
+    reqs = [
+        http.get(url + str(i), agent=agent, local_address="127.0.0.1", family=4) for i in range(3)
+    ]
+    assert [await consumers.text(await r) for r in reqs] == ["/0", "/1", "/2"]
+    assert len(conns) == 1 and conns[0].remote_address == "127.0.0.1"
+    assert agent.total_socket_count == 1
+    agent.destroy()
+    await shut(server)
+
+
+async def test_chunked_upload_with_trailers() -> None:
+    got = asyncio.get_running_loop().create_future()
+
+    def handler(req, res):
+        req.on("end", lambda: (got.set_result(req.trailers), res.end()))
+        req.resume()
+
+    server = await serve(handler)
+    req = http.request(
+        f"http://127.0.0.1:{server.address().port}/", method="POST", headers={"Trailer": "X-Md5"}
+    )
+    req.write("part one")
+    req.add_trailers({"X-Md5": "abc"})
+    res = await req
+    await consumers.text(res)
+    assert await wait_for(got) == {"x-md5": "abc"}
+    await shut(server)
+
+
+async def test_abort_emits_abort_then_close() -> None:
+    server = await serve(lambda req, res: None)
+    req = http.get(f"http://127.0.0.1:{server.address().port}/", agent=False)
+    order: list[str] = []
+    req.on("abort", lambda: order.append("abort"))
+    closed = next_event(req, "close")
+    await wait_for(next_event(server, "request"))
+    req.abort()
+    await wait_for(closed)
+    assert order == ["abort"] and req.aborted and req.destroyed
+    await shut(server)
