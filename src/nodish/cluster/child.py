@@ -82,7 +82,7 @@ class ChildWorker(Worker):
         self.exited_after_disconnect = True
         self.state = "destroying"
         ep.request({"act": "exitedAfterDisconnect"}, None, lambda *_: ep.channel.disconnect())
-        process.once("disconnect", lambda: process.exit(0))
+        process.once("disconnect", lambda: runtime.call_soon(process.exit, 0))
 
 
 def setup_worker() -> ChildWorker:
