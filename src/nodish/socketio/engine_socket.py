@@ -167,6 +167,11 @@ class EngineSocket(EventEmitter):
     def send_packet(self, type_: int, data: str | bytes | None = None) -> None:
         if self.ready_state in ("closing", "closed"):
             return
+        transport = self.transport
+        if not self._buffer and transport.direct and transport.writable:
+            # WebSocket with nothing queued: straight to the transport (the hot path)
+            transport.send_one(type_, data)
+            return
         self._buffer.append(eio.Packet(type_, data))
         if self.transport.batches:
             if not self._flush_pending:

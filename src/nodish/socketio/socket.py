@@ -269,8 +269,9 @@ class Socket(EventEmitter):
             args = packet.data
             if packet.id is not None:
                 args.append(self._ack(packet.id))
-            for listener in tuple(self._any):
-                listener(*args)
+            if self._any:
+                for listener in tuple(self._any):
+                    listener(*args)
             self._dispatch(args)
         elif type_ == sio.ACK:
             ack = self.acks.pop(packet.id, None)  # type: ignore[arg-type]

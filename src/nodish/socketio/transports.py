@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["Polling", "Transport", "WebSocketTransport", "error_body"]
 
 BAD_REQUEST = 3
+_DIGITS = "0123456789"
 # bytes queued to one WebSocket client beyond which it is dropped as not reading
 MAX_BUFFERED = 64 << 20
 
@@ -51,6 +52,7 @@ class Transport(EventEmitter):
 
     name = ""
     batches = False
+    direct = False  # has send_one(type, data), used when nothing is queued before it
 
     def __init__(self, server: EngineServer) -> None:
         super().__init__()
@@ -61,6 +63,10 @@ class Transport(EventEmitter):
         self.closed = False
 
     def send(self, packets: list[eio.Packet]) -> None:
+        raise NotImplementedError
+
+    def send_one(self, type_: int, data: str | bytes | None) -> None:
+        """One packet, when the transport is ``direct``."""
         raise NotImplementedError
 
     def discard(self) -> None:
@@ -262,6 +268,7 @@ class WebSocketTransport(Transport):
     """One Engine.IO packet per WebSocket message."""
 
     name = "websocket"
+    direct = True
 
     def __init__(self, server: EngineServer, ws: Any) -> None:
         super().__init__(server)
@@ -309,6 +316,14 @@ class WebSocketTransport(Transport):
                 assert isinstance(text, str)
                 frames.append(b"".join(encode_frame(OP_TEXT, text.encode("utf-8"))))
         self.send_frames(frames)
+
+    def send_one(self, type_: int, data: str | bytes | None) -> None:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            frame = b"".join(encode_frame(OP_BINARY, bytes(data)))
+        else:
+            text = _DIGITS[type_] + data if data else _DIGITS[type_]
+            frame = b"".join(encode_frame(OP_TEXT, text.encode("utf-8")))
+        self.send_frames([frame])
 
     def send_frames(self, frames: list[bytes]) -> None:
         if self.ws.ready_state != OPEN:
