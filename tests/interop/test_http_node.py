@@ -397,3 +397,83 @@ async def test_event_order_matches_node() -> None:
     await server_proc.finish()
     assert dedupe_data(client) == dedupe_data(oracle["client"])
     assert dedupe_data(node_server["server"]) == dedupe_data(oracle["server"])
+
+
+KEEP_ALIVE_SERVER_JS = r"""
+function logKeepAlive(server, log) {
+  server.on('request', (req, res) => {
+    log.push('request ' + req.url);
+    req.on('end', () => log.push('req end ' + req.url));
+    req.on('close', () => log.push('req close ' + req.url));
+    res.on('finish', () => log.push('res finish ' + req.url));
+    res.on('close', () => log.push('res close ' + req.url));
+    res.end('x');
+  });
+}
+async function twoGets(port) {
+  const agent = new http.Agent({keepAlive: true});
+  for (const p of ['/a', '/b']) {
+    await new Promise((resolve) => http.get({port, host: '127.0.0.1', path: p, agent},
+      (res) => { res.resume(); res.on('end', resolve); }));
+  }
+  agent.destroy();
+}
+"""
+
+NODE_KEEP_ALIVE_BOTH = (
+    r"const http = require('http');"
+    + KEEP_ALIVE_SERVER_JS
+    + r"""
+const log = [];
+const server = http.createServer();
+logKeepAlive(server, log);
+server.listen(0, '127.0.0.1', async () => {
+  await twoGets(server.address().port);
+  const report = () => {
+    if (!log.includes('req close /b')) return setImmediate(report);
+    console.log(JSON.stringify(log)); server.close();
+  };
+  report();
+});
+"""
+)
+
+NODE_KEEP_ALIVE_CLIENT = (
+    r"const http = require('http');"
+    + KEEP_ALIVE_SERVER_JS
+    + r"""
+twoGets(Number(process.argv[1])).then(() => console.log(JSON.stringify({done: true})));
+"""
+)
+
+
+async def test_keep_alive_server_event_order_matches_node() -> None:
+    oracle_proc = await NodeProcess.start(NODE_KEEP_ALIVE_BOTH)
+    oracle = await oracle_proc.message()
+    await oracle_proc.finish()
+    log: list[str] = []
+    done = asyncio.get_running_loop().create_future()
+
+    def on_request(req, res):
+        u = req.url
+        log.append(f"request {u}")
+        req.on("end", lambda: log.append(f"req end {u}"))
+
+        def on_close():
+            log.append(f"req close {u}")
+            if u == "/b":
+                done.set_result(None)
+
+        req.on("close", on_close)
+        res.on("finish", lambda: log.append(f"res finish {u}"))
+        res.on("close", lambda: log.append(f"res close {u}"))
+        res.end("x")
+
+    server = http.create_server(on_request)
+    await server.listen(0, "127.0.0.1")
+    client = await NodeProcess.start(NODE_KEEP_ALIVE_CLIENT, str(server.address().port))
+    assert await client.message() == {"done": True}
+    await client.finish()
+    await wait_for(done)
+    await shut(server)
+    assert log == oracle
