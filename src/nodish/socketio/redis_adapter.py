@@ -60,6 +60,8 @@ BROADCAST_CLIENT_COUNT = 8
 BROADCAST_ACK = 9
 
 _BACKOFF_MIN = 0.05
+# bytes of PUBLISH commands the kernel has not taken yet before the publisher waits
+_MAX_UNSENT = 8 << 20
 _BACKOFF_MAX = 2.0
 
 
@@ -363,11 +365,12 @@ class RedisBridge:
             self._flusher = runtime.get_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
-        # PUBLISH commands written raw, one write per batch, on a connection of the pub
-        # client's pool, and their replies parsed in bulk: redis-py's pipeline spends
-        # tens of microseconds per command in Python.
-        while self._queue:
-            batch, self._queue = self._queue, []
+        # PUBLISH commands written raw, one write per turn's batch, on a connection of
+        # the pub client's pool, and their replies parsed in bulk: redis-py's pipeline
+        # spends tens of microseconds per command in Python. Batches are pipelined: what
+        # is queued while replies are awaited is written before waiting further.
+        inflight = 0
+        while self._queue or inflight:
             try:
                 conn = self._pub_conn
                 if conn is None:
@@ -375,30 +378,34 @@ class RedisBridge:
                     await conn.connect()
                     self._pub_conn = conn
                     self._pub_parser = resp_reader()
-                conn._writer.write(b"".join([_publish_command(c, m) for c, m in batch]))
-                await self._replies(conn, len(batch))
+                if self._queue:
+                    batch, self._queue = self._queue, []
+                    inflight += len(batch)
+                    conn._writer.write(b"".join([_publish_command(c, m) for c, m in batch]))
+                    if conn._writer.transport.get_write_buffer_size() > _MAX_UNSENT:
+                        await conn._writer.drain()
+                    continue
+                reply = self._pub_parser.gets()
+                if reply is False:
+                    data = await conn._reader.read(1 << 16)
+                    if not data:
+                        raise ConnectionError("Redis closed the connection")
+                    self._pub_parser.feed(data)
+                    continue
+                inflight -= 1
+                if isinstance(reply, Exception):
+                    self.lost += 1
             except asyncio.CancelledError:
-                self.lost += len(batch)
+                self.lost += inflight + len(self._queue)
+                self._queue = []
                 raise
             except Exception as exc:
-                self.lost += len(batch)
+                # written but unconfirmed, or not writable: counted as lost
+                self.lost += inflight + len(self._queue)
+                inflight = 0
+                self._queue = []
                 self._on_outage(exc)
                 await self._drop_pub_conn()
-
-    async def _replies(self, conn: Any, count: int) -> None:
-        parser = self._pub_parser
-        stream = conn._reader
-        while count:
-            reply = parser.gets()
-            if reply is False:
-                data = await stream.read(1 << 16)
-                if not data:
-                    raise ConnectionError("Redis closed the connection")
-                parser.feed(data)
-                continue
-            if isinstance(reply, Exception):
-                raise reply
-            count -= 1
 
     async def _drop_pub_conn(self) -> None:
         conn, self._pub_conn = self._pub_conn, None
