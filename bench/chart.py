@@ -3,9 +3,10 @@
 Reads ``bench/results/latest.json`` (what ``python -m bench`` wrote) and writes
 ``docs/benchmarks.svg``: one bar per table row, nodish's figure relative to the peer's
 on a log scale, so that 1 is parity, right of it nodish is better (faster, or smaller
-for memory rows) and left of it worse; the reference (a bare uvloop Protocol) is a tick
-on the same scale where the row has one. The table itself is copied into
-docs/benchmarks.md between its ``results`` markers, so the page shows both.
+for memory rows) and left of it worse; the row's reference (a bare uvloop Protocol, or
+the Python peer it names) is a tick on the same scale where the row has one. The table
+itself is copied into docs/benchmarks.md between its ``results`` markers, so the page
+shows both.
 
 matplotlib is a bench-only dependency (the ``bench`` extra); ``make bench`` installs it.
 """
@@ -47,7 +48,8 @@ def bars(rows: Sequence[harness.Row]) -> list[dict[str, Any]]:
         out.append(
             {
                 "label": "\n".join(textwrap.wrap(row["name"], 34, break_on_hyphens=False))
-                + f"\nvs {row['peer_name']}",
+                + f"\nvs {row['peer_name']}"
+                + (f" (| {row.get('reference_name', 'reference')})" if ref else ""),
                 "advantage": adv,
                 "reference": ref,
                 "reference_name": row.get("reference_name", ""),
@@ -91,7 +93,7 @@ def draw(rows: Sequence[harness.Row], machine: dict[str, str], path: Path) -> No
     ax.set_xlim(lo, hi)
     ax.set_xlabel(
         "nodish relative to the peer (log scale; > 1: nodish better)\n"
-        "| : the bare uvloop Protocol reference"
+        "| : the row's reference (in parentheses) on the same scale"
     )
     ax.set_title(
         f"nodish vs Node and Python peers\n{machine.get('date', '?')}, "

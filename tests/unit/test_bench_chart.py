@@ -33,7 +33,7 @@ def test_bars_skip_rows_without_both_figures_and_carry_the_reference() -> None:
     got = chart.bars(rows)
     assert [(b["label"], b["advantage"], b["reference"]) for b in got] == [
         ("a\nvs Node", 1.5, None),
-        ("c\nvs Node", 2.0, 6.0),
+        ("c\nvs Node (| bare)", 2.0, 6.0),
     ]
 
 
