@@ -2,14 +2,17 @@
 
 Theory of operation
 -------------------
-Each service is a small module here (``tcp``, ``udp``, ...) with an ``async start(ctx)``
-that listens and returns a :class:`Service` (its name, URL and what to try). The demo
-starts them one after the other on ``ctx.host`` and each one's port plus
-``--port-offset``, prints what runs where, then logs every event as the chapter
-describes it (connection, data, end, close; message and rinfo; ...). A service whose
-module is not part of this build is listed as unavailable; a port that cannot be bound
-stops the demo with a one-line message naming the port and the option to change it
-(exit status 7). Ctrl-C closes every server and connection; the process exits 0.
+Each service is a small module here (``tcp``, ``udp``, ``web`` for HTTP and HTTPS with
+the ``chat`` room over WebSocket) with an ``async start(ctx)`` that listens and returns
+a :class:`Service` (its name, URL and what to try). The demo starts them one after the
+other, in the chapter's order, on ``ctx.host`` and each one's port plus
+``--port-offset``, prints what runs where (and how to trust the development CA of
+:mod:`.devca`), then logs every event as the chapter describes it (connection, data,
+end, close; message and rinfo; request; open, message, close). A port that cannot be
+bound stops the demo, closing what had started, with a one-line message naming the
+port and the option to change it (exit status 7; 4 for a host that does not resolve).
+Ctrl-C runs the ``on_stop`` hooks (the chat tells its clients 1001, going away), closes
+every server and connection, and the process exits 0.
 """
 
 from __future__ import annotations
