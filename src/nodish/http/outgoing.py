@@ -144,7 +144,7 @@ def pause_socket(sock: Any) -> None:
     its Readable side untouched, so that a socket handed over later (upgrade) flows as
     soon as someone listens for ``'data'``; any other socket is ``pause()``'d.
     """
-    if type(sock) is _PlainSocket:
+    if isinstance(sock, _PlainSocket):  # net.Socket or tls.TLSSocket: both feed http directly
         sock._read_paused = True
         t = sock._transport
         if t is not None and not sock._lost:
@@ -155,7 +155,7 @@ def pause_socket(sock: Any) -> None:
 
 def resume_socket(sock: Any) -> None:
     """Undo :func:`pause_socket`."""
-    if type(sock) is _PlainSocket:
+    if isinstance(sock, _PlainSocket):
         if sock._read_paused:
             sock._read_paused = False
             t = sock._transport
