@@ -148,3 +148,16 @@ def test_the_https_page_is_refused_by_a_browser_that_does_not_trust_the_ca(
             browser.new_page().goto(urls["HTTPS"])
     finally:
         browser.close()
+
+
+def test_an_http_tab_and_an_https_tab_share_one_room(
+    demo: tuple[Tool, dict[str, str], Path], chromium: Any, tmp_path: Path
+) -> None:
+    tool, urls, ca_file = demo
+    home = browser_home(tmp_path, ca_file)
+    browser = chromium.launch(executable_path=CHROMIUM, env={**os.environ, "HOME": str(home)})
+    try:
+        https = urls["HTTPS"].replace("127.0.0.1", "localhost")
+        chat_between_two_tabs(browser, urls["HTTP"], https, tool, "wss")
+    finally:
+        browser.close()
