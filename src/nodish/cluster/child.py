@@ -13,9 +13,10 @@ time it listens, binds, sends or adds a ``'message'`` listener there.
 
 ``listen()`` of a TCP server asks the primary (``queryServer``) unless it was given
 ``exclusive=True`` or ``reuse_port=True``, which bind here. The reply carries either a
-bound socket (``SCHED_NONE``: the server listens on it, the kernel spreads
-connections) or a ``sockname`` (``SCHED_RR``: the server then receives each connection
-as a ``newconn`` message with its descriptor, acknowledges it and adopts it). Every
+bound socket (``SCHED_NONE``: the worker listens on it and accepts one connection per
+wake-up, so that a burst spreads over the workers) or a ``sockname`` (``SCHED_RR``: the
+server then receives each connection as a ``newconn`` message with its descriptor,
+acknowledges it and adopts it). Every
 server's ``'listening'`` is reported to the primary, so its ``'listening'`` event and
 rolling reloads work in every mode.
 
@@ -32,7 +33,6 @@ listener (Node's rule), so a worker whose script is done exits.
 from __future__ import annotations
 
 import asyncio
-import asyncio.selector_events
 import errno as _errno
 import os
 import socket as _socket
@@ -259,35 +259,47 @@ class _RoundRobinSlot:
 
 
 class _SharedServer:
-    """A ``SCHED_NONE`` server: our listener on the primary's socket."""
+    """A ``SCHED_NONE`` server: this worker accepting from the primary's socket.
 
-    __slots__ = ("aserver", "key", "stopped")
+    One connection per readiness: every worker is woken for a new connection, and a
+    busy one takes fewer (accepting in batches, as the loop's own servers do, lets the
+    first worker awake take a whole burst: Node's "very unbalanced" SCHED_NONE).
+    """
 
-    def __init__(self, aserver: asyncio.AbstractServer, key: str) -> None:
-        self.aserver = aserver
+    __slots__ = ("key", "loop", "server", "sock", "stopped")
+
+    def __init__(self, sock: _socket.socket, key: str, server: Any, backlog: int) -> None:
+        self.sock = sock
         self.key = key
+        self.server = server
         self.stopped = False
+        self.loop = runtime.get_loop()
+        sock.setblocking(False)
+        sock.listen(backlog)
+        self.loop.add_reader(sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        try:
+            conn, _addr = self.sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return  # another worker took it
+        except OSError as exc:
+            if exc.errno not in (_errno.ECONNABORTED, _errno.EPROTO):
+                runtime.logger.error("cluster: accept failed: %s", exc)
+            return
+        self.loop.create_task(_adopt(self.server, conn))
 
     def close(self) -> None:
         self.stop_accepting()
 
     def stop_accepting(self) -> None:
-        """Close our listener on the shared socket (the primary's copy, and the kernel's
-        queue of connections, stay for the other workers)."""
+        """Stop accepting and close our copy of the shared socket (the primary's, and
+        the kernel's queue of connections, stay for the other workers)."""
         if self.stopped:
             return
         self.stopped = True
-        loop = runtime.get_loop()
-        sockets = getattr(self.aserver, "sockets", None) or ()
-        if isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop) and sockets:
-            # Plain asyncio attaches an accepted connection to its server one turn
-            # after accept(), and drops it (closed unanswered) if the server closed
-            # meanwhile: stop accepting now, close once those have attached.
-            for s in sockets:
-                loop.remove_reader(s.fileno())
-            loop.call_soon(self.aserver.close)
-        else:
-            self.aserver.close()
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
         if _endpoint is not None and _endpoint.connected:
             _endpoint.request({"act": "close", "key": self.key})
 
@@ -333,16 +345,13 @@ async def cluster_listen(
     if handle is not None:
         sock = _socket.socket(fileno=handle[1])
         try:
-            sock.setblocking(False)
-            aserver = await runtime.get_loop().create_server(
-                server._factory, sock=sock, backlog=backlog
-            )
+            listener = _SharedServer(sock, key, server, backlog)
         except BaseException:
             sock.close()
             if ep.connected:
                 ep.request({"act": "close", "key": key})
             raise
-        return _SharedServer(aserver, key), sock.getsockname()
+        return listener, sock.getsockname()
     _rr[key] = server
     name = reply.get("sockname") or [address, port]
     return _RoundRobinSlot(key), (name[0], name[1])
