@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -300,3 +301,31 @@ def test_nodes_ws_package_and_a_python_client_chat_through_the_demo(demo: Tool) 
     finally:
         node.kill()
         node.communicate()
+
+
+def test_a_log_reader_that_goes_away_leaves_the_demo_serving() -> None:
+    import sys
+
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "nodish", "demo", *FREE, "--no-tls"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert demo.stdout is not None
+        lines = []
+        while not lines or not lines[-1].startswith(b"ready"):
+            lines.append(demo.stdout.readline())
+        port = int(re.search(rb"tcp://[^:]+:(\d+)", b"".join(lines)).group(1))  # type: ignore[union-attr]
+        demo.stdout.close()  # like `nodish demo | head`
+        for _ in range(2):  # each connection is logged: the log's reader is gone
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as c:
+                assert c.recv(100).decode() == "深入浅出Nodejs\n"
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(TIMEOUT) == 0
+        assert demo.stderr is not None and demo.stderr.read() == b""
+    finally:
+        demo.kill()
+        demo.wait()
+        if demo.stderr is not None:
+            demo.stderr.close()

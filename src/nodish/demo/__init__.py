@@ -18,6 +18,7 @@ every server and connection, and the process exits 0.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -51,9 +52,21 @@ class Context:
     on_stop: list[Callable[[], Any]] = dataclasses.field(default_factory=list)
 
     def log(self, service: str, text: str) -> None:
-        """One event, one line: ``12:00:01 [tcp] connection from 127.0.0.1:5555``."""
+        """One event, one line: ``12:00:01 [tcp] connection from 127.0.0.1:5555``.
+
+        If the reader of the log has gone (``nodish demo | head``), the demo keeps
+        serving and stops logging.
+        """
         stamp = datetime.now().strftime("%H:%M:%S")
-        print(f"{stamp} [{service}] {text}", file=self.out, flush=True)
+        self.say(f"{stamp} [{service}] {text}")
+
+    def say(self, line: str) -> None:
+        """Print ``line`` on the demo's output, unless its reader has gone."""
+        try:
+            print(line, file=self.out, flush=True)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.out.fileno())  # so the flush at exit does not fail too
 
     def client_host(self) -> str:
         """The host a client on this machine connects to (any-address: localhost)."""
@@ -172,7 +185,7 @@ def run_demo(host: str, ports: dict[str, int], tls_dir: Any = None, tls_files: A
         print("ready", flush=True)
 
     def stop() -> None:
-        print("stopping: closing every server", flush=True)
+        ctx.say("stopping: closing every server")
         for fn in ctx.on_stop:
             fn()
 
