@@ -1,15 +1,15 @@
-"""The test suite on every supported Python found on this machine (``make test-pythons``).
+"""The test suite on every supported Python found on this machine (make test-pythons).
 
 Sessions:
 
-* ``tests``: the whole suite once per supported Python found (``tests-3.10`` ...).
-* ``edges``: the oldest and the newest found only; CI runs it besides ``make test``.
+* tests: the whole suite once per supported Python found (tests-3.10 ...).
+* edges: the oldest and the newest found only; CI runs it besides make test.
 
-An interpreter is a working ``pythonX.Y`` on the PATH, else one in pyenv's versions
-folder (``$PYENV_ROOT``, default ``~/.pyenv``): pyenv's shims answer only for the
+An interpreter is a working pythonX.Y on the PATH, else one in pyenv's versions
+folder ($PYENV_ROOT, default ~/.pyenv): pyenv's shims answer only for the
 versions it has enabled, so its folders are searched directly. The versions not found
 are named when the sessions are listed or run; none is ever downloaded. Arguments after
-``--`` go to pytest: ``nox -s tests -- tests/unit -x``.
+-- go to pytest: nox -s tests -- tests/unit -x.
 """
 
 from __future__ import annotations
