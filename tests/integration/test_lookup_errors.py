@@ -106,3 +106,12 @@ async def test_dgram_bind_and_connect_to_a_refused_name_are_coded_errors(
     sock.connect(9, host, lambda err=None: result.set_result(err))
     assert (await wait_for(result)).code == code
     await sock.close()
+
+
+async def test_listen_on_an_empty_host_binds_every_interface_as_node() -> None:
+    # Node v20: server.listen(0, '') listens on '::' (or 0.0.0.0), like no host at all
+    server = net.create_server()
+    await server.listen(0, "")
+    assert server.address().address in ("::", "0.0.0.0")
+    server.close()
+    await wait_event(server, "close")

@@ -225,7 +225,7 @@ class Server(EventEmitter):
                 sock.bind(path)
             else:
                 assert port is not None
-                if host is None:
+                if not host:  # None or "": every interface, as Node
                     address, fam = (
                         ("::", _socket.AF_INET6) if _has_ipv6() else ("0.0.0.0", _socket.AF_INET)
                     )
