@@ -567,8 +567,14 @@ class Connection:
 
     def on_message_complete(self, trailers: list[bytes] | None) -> None:
         req = self.req
+        if self.paused:
+            # Node's parserOnMessageComplete: read on, for the next message. A body that
+            # ended in the buffer is never asked for more (no _read after EOF), so the
+            # socket its last chunks paused would stay paused: keep-alive would stall.
+            self._resume_reading()
         if req is None:
             return
+        req._resume_cb = None  # its reads no longer concern this socket
         self.req = None
         if req is self.upgrading:
             req.complete = True
