@@ -510,3 +510,41 @@ async def test_expectation_other_than_continue() -> None:
     assert (await c.response())[0] == 202 and seen == ["teapot"]
     c.close()
     await shut(server)
+
+
+async def test_connection_close_request_body_in_a_later_packet_is_read() -> None:
+    # RFC 9112 9.6 stops reading after the request that said Connection: close, not after
+    # its head: the body still belongs to it (urllib always sends Connection: close).
+    async def handler(req, res) -> None:
+        body = await consumers.buffer(req)
+        res.end(b"got " + body)
+
+    server = await serve(handler)
+    seen = next_event(server, "request")
+    c = await Raw.open(server.address().port)
+    c.send(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\n")
+    await wait_for(seen)  # the head alone reached the handler; the body follows
+    c.send(b"hello")
+    data = await c.closed()
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200") and b"Connection: close" in head
+    assert body == b"got hello"
+    await shut(server)
+
+
+async def test_no_request_after_connection_close_is_served() -> None:
+    served: list[str] = []
+
+    def handler(req, res) -> None:
+        served.append(req.url)
+        res.end(req.url)
+
+    server = await serve(handler)
+    c = await Raw.open(server.address().port)
+    c.send(
+        b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    data = await c.closed()
+    assert data.count(b"HTTP/1.1 ") == 1 and data.endswith(b"/a")
+    assert served == ["/a"]
+    await shut(server)

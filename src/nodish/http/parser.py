@@ -340,6 +340,11 @@ class Engine:
         self._stopped = True
         raise ParseError("HPE_INVALID_EOF_STATE", "Invalid EOF state")
 
+    @property
+    def stopped(self) -> bool:
+        """True once the engine ignores what it is fed."""
+        return self._stopped
+
     def stop(self) -> None:
         """Ignore everything fed from now on (the connection was taken over)."""
         self._stopped = True

@@ -492,12 +492,15 @@ class Connection:
     # ------------------------------------------------------------------ engine events
 
     def on_message_begin(self) -> None:
-        if self._phase != _HEAD:
+        if self._phase != _HEAD and not self._engine.stopped:
             self._phase = _HEAD
             self._since = self.loop.time()
             self._arm()
 
     def on_headers(self, head: Head) -> None:
+        if self._engine.stopped:
+            # RFC 9112 9.6: a request pipelined after one that said Connection: close
+            return
         self._phase = _BODY
         opts = self.opts
         sock = self.socket
@@ -523,8 +526,8 @@ class Connection:
         if limit and self.served >= limit:
             res._keep_alive = False
         if not head.keep_alive:
-            # RFC 9112 9.6: no further request is read after Connection: close
-            self._engine.stop()
+            # RFC 9112 9.6: no further request is read after Connection: close; its own
+            # body still is (the engine stops when this message completes)
             self.closing = True
         self.incoming.append(req)
         if self.current is None:
@@ -566,6 +569,8 @@ class Connection:
             self._pause_reading()
 
     def on_message_complete(self, trailers: list[bytes] | None) -> None:
+        if self.closing:
+            self._engine.stop()
         req = self.req
         if self.paused:
             # Node's parserOnMessageComplete: read on, for the next message. A body that
