@@ -330,3 +330,24 @@ async def test_a_session_that_joins_no_namespace_is_closed_after_connect_timeout
         status, body = await raw(port, "GET", f"{EIO}&sid={sid}")
         assert status == 400 and json.loads(body)["code"] == 1
         await good_client_served(port)
+
+
+async def test_close_right_after_a_waiting_polls_client_went_away() -> None:
+    # the poll's connection is found closed (its response destroyed) in the same loop
+    # turn as io.close(): close() must not try to answer it, nor raise
+    io = socketio.Server()
+    await io.listen(0, "127.0.0.1")
+    port = io.address().port
+    polls: list[Any] = []
+    io.http_server.on("request", lambda req, res: polls.append(res) if "sid=" in req.url else None)
+    sid = await handshake(port)
+    await raw(port, "POST", f"{EIO}&sid={sid}", b"40")
+    await raw(port, "GET", f"{EIO}&sid={sid}")
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {EIO}&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await until(lambda: io.engine.clients[sid].transport.writable)  # the poll waits
+    polls[-1].destroy()
+    io.close()
+    await wait_event(io.http_server, "close")
+    assert sid not in io.engine.clients
+    writer.close()

@@ -472,19 +472,22 @@ class OutgoingMessage(Writable):
     ) -> bool:
         """Send a piece of the body (the head first, if not sent yet).
 
-        Returns False when the socket's buffer is full: wait for ``'drain'``.
+        Returns False when the socket's buffer is full: wait for ``'drain'``. On a
+        destroyed message (say the peer went away) nothing is sent: False, and
+        ``callback`` gets ``ERR_STREAM_DESTROYED`` on the next tick, as in Node.
 
         Raises:
             ERR_STREAM_WRITE_AFTER_END: after ``end()``.
-            ERR_STREAM_DESTROYED: after ``destroy()``.
         """
         if self._ended:
             raise ERR_STREAM_WRITE_AFTER_END()
-        if self._msg_destroyed:
-            raise ERR_STREAM_DESTROYED("write")
         if chunk is None:
             raise ERR_INVALID_ARG_TYPE("chunk", "of type str or bytes-like", "None")
         data = _to_bytes(chunk, encoding)
+        if self._msg_destroyed:
+            if callback is not None:
+                runtime.next_tick(callback, ERR_STREAM_DESTROYED("write"), owner=self)
+            return False
         if self._header is None:
             self._implicit_header()
         if self.strict_content_length:
@@ -512,7 +515,11 @@ class OutgoingMessage(Writable):
         encoding: str | None = None,
         callback: Callable[..., Any] | None = None,
     ) -> OutgoingMessage:
-        """Finish the message, with a last piece of body. ``callback`` on ``'finish'``."""
+        """Finish the message, with a last piece of body. ``callback`` on ``'finish'``.
+
+        On a destroyed message (say the peer went away) the message is marked ended
+        and nothing is sent; ``'finish'`` never comes, as in Node (no exception).
+        """
         if callable(chunk) and callback is None:
             chunk, callback = None, chunk
         if self._ended:
@@ -522,11 +529,12 @@ class OutgoingMessage(Writable):
                 else:
                     self.once("finish", callback)
             return self
-        if self._msg_destroyed:
-            raise ERR_STREAM_DESTROYED("end")
+        data = b"" if chunk is None else _to_bytes(chunk, encoding)
         if callback is not None:
             self.once("finish", callback)
-        data = b"" if chunk is None else _to_bytes(chunk, encoding)
+        if self._msg_destroyed:
+            self._ended = True
+            return self
         if self._header is None:
             self._content_length = len(data)
             self._implicit_header()

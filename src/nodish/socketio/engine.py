@@ -133,8 +133,9 @@ class EngineServer(EventEmitter):
         body: bytes,
         headers: dict[str, str] | None = None,
     ) -> None:
-        """Answer ``res`` in one write (CORS headers added)."""
-        if getattr(res, "headers_sent", False) or getattr(res, "writable_ended", False):
+        """Answer ``res`` in one write (CORS headers added); a response already sent,
+        or whose client went away (destroyed), is left alone."""
+        if res.headers_sent or res.writable_ended or res.destroyed:
             return
         out = self.cors_headers(req)
         if headers:
