@@ -18,12 +18,22 @@ from typing import Any
 
 import pytest
 import uvloop
+from hypothesis import HealthCheck, settings
 
 from nodish import process, runtime
 
 TIMEOUT_FACTOR = float(os.environ.get("NODISH_TIMEOUT_FACTOR", "1"))
 ASYNC_TEST_TIMEOUT = 30.0 * TIMEOUT_FACTOR
 BOTH_LOOPS = ("integration", "interop")
+
+# Hypothesis: no per-example deadline (a shared or loaded machine is slow now and then, and
+# the interop properties run a node peer); under CI (CI=true) a fixed seed, so a run is
+# reproducible and a red CI names an example anyone can replay.
+settings.register_profile(
+    "nodish", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.register_profile("nodish-ci", parent=settings.get_profile("nodish"), derandomize=True)
+settings.load_profile("nodish-ci" if os.environ.get("CI") else "nodish")
 
 
 def new_loop(kind: str) -> asyncio.AbstractEventLoop:
