@@ -29,6 +29,7 @@ has not, and return the response (or raise the request's error).
 from __future__ import annotations
 
 import errno
+import re
 from collections.abc import Callable, Generator
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
@@ -61,8 +62,48 @@ def _hang_up(message: str = "socket hang up") -> BaseException:
     return system_error(errno.ECONNRESET, "read", code="ECONNRESET", message=message)
 
 
+# What the WHATWG URL parser (Node's ``new URL()``) percent-encodes, as UTF-8, in the
+# path and in the query of an http(s) URL; a '%' already there is left as it is.
+_PATH_ESCAPES = re.compile(r'[\x00-\x20"<>`{}\x7f-\U0010ffff]')
+_QUERY_ESCAPES = re.compile(r"""[\x00-\x20"'<>\x7f-\U0010ffff]""")
+_INVALID_PATH = re.compile(r"[^\x21-\xff]")  # Node's INVALID_PATH_REGEX
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+
+
+def _percent_encode(match: re.Match[str]) -> str:
+    return "".join(f"%{b:02X}" for b in match.group().encode("utf-8", "surrogatepass"))
+
+
+def _remove_dot_segments(path: str) -> str:
+    """The WHATWG path: ``.`` and ``..`` segments (``%2e`` too) resolved."""
+    out: list[str] = []
+    segments = path[1:].split("/")
+    last = len(segments) - 1
+    for i, seg in enumerate(segments):
+        dots = seg.lower().replace("%2e", ".") if "." in seg or "%" in seg else seg
+        if dots == "..":
+            if out:
+                out.pop()
+            if i == last:
+                out.append("")
+        elif dots == ".":
+            if i == last:
+                out.append("")
+        else:
+            out.append(seg)
+    return "/" + "/".join(out)
+
+
 def _url_options(url: Any) -> dict[str, Any]:
+    """Node's ``urlToHttpOptions(new URL(url))``: the path and query percent-encoded
+    as the WHATWG parser does (``/é?q=a b`` is sent as ``/%C3%A9?q=a%20b``), dot
+    segments resolved, the fragment dropped, a non-ASCII host IDNA-encoded."""
     if isinstance(url, str):
+        # WHATWG: leading and trailing C0 controls and spaces go, tabs and newlines too
+        url = url.strip(_C0_OR_SPACE).replace("\t", "").replace("\n", "").replace("\r", "")
+        if "\\" in url:  # a backslash is a slash before the query (http, https)
+            cut = len(url.split("?", 1)[0].split("#", 1)[0])
+            url = url[:cut].replace("\\", "/") + url[cut:]
         try:
             parts = urlsplit(url)
             parts.port  # noqa: B018 - urlsplit checks the port only when asked
@@ -73,13 +114,22 @@ def _url_options(url: Any) -> dict[str, Any]:
     else:
         raise ERR_INVALID_ARG_TYPE("url", "of type str", type(url).__name__)
     out: dict[str, Any] = {"protocol": (parts.scheme + ":") if parts.scheme else None}
-    if parts.hostname:
-        out["hostname"] = parts.hostname
+    hostname = parts.hostname
+    if hostname:
+        if not hostname.isascii():
+            try:
+                hostname = hostname.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise ERR_INVALID_URL() from None
+        out["hostname"] = hostname
     if parts.port:
         out["port"] = parts.port
     path = parts.path or "/"
+    if "." in path or "%2" in path:
+        path = _remove_dot_segments(path)
+    path = _PATH_ESCAPES.sub(_percent_encode, path)
     if parts.query:
-        path += "?" + parts.query
+        path += "?" + _QUERY_ESCAPES.sub(_percent_encode, parts.query)
     out["path"] = path
     if parts.username is not None:
         auth = parts.username
@@ -241,7 +291,7 @@ class ClientRequest(OutgoingMessage):
         path = opts.get("path") or "/"
         if not isinstance(path, str):
             raise ERR_INVALID_ARG_TYPE("options.path", "of type str", type(path).__name__)
-        if any(c in path for c in " \r\n\t\x00") or any(ord(c) > 0xFF for c in path):
+        if _INVALID_PATH.search(path):
             raise ERR_UNESCAPED_CHARACTERS("Request path")
         self.path = path
         host = opts.get("hostname") or opts.get("host") or "localhost"

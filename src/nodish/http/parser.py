@@ -441,7 +441,9 @@ class Engine:
             raise self._error
         version = p.get_http_version()
         head.version = version
-        head.minor = 0 if version == "1.0" else 1
+        # 1 for HTTP/1.1 only: Node checks the Host header of 1.1 requests alone, and
+        # frames the answer to any other version (0.9, 1.0, 2.0) as it does for 1.0
+        head.minor = 1 if version == "1.1" else 0
         head.keep_alive = p.should_keep_alive()
         head.upgrade = p.should_upgrade()
         if self._request:

@@ -85,7 +85,7 @@ class ServerResponse(OutgoingMessage):
         self._ka_line = b""
         if req.method == "HEAD":
             self._has_body = False
-        if req.http_version == "1.0":
+        if req.http_version != "1.1":  # Node: httpVersionMajor < 1 || httpVersionMinor < 1
             te = req.headers.get("te", "")
             self._use_chunked = "chunked" in te.lower() if isinstance(te, str) else False
 
