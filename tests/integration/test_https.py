@@ -176,3 +176,28 @@ async def test_https_over_a_unix_socket_and_ipv6(tmp_path) -> None:
     assert res.socket.authorized  # the IP SAN 0:0:0:0:0:0:0:1 matches ::1
     assert await consumers.text(res) == "GET /six anonymous 0"
     await stop(server)
+
+
+async def test_a_slow_reader_of_a_big_response_holds_the_tls_socket() -> None:
+    # The client feeds its parser straight from the TLS socket and pauses that socket
+    # when the response's buffer passes the mark, as on a plain socket: each read finds
+    # about one socket read's worth, never megabytes taken in ahead of the reader.
+    size = 8 * 1024 * 1024
+
+    def big(req, res) -> None:
+        res.end(b"r" * size)
+
+    server = https.create_server(big, **pki().server_options())
+    await server.listen(0, "127.0.0.1")
+    agent = https.Agent(ca=pki().ca.cert_pem, max_sockets=1)
+    for attempt in range(2):
+        res = await https.get(f"https://localhost:{server.address().port}/", agent=agent)
+        got, largest = 0, 0
+        async for chunk in res:
+            got += len(chunk)
+            largest = max(largest, len(chunk))
+            await asyncio.sleep(0.001)  # the reader's own slow work
+        assert got == size
+        assert largest <= 1024 * 1024, largest
+        assert res.req.reused_socket == (attempt == 1)  # read on after the body's end
+    await stop(server, agent)

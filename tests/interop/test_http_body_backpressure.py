@@ -1,6 +1,6 @@
 """Inbound backpressure: a request body bigger than the high-water mark, read slowly.
 
-Node's http client uploads 4 MiB bodies one after another on one keep-alive socket,
+Node's http (and https) client uploads 4 MiB bodies one after another on one keep-alive socket,
 writing 64 KiB at a time and waiting for ``'drain'``, into handlers that read with
 ``async for``, ``'data'`` + ``pause()``/``resume()``, ``pipe()`` into a slow Writable,
 and ``consumers.buffer``. The socket must pause while the request's buffer is over the
@@ -13,21 +13,24 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from tests.helpers import NodeProcess
 from tests.integration.http_util import serve, shut
+from tests.tls_fixtures import pki
 
+from nodish import https
 from nodish.stream import Writable, consumers
 
 SIZE = 4 * 1024 * 1024
 
 NODE_UPLOADER = r"""
-const http = require('http');
-const [port, size, ...paths] = process.argv.slice(1);
-const agent = new http.Agent({keepAlive: true, maxSockets: 1});
+const [proto, port, size, ...paths] = process.argv.slice(1);
+const http = require(proto);
+const agent = new http.Agent({keepAlive: true, maxSockets: 1});  // one socket for all
 function upload(path) {
   return new Promise((resolve, reject) => {
     const req = http.request({port: Number(port), host: '127.0.0.1', path, method: 'POST',
-      agent, headers: {'Content-Length': size}}, (res) => {
+      agent, rejectUnauthorized: false, headers: {'Content-Length': size}}, (res) => {
       let body = '';
       res.on('data', (d) => body += d);
       res.on('end', () => resolve({path, body, reused: req.reusedSocket, drains}));
@@ -53,7 +56,8 @@ function upload(path) {
 """
 
 
-async def test_slow_readers_of_big_bodies_on_one_keep_alive_socket() -> None:
+@pytest.mark.parametrize("proto", ["http", "https"])
+async def test_slow_readers_of_big_bodies_on_one_keep_alive_socket(proto: str) -> None:
     loop = asyncio.get_running_loop()
     # bytes read off the socket minus bytes the handler consumed, per request: how far
     # it rises above where it started is what the server buffered for a slow reader
@@ -98,9 +102,15 @@ async def test_slow_readers_of_big_bodies_on_one_keep_alive_socket() -> None:
         else:
             res.end(str(len(await consumers.buffer(req))))
 
-    server = await serve(handler)
+    if proto == "https":
+        server = https.create_server(handler, **pki().server_options())
+        await server.listen(0, "127.0.0.1")
+    else:
+        server = await serve(handler)
     paths = ["/async", "/pause", "/pipe", "/consumer", "/async?again"]
-    node = await NodeProcess.start(NODE_UPLOADER, str(server.address().port), str(SIZE), *paths)
+    node = await NodeProcess.start(
+        NODE_UPLOADER, proto, str(server.address().port), str(SIZE), *paths
+    )
     out = await node.message(timeout=60)
     assert await node.finish() == 0
     await shut(server)

@@ -225,7 +225,7 @@ class Agent(EventEmitter):
             self._drop_free(sock, name)
 
         self._watch[sock] = gone
-        if type(sock) is _PlainSocket:
+        if isinstance(sock, _PlainSocket):
             sock._consumer = lambda _data: gone()
         else:
             sock.on("data", gone)
@@ -239,7 +239,7 @@ class Agent(EventEmitter):
         gone = self._watch.pop(sock, None)
         if gone is None:
             return
-        if type(sock) is _PlainSocket:
+        if isinstance(sock, _PlainSocket):
             sock._consumer = None
         sock.remove_listener("data", gone)
         sock.remove_listener("end", gone)

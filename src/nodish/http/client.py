@@ -9,12 +9,12 @@ socket at once; whatever is written meanwhile is kept and flushed when the socke
 arrives (``'socket'`` is emitted on the next tick, as in Node).
 
 On its socket the request owns a response :class:`~nodish.http.parser.Engine` (fed
-straight from ``data_received`` on a plain ``net.Socket``, from ``'data'``
-otherwise). The head of the response becomes an :class:`IncomingMessage` and
-``'response'`` (with nobody listening the body is kept for a later ``await``, not
-dumped as in Node); ``100`` is ``'continue'``,
-other 1xx ``'information'``; ``101`` and a 2xx answer to CONNECT hand the socket over
-as ``'upgrade'`` / ``'connect'`` ``(res, socket, head)``.
+straight from ``data_received`` on a ``net.Socket`` or a ``tls.TLSSocket``, which hands
+its decrypted bytes to the same path; from ``'data'`` on any other duplex). The head
+of the response becomes an :class:`IncomingMessage` and ``'response'`` (with nobody
+listening the body is kept for a later ``await``, not dumped as in Node); ``100`` is
+``'continue'``, other 1xx ``'information'``; ``101`` and a 2xx answer to CONNECT hand
+the socket over as ``'upgrade'`` / ``'connect'`` ``(res, socket, head)``.
 
 When both the request and its response are complete and both sides agreed on
 keep-alive, the socket goes back to the agent; otherwise it is closed. A socket that
@@ -389,7 +389,7 @@ class ClientRequest(OutgoingMessage):
             if self._output:
                 self._record.extend(self._output)
         self._parser = _ResponseParser(self, self._max_header_size, self._lenient)
-        if type(sock) is _PlainSocket:
+        if isinstance(sock, _PlainSocket):
             sock._consumer = self._on_data
         else:
             sock.on("data", self._on_data)
@@ -423,7 +423,7 @@ class ClientRequest(OutgoingMessage):
         sock = self.socket
         if sock is None:
             return None
-        if type(sock) is _PlainSocket:
+        if isinstance(sock, _PlainSocket):
             sock._consumer = None
         else:
             sock.remove_listener("data", self._on_data)

@@ -114,8 +114,8 @@ def _to_bytes(chunk: Any, encoding: str | None) -> bytes:
 def sock_write(sock: Any, data: bytes, last: bool = False) -> bool:
     """Write to ``sock``; True while its buffer is under the mark.
 
-    The last bytes of a message (``last``), on a plain net.Socket with nothing queued
-    and a transport under its mark, go straight into the transport: what
+    The last bytes of a message (``last``), on a net.Socket (or TLSSocket) with nothing
+    queued and a transport under its mark, go straight into the transport: what
     ``socket.write`` would do in the end, without the Writable's bookkeeping. Nobody
     waits for ``'drain'`` after the last bytes, so nothing is lost by skipping it.
     """
@@ -140,8 +140,8 @@ def sock_write(sock: Any, data: bytes, last: bool = False) -> bool:
 def pause_socket(sock: Any) -> None:
     """Stop reading ``sock`` (a body's backpressure).
 
-    A plain net.Socket (http feeds its parser directly) is paused at its transport, leaving
-    its Readable side untouched, so that a socket handed over later (upgrade) flows as
+    A net.Socket or TLSSocket (http feeds its parser directly) is paused at its transport,
+    leaving its Readable side untouched, so that a socket handed over later (upgrade) flows as
     soon as someone listens for ``'data'``; any other socket is ``pause()``'d.
     """
     if isinstance(sock, _PlainSocket):  # net.Socket or tls.TLSSocket: both feed http directly

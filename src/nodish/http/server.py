@@ -5,8 +5,9 @@ Theory of operation
 The server is a ``net.Server`` whose ``'connection'`` listener (registered first, as
 Node's ``connectionListener``) wraps each socket in a :class:`Connection`: one
 :class:`~nodish.http.parser.Engine` fed straight from the socket's ``data_received``
-(Node's ``parser.consume``) when the socket is a plain ``net.Socket``, and from its
-``'data'`` events otherwise (a TLS socket). The connection is the engine's delegate:
+(Node's ``parser.consume``) when the socket is a ``net.Socket`` (a ``tls.TLSSocket``
+too: it hands its decrypted bytes to that path), and from its ``'data'`` events
+otherwise. The connection is the engine's delegate:
 
 * head complete → an :class:`IncomingMessage` and a :class:`ServerResponse`, then
   ``'request'`` (or ``'checkContinue'`` / ``'checkExpectation'``), while the body
