@@ -49,6 +49,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send(302, b"go away\n", Location="/")
         elif self.path == "/loop":
             self.send(301, b"", Location="/loop")
+        elif self.path.startswith("/echo"):
+            self.send(200, f"{self.path}\n".encode())
         elif self.path == "/headers":
             self.send(200, f"{self.headers['X-Test']}\n".encode())
         else:
@@ -87,6 +89,11 @@ def test_the_body_goes_to_stdout(server: str) -> None:
     assert (out.returncode, out.stdout, out.stderr) == (0, b"hello\n", b"")
     chunked = nodish("get", f"{server}/chunked")
     assert chunked.stdout == b"one two\n"
+
+
+def test_a_non_ascii_url_is_sent_percent_encoded_as_node_does(server: str) -> None:
+    out = nodish("get", f"{server}/echo/café?q=é b#frag")
+    assert (out.returncode, out.stdout) == (0, b"/echo/caf%C3%A9?q=%C3%A9%20b\n")
 
 
 def test_verbose_prints_both_heads_on_stderr(server: str) -> None:

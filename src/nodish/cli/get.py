@@ -82,7 +82,9 @@ def _target(url: str) -> tuple[bool, str, int, str, str]:
         port = parts.port or default
     except ValueError:
         raise ValueError(f"bad port in {url}") from None
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    from ..http.client import _url_options
+
+    path = _url_options(url)["path"]  # percent-encoded as Node's new URL() does
     host = parts.hostname
     shown = f"[{host}]" if ":" in host else host
     host_header = shown if port == default else f"{shown}:{port}"
