@@ -139,15 +139,43 @@ def test_malformed_ipc_closes_that_workers_channel_only() -> None:
 
 @pytest.mark.parametrize("mode", ["rr", "none"])
 def test_heartbeat_kills_a_worker_whose_loop_is_blocked(mode: str) -> None:
-    with Primary(mode, "--heartbeat", "0.2") as p:
+    # beats every 0.25 s (scaled on slow machines): the blocked worker is killed
+    # about 1 s after its last one, long before its 30 s block would end
+    interval = 0.25 * Primary.factor
+    with Primary(mode, "--heartbeat", str(interval)) as p:
         ready = p.ready()
         p.command(cmd="send", id=1, msg={"block": 30})
         p.event(lambda e: e["ev"] == "message" and e["msg"] == {"blocked": 1})
         t0 = time.monotonic()
-        died = p.event(lambda e: e["ev"] == "exit" and e["id"] == 1)
+        died = p.event(lambda e: e["ev"] == "exit" and e["id"] == 1, timeout=20 * p.factor)
         assert died["signal"] == "SIGKILL"
-        assert time.monotonic() - t0 < 3 * p.factor
+        assert time.monotonic() - t0 < 10 * p.factor
+        assert not any(e["ev"] == "message" and "unblocked" in e["msg"] for e in p.events)
+        # the other worker, whose loop runs, was never taken for a blocked one
+        assert not any(e["ev"] == "exit" and e["id"] == 2 for e in p.events)
         assert {fetch(ready.port)[0] for _ in range(10)} == {2}
+
+
+def test_heartbeat_allows_a_slow_start_up_before_the_first_beat() -> None:
+    # 1 s between connecting to the primary (import nodish) and running the loop is
+    # ten missed beats at 0.1 s: still not a blocked loop, it has not started yet
+    with Primary("rr", "--heartbeat", "0.1", "--slow-start", "1") as p:
+        ready = p.ready(timeout=30 * p.factor)
+        assert {fetch(ready.port)[0] for _ in range(4)} == {1, 2}
+        assert not any(e["ev"] == "exit" for e in p.events)
+
+
+def test_heartbeat_counts_beats_a_busy_primary_has_not_read_yet() -> None:
+    with Primary("rr", "--heartbeat", "0.1") as p:
+        ready = p.ready()
+        # the primary's own loop stops for ten intervals; the workers' beats wait in
+        # their channels and must count when it wakes up
+        p.command(cmd="block", seconds=1)
+        p.event(lambda e: e["ev"] == "unblocked")
+        p.command(cmd="workers")
+        assert p.event(lambda e: e["ev"] == "workers")["ids"] == [1, 2]
+        assert {fetch(ready.port)[0] for _ in range(4)} == {1, 2}
+        assert not any(e["ev"] == "exit" for e in p.events)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import errno as _errno
 import itertools
 import os
 import socket as _socket
@@ -192,7 +193,7 @@ class Channel:
     def _read_once(self) -> bool:
         """Read and dispatch one chunk; False when nothing was there to read."""
         try:
-            data, ancdata, _flags, _addr = self._sock.recvmsg(
+            data, ancdata, flags, _addr = self._sock.recvmsg(
                 _RECV_SIZE, _socket.CMSG_SPACE(_MAX_FDS * 4), _socket.MSG_CMSG_CLOEXEC
             )
         except (BlockingIOError, InterruptedError):
@@ -207,6 +208,11 @@ class Channel:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                 n = len(payload) - len(payload) % 4
                 self._fds.extend(memoryview(payload[:n]).cast("i"))
+        if flags & _socket.MSG_CTRUNC:
+            # descriptors were dropped (this process is out of them): the next
+            # handles would be paired with the wrong messages, so stop here
+            self._close(OSError(_errno.EMFILE, "IPC channel: received descriptors lost"))
+            return False
         if not data:
             self._close(None)
             return False
@@ -279,7 +285,7 @@ class Channel:
             self._close(None)
 
     def read_to_end(self) -> None:
-        """Read what the (dead) peer left in the socket, up to EOF, now."""
+        """Read what the peer has written so far, now (up to EOF for a dead peer)."""
         while self.connected and self._read_once():
             pass
 

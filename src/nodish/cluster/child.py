@@ -36,6 +36,7 @@ import asyncio
 import errno as _errno
 import os
 import socket as _socket
+from collections.abc import Callable
 from typing import Any
 
 from .. import runtime
@@ -340,7 +341,20 @@ async def cluster_listen(
     _track(server, message)
     if not shared or ep is None:
         return None
-    reply, handle = await _query(message)
+
+    def take_connections(key: str) -> None:
+        # Node's rr(): the server takes connections from the reply on, so a
+        # connection handed right behind the reply is accepted, not refused
+        _rr[key] = server
+
+    try:
+        reply, handle = await _query(message, take_connections)
+    except BaseException:
+        # the server was closed (or failed) while asking: hand the port back
+        for key, srv in list(_rr.items()):
+            if srv is server:
+                _RoundRobinSlot(key).close()
+        raise
     key = str(reply.get("key"))
     if handle is not None:
         sock = _socket.socket(fileno=handle[1])
@@ -357,8 +371,12 @@ async def cluster_listen(
     return _RoundRobinSlot(key), (name[0], name[1])
 
 
-async def _query(message: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+async def _query(
+    message: dict[str, Any], on_round_robin: Callable[[str], Any] | None = None
+) -> tuple[dict[str, Any], Any]:
     """Ask the primary for a shared port (``queryServer``); its reply and handle.
+    ``on_round_robin(key)`` runs as the reply arrives when the port is round-robin
+    (before the connections the primary sends right behind it are read).
 
     Raises:
         OSError: the primary's bind failed (syscall ``'bind'``, as Node).
@@ -377,6 +395,13 @@ async def _query(message: dict[str, Any]) -> tuple[dict[str, Any], Any]:
             if handle is not None:
                 os.close(handle[1])
             return
+        if (
+            on_round_robin is not None
+            and handle is None
+            and not reply.get("errno")
+            and not reply.get("closed")
+        ):
+            on_round_robin(str(reply.get("key")))
         fut.set_result((reply, handle))
 
     ep.request(message, None, on_reply)
@@ -464,10 +489,16 @@ def _on_newconn(msg: dict[str, Any], handle: Any) -> None:
 
 
 async def _adopt(server: Any, sock: _socket.socket) -> None:
+    # acknowledged (or taken from the shared queue): the process must not exit
+    # before the connection is the server's (a draining worker exits when idle)
+    hold = runtime.HandleRef(runtime.get_loop())
+    hold.open()
     try:
         await runtime.get_loop().connect_accepted_socket(server._factory, sock=sock)
     except OSError:
         sock.close()
+    finally:
+        hold.close()
 
 
 # ---------------------------------------------------------------------- heartbeat
@@ -477,9 +508,13 @@ _beat_interval = 0.0
 _beat_timer: asyncio.TimerHandle | None = None
 
 
+_beat_sent = False
+
+
 def _start_heartbeat(interval: float) -> None:
-    """Beat every ``interval`` seconds from the loop the channel is on (a plain loop
-    timer: it never keeps the worker alive). A loop that is blocked sends nothing."""
+    """Beat as soon as the loop the channel is on runs, then every ``interval``
+    seconds (a plain loop timer: it never keeps the worker alive). A loop that is
+    blocked sends nothing."""
     global _beat_interval
     _beat_interval = interval
     _arm_heartbeat()
@@ -492,11 +527,15 @@ def _arm_heartbeat() -> None:
         return
     if _beat_timer is not None:
         _beat_timer.cancel()
-    _beat_timer = ep.channel.loop.call_later(_beat_interval, _beat)
+    # the first beat tells the primary this loop runs (it allows start-up time until then)
+    delay = _beat_interval if _beat_sent else 0.0
+    _beat_timer = ep.channel.loop.call_later(delay, _beat)
 
 
 def _beat() -> None:
+    global _beat_sent
     ep = _endpoint
     if ep is not None and ep.connected:
         ep.channel.send({"cmd": "NODISH_HEARTBEAT"})
+        _beat_sent = True
     _arm_heartbeat()

@@ -328,7 +328,7 @@ class WorkerProcess(EventEmitter):
 class PrimaryWorker(Worker):
     """A :class:`Worker` as the primary holds it."""
 
-    __slots__ = ("_beat", "_env", "_heartbeat_timer", "_online_at")
+    __slots__ = ("_beat", "_beating", "_env", "_heartbeat_timer", "_online_at")
 
     process: WorkerProcess
 
@@ -336,6 +336,7 @@ class PrimaryWorker(Worker):
         super().__init__(id, process)
         self._env = env
         self._beat = time.monotonic()
+        self._beating = False  # a beat has come: its loop runs
         self._online_at: float | None = None
         self._heartbeat_timer: asyncio.TimerHandle | None = None
 
@@ -513,6 +514,7 @@ def _on_internal(worker: PrimaryWorker, msg: dict[str, Any], handle: Any) -> Non
     cmd = msg.get("cmd")
     if cmd == "NODISH_HEARTBEAT":
         worker._beat = time.monotonic()
+        worker._beating = True
         return
     act = msg.get("act")
     if act == "online":
@@ -747,7 +749,10 @@ class RoundRobinHandle:
 
     def _handoff(self, worker: PrimaryWorker) -> None:
         wid = worker.id
-        if wid not in self.all:
+        if wid not in self.all or not worker.process.connected:
+            # gone, or its channel just closed (its pending replies are being failed
+            # and redistributed before it leaves the books): a connection sent now
+            # would never be answered
             return
         inflight = self.inflight.setdefault(wid, [])
         if not self._has_room(inflight):
@@ -781,7 +786,7 @@ class RoundRobinHandle:
         worker.process.endpoint.request_frame(
             self.newconn, b"}}\n", ("net.Native", conn.fileno()), acked
         )
-        if self._has_room(inflight):
+        if self._has_room(inflight) and wid in self.all and worker.process.connected:
             # room for one more: back at the end of the queue (turns stay round-robin)
             self.free[wid] = worker
 
@@ -889,15 +894,32 @@ def _respawn(old: PrimaryWorker) -> None:
     runtime.get_loop().call_later(delay, runtime.guarded, None, again)
 
 
+# Seconds a worker that is online gets to start its event loop (the rest of its
+# script's start-up) before its first beat is due.
+HEARTBEAT_STARTUP = 10.0
+
+
 def _watch_heartbeat(worker: PrimaryWorker, interval: float) -> None:
     loop = runtime.get_loop()
+
+    def missed() -> bool:
+        # beats come from the worker's loop: none is due before it is online, and the
+        # first one once its script has started its loop
+        if worker.state == "none":
+            return False
+        limit = 3 * interval if worker._beating else max(3 * interval, HEARTBEAT_STARTUP)
+        return time.monotonic() - worker._beat > limit
 
     def check() -> None:
         worker._heartbeat_timer = None
         if worker.is_dead():
             return
-        # beats come from the worker's loop: none is due before it is online
-        if worker.state != "none" and time.monotonic() - worker._beat > 3 * interval:
+        late = missed()
+        if late and worker.process.connected:
+            # beats this (busy) primary has not read yet count: read them first
+            worker.process.endpoint.channel.read_to_end()
+            late = missed() and worker.process.connected  # closed now: it is leaving
+        if late and not worker.is_dead():
             logger.error(
                 "cluster: worker %d (pid %d) missed 3 heartbeats; killing it",
                 worker.id,

@@ -26,6 +26,9 @@ parser.add_argument("--heartbeat", type=float, default=0)
 parser.add_argument("--reload-signal", default=None)
 parser.add_argument("--crash", action="store_true", help="workers fail at start-up")
 parser.add_argument(
+    "--slow-start", type=float, default=0, help="workers start their loop this late"
+)
+parser.add_argument(
     "--garbage", action="store_true", help="worker 1 writes non-JSON on its channel"
 )
 opts = parser.parse_args()
@@ -89,6 +92,9 @@ if cluster.is_primary:
                 w.send({"stats": True})
             pending = {w.id: len(w.process.endpoint._callbacks) for w in cluster.workers.values()}
             out(ev="stats", pending=pending)
+        elif what == "block":
+            time.sleep(cmd["seconds"])  # the scenario: the primary's loop stops
+            out(ev="unblocked")
         elif what == "workers":
             out(
                 ev="workers",
@@ -111,6 +117,8 @@ if cluster.is_primary:
 else:
     if opts.crash:
         raise ImportError("this worker cannot start")
+    if opts.slow_start:
+        time.sleep(opts.slow_start)  # the scenario: a long start-up before the loop runs
     me = f"{cluster.worker.id} {os.getpid()}\n".encode()
     kw = {}
     if opts.mode == "exclusive":
