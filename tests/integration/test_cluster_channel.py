@@ -143,3 +143,15 @@ async def test_the_peer_vanishing_is_an_end_not_an_error() -> None:
     raw.close()
     assert await wait_for(end.closed) is None
     assert end.got == ["last words"]
+
+
+async def test_what_a_vanished_peer_wrote_is_delivered_before_a_failed_write_closes() -> None:
+    # The peer answers and goes; a write on this side meets the closed socket before
+    # the loop has read the answer. The answer still counts (a worker's "accepted"
+    # must reach the primary, else the connection is handed to a second worker).
+    raw, end = _raw()
+    raw.sendall(b'{"ack":1,"accepted":true}\n')
+    raw.close()
+    end.channel.send({"cmd": "NODE_CLUSTER", "act": "newconn"})
+    assert await wait_for(end.closed) is None
+    assert end.got == [{"ack": 1, "accepted": True}]

@@ -171,14 +171,16 @@ class Endpoint:
         tail: bytes,
         handle: tuple[str, int] | None = None,
         callback: Reply | None = None,
+        sent: Callable[[BaseException | None], Any] | None = None,
     ) -> None:
         """:meth:`request` for a frame prebuilt as ``head + seq + tail`` (the per-connection
-        round-robin messages, built once per server instead of encoded each time)."""
+        round-robin messages, built once per server instead of encoded each time);
+        ``sent(err)`` once the frame is in the kernel (or could not be sent)."""
         seq = self._seq
         self._seq = seq + 1
         if callback is not None:
             self._callbacks[seq] = callback
-        self.channel.send_frame(head + str(seq).encode() + tail, handle)
+        self.channel.send_frame(head + str(seq).encode() + tail, handle, sent)
 
     def send(self, message: Any, handle: Any = None, callback: Any = None) -> bool:
         """Send a user message, with an optional ``net.Socket`` handle."""

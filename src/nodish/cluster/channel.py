@@ -161,7 +161,7 @@ class Channel:
                     self._loop.add_writer(sock.fileno(), self._flush)
                 return
             except (BrokenPipeError, ConnectionResetError):
-                self._close(None)  # the peer is gone: an end, not a failure
+                self._peer_gone()  # an end, not a failure
                 return
             except OSError as exc:
                 self._close(exc)
@@ -283,6 +283,20 @@ class Channel:
         self._closing = True
         if not self._queue:
             self._close(None)
+
+    def _peer_gone(self) -> None:
+        """A write found the peer gone. What it wrote before going still counts (the
+        replies its side sent, say "accepted"): read it from the loop, in order, then
+        close. Sending stops now."""
+        self._closing = True
+        if self._writing:
+            self._writing = False
+            self._loop.remove_writer(self._sock.fileno())
+        self._loop.call_soon(self._read_rest)
+
+    def _read_rest(self) -> None:
+        self.read_to_end()
+        self._close(None)
 
     def read_to_end(self) -> None:
         """Read what the peer has written so far, now (up to EOF for a dead peer)."""

@@ -44,6 +44,7 @@ from .._address import is_ip
 from ..errors import system_error
 from ..process import process
 from ._ipc import Endpoint
+from .framing import encode
 from .worker import Worker
 
 __all__ = ["ChildWorker", "cluster_listen", "setup_worker"]
@@ -466,8 +467,8 @@ async def cluster_bind(sock: Any, ip: str, port: int) -> _socket.socket:
 
 
 # the acknowledgement of a handed connection, up to its own seq
-_ACCEPTED = b'{"cmd":"NODE_CLUSTER","ack":%d,"accepted":true,"seq":'
-_REFUSED = b'{"cmd":"NODE_CLUSTER","ack":%d,"accepted":false,"seq":'
+_ACCEPTED = b'{"cmd":"NODE_CLUSTER","ack":%s,"accepted":true,"seq":'
+_REFUSED = b'{"cmd":"NODE_CLUSTER","ack":%s,"accepted":false,"seq":'
 
 
 def _on_newconn(msg: dict[str, Any], handle: Any) -> None:
@@ -475,17 +476,25 @@ def _on_newconn(msg: dict[str, Any], handle: Any) -> None:
     server = _rr.get(str(msg.get("key")))
     accepted = server is not None and handle is not None
     ack = msg.get("seq")
-    if type(ack) is int:
-        head = _ACCEPTED if accepted else _REFUSED
-        _endpoint.request_frame(head % ack, b"}\n")
-    else:
-        _endpoint.request({"ack": ack, "accepted": accepted})
+    ack_bytes = b"%d" % ack if type(ack) is int else encode(ack)[:-1]
     if not accepted:
+        _endpoint.request_frame(_REFUSED % ack_bytes, b"}\n")
         if handle is not None:
             os.close(handle[1])
         return
     sock = _socket.socket(fileno=handle[1])
-    runtime.get_loop().create_task(_adopt(server, sock))
+
+    def sent(err: BaseException | None) -> None:
+        # The connection is touched only once "accepted" is in the kernel: the primary
+        # then reads it even if this process dies at once. Had it died with the answer
+        # still queued here, the primary would hand the connection to another worker
+        # while this one had begun to serve it.
+        if err is None:
+            runtime.get_loop().create_task(_adopt(server, sock))
+        else:
+            sock.close()
+
+    _endpoint.request_frame(_ACCEPTED % ack_bytes, b"}\n", None, None, sent)
 
 
 async def _adopt(server: Any, sock: _socket.socket) -> None:

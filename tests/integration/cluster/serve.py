@@ -58,13 +58,18 @@ if cluster.is_primary:
             out(ev="ready")
 
     cluster.on("listening", on_listening)
-    cluster.on("fork", lambda w: out(ev="fork", id=w.id))
+    cluster.on("fork", lambda w: out(ev="fork", id=w.id, t=time.monotonic()))
     cluster.on("online", lambda w: out(ev="online", id=w.id))
     cluster.on("disconnect", lambda w: out(ev="disconnect", id=w.id))
     cluster.on(
         "exit",
         lambda w, code, sig: out(
-            ev="exit", id=w.id, code=code, signal=sig, asked=w.exited_after_disconnect
+            ev="exit",
+            id=w.id,
+            code=code,
+            signal=sig,
+            asked=w.exited_after_disconnect,
+            t=time.monotonic(),
         ),
     )
     cluster.on("message", lambda w, m, h: out(ev="message", id=w.id, msg=m))
