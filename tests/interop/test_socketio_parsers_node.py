@@ -178,12 +178,30 @@ def test_socketio_bad_text_refused_by_js_too(js: JSParsers, bad: str) -> None:
 # integer-like keys, which JavaScript puts first: other text, and other attachment numbers
 @example(sio.Packet(sio.EVENT, ["e", {"b": 1, "0": 2.5, "": [None]}], "/chat", 3))
 @example(sio.Packet(sio.EVENT, ["e", {"x": b"\x01", "7": b"\x02"}], "/", None))
+@example(sio.Packet(sio.EVENT, ["e", *[b""] * 11], "/", None))
 def test_socketio_generated_events_match_js(js: JSParsers, packet: sio.Packet) -> None:
     if "$bin" in json.dumps(wrap(packet.data)).replace('{"$bin"', ""):
         return
     if "_placeholder" in json.dumps(wrap(packet.data)):
         return
+    if _count_binary(packet.data) > 10:
+        # both decoders refuse more than 10 attachments (socket.io-parser's maxAttachments)
+        ours = sio.encode(packet)
+        assert js.ask(op="sio_decode", messages=wrap(ours))["error"] == "too many attachments"
+        with pytest.raises(sio.SocketIOParseError, match="too many attachments"):
+            sio.Decoder().add(ours[0])
+        return
     check_sio(js, packet)
+
+
+def _count_binary(v: Any) -> int:
+    if isinstance(v, bytes):
+        return 1
+    if isinstance(v, list):
+        return sum(_count_binary(x) for x in v)
+    if isinstance(v, dict):
+        return sum(_count_binary(x) for x in v.values())
+    return 0
 
 
 def _split(messages: list[Any]) -> tuple[str, Any]:
