@@ -658,8 +658,12 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
             if not process.listener_count("beforeExit"):
                 return
             guarded(None, process.emit, "beforeExit", process.exit_code)
+            # Node asks whether the loop is alive right after the emit: work the listeners
+            # started counts even when it is already done once the turn below has run (a
+            # short timer on a slow machine), and then 'beforeExit' comes again.
+            alive = loop_state(loop).busy()
             await asyncio.sleep(0)
-            if not loop_state(loop).busy():
+            if not alive and not loop_state(loop).busy():
                 return
 
     def on_sigint() -> None:

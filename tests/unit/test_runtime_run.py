@@ -160,6 +160,25 @@ def test_before_exit_listeners_may_start_new_work_and_exit_gets_the_exit_code() 
     assert seen == [("beforeExit", 3), "more work", ("beforeExit", 3), ("exit", 3)]
 
 
+def test_work_a_before_exit_listener_started_counts_even_when_already_done() -> None:
+    # The listener is slow: its 1 ms timer is due before the loop turns again, so the
+    # timer has fired by the time the loop is asked again. Node asks right after the emit
+    # (the timer was pending then), so 'beforeExit' comes a second time.
+    seen: list[Any] = []
+
+    def before_exit(code: int) -> None:
+        seen.append("beforeExit")
+        if len(seen) == 1:
+            timers.set_timeout(seen.append, 0.001, "more work")
+            until = time.monotonic() + 0.02
+            while time.monotonic() < until:  # a listener that takes its time
+                pass
+
+    process.on("beforeExit", before_exit)
+    nodish.run()
+    assert seen == ["beforeExit", "more work", "beforeExit"]
+
+
 def test_process_exit_from_a_callback_ends_run_with_that_code() -> None:
     seen: list[Any] = []
     process.on("exit", lambda code: seen.append(code))
