@@ -231,11 +231,20 @@ async def test_nodish_client_against_node_server() -> None:
     up = next_event(req, "upgrade")
     req.end()
     res, sock, head = await wait_for(up)
-    got = head
+    # one listener for the whole exchange: a listener re-added per chunk would miss a
+    # chunk that arrives before the awaiting task runs again
+    chunks = [head]
+    echoed = asyncio.get_running_loop().create_future()
+
+    def on_data(data: bytes) -> None:
+        chunks.append(data)
+        if b"".join(chunks).endswith(b"ping") and not echoed.done():
+            echoed.set_result(None)
+
+    sock.on("data", on_data)
     sock.write(b"ping")
-    while not got.endswith(b"ping"):
-        got += (await wait_for(next_event(sock, "data")))[0]
-    assert res.status_code == 101 and got == b"head:ping"
+    await wait_for(echoed)
+    assert res.status_code == 101 and b"".join(chunks) == b"head:ping"
     sock.end()
     agent.destroy()
     await node.send({})
