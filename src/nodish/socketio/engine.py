@@ -297,7 +297,7 @@ class EngineServer(EventEmitter):
         # close_timeout: the HTTP server is going away too
         self.closing = True
         for session in list(self.clients.values()):
-            session.close(True)
+            session.close(True, force=True)
         if self._wss is not None:
             runtime.guarded(self._wss, self._wss.close)
             self._wss = None

@@ -256,6 +256,8 @@ class EngineSocket(EventEmitter):
         (Engine.IO's rule) unless ``force``: the session then ends at once.
         """
         if self.ready_state != "open":
+            if force and self.ready_state == "closing":
+                self._on_close("forced close")  # the server goes away: no waiting for a poll
             return
         self.ready_state = "closing"
         if self._buffer and not discard:
