@@ -91,8 +91,10 @@ def create_server(
     ``reject_unauthorized`` (True), ``alpn_protocols`` or ``alpn_callback``,
     ``sni_callback(servername) -> SecureContext | dict | None``, ``min_version``
     (``'TLSv1.2'``), ``max_version``, ``ciphers``, ``session_timeout``,
+    ``ticket_keys`` (48 bytes, shared by servers that resume each other's sessions),
     ``handshake_timeout`` (120 s), ``secure_context``, and net.Server's options.
-    A wrong passphrase or a key that does not match its certificate raises here.
+    A wrong passphrase, a key that does not match its certificate or ticket keys that
+    are not 48 bytes raise here.
     """
     return Server(secure_connection_listener, **options)
 

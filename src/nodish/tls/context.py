@@ -20,16 +20,21 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import pkcs12
 from OpenSSL import SSL, crypto
 
 from .. import certs
 from ..errors import (
     ERR_INVALID_ARG_TYPE,
+    ERR_INVALID_ARG_VALUE,
+    ERR_METHOD_NOT_IMPLEMENTED,
     ERR_TLS_INVALID_PROTOCOL_VERSION,
     ERR_TLS_PROTOCOL_VERSION_CONFLICT,
     NodeError,
 )
+from . import _openssl
 
 __all__ = [
     "DEFAULT_CIPHERS",
@@ -156,6 +161,42 @@ def alpn_list(value: Any, name: str) -> list[bytes] | None:
     return out
 
 
+def check_ticket_keys(value: Any, name: str) -> bytes:
+    """Node's ``ticketKeys`` rule: a bytes-like object of exactly 48 bytes, else
+    ``ERR_INVALID_ARG_TYPE`` / ``ERR_INVALID_ARG_VALUE``, raised at once."""
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise ERR_INVALID_ARG_TYPE(
+            name, "an instance of bytes, bytearray or memoryview", type(value).__name__
+        )
+    keys = bytes(value)
+    if len(keys) != 48:
+        kind = "property" if "." in name else "argument"
+        raise ERR_INVALID_ARG_VALUE(
+            message=f"The {kind} '{name}' must be exactly 48 bytes. Received {len(keys)}"
+        )
+    return keys
+
+
+def ticket_keys_unavailable() -> BaseException | None:
+    """``ERR_METHOD_NOT_IMPLEMENTED`` with the reason ticket keys cannot be set here."""
+    why = _openssl.reason(_openssl.TICKET_FUNCTION)
+    return None if why is None else _no_ticket_keys(why)
+
+
+def _no_ticket_keys(why: str) -> BaseException:
+    return ERR_METHOD_NOT_IMPLEMENTED(message=f"Ticket keys are not implemented here: {why}")
+
+
+def openssl_ticket_keys(keys: bytes) -> bytes:
+    """OpenSSL's 80 bytes of ticket keys from Node's 48: the key name is the first 16
+    bytes (as in Node), the HMAC-SHA256 secret and the AES-256 key are HKDF-SHA256 of
+    the other 32 (OpenSSL wants 32 bytes each where Node's layout has 16). The same 48
+    bytes give the same 80 everywhere, so nodish servers given the same ``ticket_keys``
+    resume each other's sessions."""
+    secret = HKDF(hashes.SHA256(), 64, salt=None, info=b"nodish ticket keys").derive(keys[16:])
+    return keys[:16] + secret
+
+
 def _version(value: str | None, which: str, default: str) -> int:
     name = default if value is None else value
     if name not in _VERSIONS:
@@ -169,7 +210,16 @@ class SecureContext:
     ``context`` is the pyOpenSSL ``Context``; :func:`create_secure_context` builds one.
     """
 
-    __slots__ = ("alpn", "ca_certs", "cert_chain", "context", "is_server", "key", "options")
+    __slots__ = (
+        "alpn",
+        "ca_certs",
+        "cert_chain",
+        "context",
+        "is_server",
+        "key",
+        "options",
+        "ticket_keys",
+    )
 
     def __init__(self, options: dict[str, Any], *, is_server: bool) -> None:
         self.options = options
@@ -178,7 +228,26 @@ class SecureContext:
         self.cert_chain: list[x509.Certificate] = []
         self.ca_certs: list[x509.Certificate] | None = None
         self.alpn: list[bytes] | None = None
+        self.ticket_keys: bytes | None = None
+        keys = options.get("ticket_keys")
+        if keys is not None:
+            keys = check_ticket_keys(keys, "options.ticket_keys")
+            missing = ticket_keys_unavailable()
+            if missing is not None:
+                raise missing
         self.context = self._build(options)
+        if keys is not None:
+            self.use_ticket_keys(keys)
+
+    def use_ticket_keys(self, keys: bytes) -> None:
+        """Encrypt and accept session tickets with Node-style 48-byte ``keys`` from now
+        on (tickets made under other keys are no longer resumed). Raises
+        ``ERR_METHOD_NOT_IMPLEMENTED`` when OpenSSL's call cannot be reached here."""
+        try:
+            _openssl.set_ticket_keys(self.context, openssl_ticket_keys(keys))
+        except _openssl.UnavailableError as exc:
+            raise _no_ticket_keys(str(exc)) from None
+        self.ticket_keys = keys
 
     def _build(self, o: dict[str, Any]) -> SSL.Context:
         ctx = SSL.Context(SSL.TLS_SERVER_METHOD if self.is_server else SSL.TLS_CLIENT_METHOD)
@@ -276,7 +345,8 @@ class SecureContext:
 
 def create_secure_context(options: dict[str, Any] | None = None, **kwargs: Any) -> SecureContext:
     """Node's ``tls.createSecureContext``: ``key``, ``cert``, ``ca``, ``passphrase``,
-    ``pfx``, ``ciphers``, ``min_version``, ``max_version``, ``session_timeout``.
+    ``pfx``, ``ciphers``, ``min_version``, ``max_version``, ``session_timeout``,
+    ``ticket_keys`` (48 bytes).
 
     The context works for servers and clients alike (``is_server=False`` for a client-
     only context). Bad options raise here: ``ERR_OSSL_BAD_DECRYPT`` (wrong passphrase),

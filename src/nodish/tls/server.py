@@ -4,8 +4,17 @@ Each accepted socket starts its handshake at once. The server owns what is share
 its connections: the :class:`SecureContext` (replaced by ``set_secure_context`` for new
 connections while old ones carry on), the client-certificate policy
 (``request_cert``/``reject_unauthorized``), SNI (``sni_callback`` and ``add_context``),
-ALPN (``alpn_protocols`` or ``alpn_callback``), the handshake deadline, and the events
-``'secureConnection'``, ``'tlsClientError'`` and ``'keylog'``.
+ALPN (``alpn_protocols`` or ``alpn_callback``), the handshake deadline, the session
+ticket keys, and the events ``'secureConnection'``, ``'tlsClientError'`` and ``'keylog'``.
+
+Ticket keys (Node's 48 bytes: ``ticket_keys``, ``get_ticket_keys``, ``set_ticket_keys``)
+belong to the server, not to one context: every context it serves from (the main one,
+a ``set_secure_context`` replacement, SNI contexts) is given them before its next
+connection, so a certificate reload keeps sessions resumable, and servers given the
+same keys resume each other's sessions. Without ``ticket_keys`` the server makes 48
+random bytes (as Node does). Where OpenSSL's ticket-key call cannot be reached
+(see ``_openssl``), servers keep OpenSSL's own random keys per context and the three
+ticket-key entry points raise ``ERR_METHOD_NOT_IMPLEMENTED``.
 
 OpenSSL callbacks (SNI, ALPN, keylog) are installed on a context the first time a
 connection uses it; pyOpenSSL forbids changing a context once it has served one.
@@ -13,15 +22,23 @@ connection uses it; pyOpenSSL forbids changing a context once it has served one.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 from OpenSSL import SSL
 
 from .. import runtime
-from ..errors import ERR_INVALID_ARG_TYPE, ERR_METHOD_NOT_IMPLEMENTED
+from ..errors import ERR_INVALID_ARG_TYPE
 from ..net.server import Server as NetServer
-from .context import SecureContext, alpn_list, as_context, create_secure_context
+from .context import (
+    SecureContext,
+    alpn_list,
+    as_context,
+    check_ticket_keys,
+    create_secure_context,
+    ticket_keys_unavailable,
+)
 from .identity import _check, _split_host
 from .socket import TLSSocket
 
@@ -37,6 +54,7 @@ _CONTEXT_KEYS = (
     "min_version",
     "max_version",
     "session_timeout",
+    "ticket_keys",
 )
 
 
@@ -53,6 +71,7 @@ class Server(NetServer):
         "_request_cert",
         "_secure_context",
         "_sni_callback",
+        "_ticket_keys",
     )
 
     def __init__(
@@ -74,10 +93,6 @@ class Server(NetServer):
         high_water_mark: int | None = None,
         **context_options: Any,
     ) -> None:
-        if "ticket_keys" in context_options:
-            # OpenSSL's ticket-key call (SSL_CTX_set_tlsext_ticket_keys) is not reachable
-            # through pyOpenSSL: refuse rather than ignore. Each context has random keys.
-            raise ERR_METHOD_NOT_IMPLEMENTED("ticket_keys")
         unknown = set(context_options) - set(_CONTEXT_KEYS)
         if unknown:
             raise TypeError(f"tls.Server got unknown options: {', '.join(sorted(unknown))}")
@@ -99,7 +114,17 @@ class Server(NetServer):
             keep_alive_initial_delay=keep_alive_initial_delay,
             high_water_mark=high_water_mark,
         )
-        self._secure_context = secure_context or create_secure_context(context_options)
+        keys = context_options.get("ticket_keys")
+        if secure_context is None:
+            secure_context = create_secure_context(context_options)
+        elif keys is not None:
+            secure_context.use_ticket_keys(check_ticket_keys(keys, "options.ticket_keys"))
+        # A context shared with another server keeps the keys it already has.
+        self._ticket_keys = secure_context.ticket_keys
+        if self._ticket_keys is None and ticket_keys_unavailable() is None:
+            self._ticket_keys = os.urandom(48)
+            secure_context.use_ticket_keys(self._ticket_keys)
+        self._secure_context = secure_context
         self._request_cert = request_cert
         self._reject_unauthorized = reject_unauthorized
         self._alpn = alpn_list(alpn_protocols, "options.alpn_protocols") or None
@@ -116,9 +141,30 @@ class Server(NetServer):
     def set_secure_context(self, options: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """Replace the certificate, key and settings for *new* connections (Node's
         ``setSecureContext``); connections already open keep theirs. Bad options raise
-        here and leave the old context in place."""
+        here and leave the old context in place. The server's ticket keys carry over
+        (sessions stay resumable) unless ``ticket_keys`` is given."""
         opts = dict(options or {}, **kwargs)
-        self._secure_context = create_secure_context(opts)
+        ctx = create_secure_context(opts)
+        if ctx.ticket_keys is None and self._ticket_keys is not None:
+            ctx.use_ticket_keys(self._ticket_keys)
+        self._ticket_keys = ctx.ticket_keys
+        self._secure_context = ctx
+
+    def get_ticket_keys(self) -> bytes:
+        """The 48 bytes of session ticket keys in use (Node's ``getTicketKeys``)."""
+        if self._ticket_keys is None:
+            missing = ticket_keys_unavailable()
+            assert missing is not None
+            raise missing
+        return self._ticket_keys
+
+    def set_ticket_keys(self, keys: bytes | bytearray | memoryview) -> None:
+        """Encrypt session tickets with these 48 bytes from now on (Node's
+        ``setTicketKeys``): sessions issued under the old keys are no longer resumed;
+        servers with the same keys resume each other's sessions."""
+        keys = check_ticket_keys(keys, "keys")
+        self._secure_context.use_ticket_keys(keys)
+        self._ticket_keys = keys
 
     def add_context(self, hostname: str, context: SecureContext | dict[str, Any]) -> None:
         """Serve ``context`` to clients asking for ``hostname`` by SNI (``*`` wildcards)."""
@@ -139,6 +185,9 @@ class Server(NetServer):
         )
 
     def _configure(self, sc: SecureContext, *, first: bool) -> None:
+        keys = self._ticket_keys
+        if keys is not None and sc.ticket_keys is not keys:
+            sc.use_ticket_keys(keys)
         if id(sc) in self._configured:
             return
         ctx = sc.context
