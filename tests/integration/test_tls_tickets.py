@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from tests.helpers import next_event, wait_event, wait_for
+from tests.integration.test_https import handler
 from tests.integration.test_tls import echo_server
 from tests.tls_fixtures import pki
 
-from nodish import errors, https, tls
+from nodish import errors, https, net, tls
+from nodish.stream import consumers
 from nodish.tls import _openssl
 from nodish.tls.context import openssl_ticket_keys
 
@@ -129,6 +131,36 @@ async def test_the_keys_reach_openssl_derived_the_same_everywhere() -> None:
     assert raw == _openssl.get_ticket_keys(ctx.context) == openssl_ticket_keys(keys)
     assert raw[:16] == keys[:16] and len(raw) == _openssl.TICKET_KEY_LENGTH
     assert https.create_server(ticket_keys=keys, **pki().server_options()).get_ticket_keys() == keys
+
+
+async def test_https_agent_resumes_across_a_balancer_in_front_of_two_servers() -> None:
+    """The deployment ``ticket_keys`` exist for: a TCP round-robin balancer in front of
+    two HTTPS servers; the Agent's cached session resumes on either."""
+    keys = os.urandom(48)
+    backends, reused = [], []
+    for i in range(2):
+        server = https.create_server(handler, ticket_keys=keys, **pki().server_options())
+        server.on("secureConnection", lambda s, i=i: reused.append((i, s.is_session_reused())))
+        await server.listen(0, "127.0.0.1")
+        backends.append(server)
+    turn = iter(range(100))
+
+    def forward(client) -> None:
+        upstream = net.connect(backends[next(turn) % 2].address().port, "127.0.0.1")
+        client.pipe(upstream)
+        upstream.pipe(client)
+        client.on("close", lambda *_: upstream.destroy())
+        upstream.on("close", lambda *_: client.destroy())
+
+    balancer = net.create_server(forward)
+    await balancer.listen(0, "127.0.0.1")
+    agent = https.Agent(keep_alive=False, ca=pki().ca.cert_pem)
+    for _ in range(4):
+        res = await https.get(f"https://localhost:{balancer.address().port}/", agent=agent)
+        assert await consumers.text(res) == "GET / anonymous 0"
+    assert reused == [(0, False), (1, True), (0, True), (1, True)]
+    agent.destroy()
+    await close(balancer, *backends)
 
 
 @pytest.mark.parametrize(
