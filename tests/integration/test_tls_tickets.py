@@ -81,6 +81,22 @@ async def test_different_keys_make_a_full_handshake(version) -> None:
     await close(a, b, c)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_forged_ticket_makes_a_full_handshake_and_the_server_serves_on(version) -> None:
+    keys = os.urandom(48)
+    a = await echo_server(ticket_keys=keys, max_version=version)
+    same_name = await echo_server(ticket_keys=keys[:16] + os.urandom(32), max_version=version)
+    session = await new_session(a)
+    # The ticket inside the session starts with the key name (keys[:16]), then the IV,
+    # the encrypted session and the HMAC: flip a bit of the encrypted part.
+    at = session.index(keys[:16]) + 40
+    forged = session[:at] + bytes([session[at] ^ 1]) + session[at + 1 :]
+    assert not await resumes(a, forged)
+    assert not await resumes(same_name, session)  # the name matches, the HMAC does not
+    assert await resumes(a, session)
+    await close(a, same_name)
+
+
 async def test_set_ticket_keys_rotates() -> None:
     old, new = os.urandom(48), os.urandom(48)
     a = await echo_server(ticket_keys=old)
@@ -108,6 +124,24 @@ async def test_set_secure_context_keeps_the_keys_unless_given() -> None:
     assert a.get_ticket_keys() == other
     assert not await resumes(a, session)
     await close(a)
+
+
+async def test_a_shared_secure_context_shares_its_keys() -> None:
+    keys = os.urandom(48)
+    given = tls.create_secure_context(pki().server_options(), ticket_keys=keys)
+    a = await echo_server(secure_context=given)
+    assert a.get_ticket_keys() == given.ticket_keys == keys
+    shared = tls.create_secure_context(pki().server_options())
+    b = await echo_server(secure_context=shared)  # random keys, set on the context
+    c = await echo_server(secure_context=shared)  # the context's keys, not new ones
+    assert b.get_ticket_keys() == c.get_ticket_keys() == shared.ticket_keys
+    assert await resumes(c, await new_session(b))
+    other = os.urandom(48)
+    d = await echo_server(
+        secure_context=tls.create_secure_context(pki().server_options()), ticket_keys=other
+    )
+    assert d.get_ticket_keys() == other
+    await close(a, b, c, d)
 
 
 async def test_sni_contexts_get_the_servers_keys() -> None:
