@@ -1,80 +1,17 @@
 """Faults in a cluster: killed, crashing, blocked and misbehaving workers; graceful
-stop and rolling reload. The primary always survives; connections fail alone."""
+stop. The primary always survives; connections fail alone. (Rolling reloads:
+test_cluster_reload.py.)"""
 
 from __future__ import annotations
 
 import collections
-import concurrent.futures
-import http.client
 import os
 import select
 import signal
-import threading
 import time
 
 import pytest
-from tests.integration.cluster_harness import Primary, fetch, free_port
-
-
-class Load:
-    """Short connections from ``concurrency`` threads until stopped (or ``total``)."""
-
-    def __init__(self, port: int, concurrency: int = 4, total: int | None = None) -> None:
-        self.port = port
-        self.total = total
-        self.done = 0
-        self.failed: list[str] = []
-        self.by_pid: collections.Counter[int] = collections.Counter()
-        self.by_worker: collections.Counter[int] = collections.Counter()
-        self._lock = threading.Lock()
-        self._progress = threading.Condition(self._lock)
-        self._stop = threading.Event()
-        self._started = 0
-        self._pool = concurrent.futures.ThreadPoolExecutor(concurrency)
-        self._futures = [self._pool.submit(self._run, i) for i in range(concurrency)]
-
-    def _next(self) -> bool:
-        with self._lock:
-            if self._stop.is_set() or (self.total is not None and self._started >= self.total):
-                return False
-            self._started += 1
-            return True
-
-    def _one(self, i: int) -> tuple[int, int]:
-        """One request from thread ``i``: the answering worker's ``(id, pid)``."""
-        return fetch(self.port, timeout=5)
-
-    def _reset(self, i: int) -> None:
-        """Thread ``i`` failed a request, or is done: drop what it keeps open."""
-
-    def _run(self, i: int) -> None:
-        while self._next():
-            try:
-                wid, pid = self._one(i)
-            except (OSError, ValueError, AssertionError, http.client.HTTPException) as exc:
-                with self._lock:
-                    self.failed.append(type(exc).__name__ + ":" + str(exc)[:60])
-                self._reset(i)
-            else:
-                with self._lock:
-                    self.by_pid[pid] += 1
-                    self.by_worker[wid] += 1
-            with self._lock:
-                self.done += 1
-                self._progress.notify_all()
-        self._reset(i)
-
-    def until(self, n: int, timeout: float = 20) -> None:
-        with self._progress:
-            if not self._progress.wait_for(lambda: self.done >= n, timeout):
-                raise TimeoutError(f"load stuck at {self.done}")
-
-    def stop(self, now: bool = True) -> None:
-        if now:
-            self._stop.set()
-        for f in self._futures:
-            f.result(timeout=30)
-        self._pool.shutdown()
+from tests.integration.cluster_harness import Load, Primary, fetch
 
 
 @pytest.mark.parametrize("mode", ["rr", "none"])
@@ -190,108 +127,6 @@ def test_sigterm_or_sigint_to_the_primary_stops_every_worker_gracefully(sig: int
         exits = [p.event(lambda e: e["ev"] == "exit") for _ in "12"]
         assert all(e["code"] == 0 and e["asked"] for e in exits), exits
         assert p.proc.wait(10 * p.factor) == 128 + sig
-
-
-@pytest.mark.parametrize("mode", ["rr", "none", "reuse_port"])
-def test_rolling_reload_twice_under_load_replaces_every_pid(mode: str) -> None:
-    port = free_port()
-    with Primary(mode, "--port", str(port)) as p:
-        p.ready()
-        first = {e["pid"] for e in p.events if e["ev"] == "listening"}
-        load = Load(port, concurrency=4)
-        load.until(100)
-        for _ in range(2):
-            p.command(cmd="reload")
-            assert p.event(lambda e: e["ev"] == "reloaded", timeout=30)["err"] is None
-        load.until(load.done + 100)
-        load.stop()
-        p.command(cmd="workers")
-        now = set(p.event(lambda e: e["ev"] == "workers")["pids"])
-        assert len(now) == 2 and not now & first
-        if mode == "reuse_port":
-            # the kernel may route a connection to a closing SO_REUSEPORT socket:
-            # those are reset (documented); they stay rare
-            assert len(load.failed) <= 10, load.failed
-        else:
-            assert load.failed == [], load.failed
-
-
-class HttpLoad(Load):
-    """HTTP GETs: even threads on keep-alive connections, odd ones on a new connection
-    each. A keep-alive client retries a GET once when the server closed the reused
-    connection before answering (what Node's Agent, browsers and urllib3 do: the
-    request never reached a handler); any other failure counts."""
-
-    def __init__(self, port: int, threads: int = 2) -> None:
-        self.conns: dict[int, http.client.HTTPConnection] = {}
-        super().__init__(port, concurrency=2 * threads)
-
-    def _get(self, conn: http.client.HTTPConnection) -> tuple[int, int]:
-        conn.request("GET", "/")
-        resp = conn.getresponse()
-        body = resp.read()
-        assert resp.status == 200, resp.status
-        wid, pid = body.split()
-        return int(wid), int(pid)
-
-    def _one(self, i: int) -> tuple[int, int]:
-        conn = self.conns.get(i)
-        if conn is None:
-            conn = self.conns[i] = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-            answer = self._get(conn)
-        else:
-            try:
-                answer = self._get(conn)
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self._reset(i)  # a stale keep-alive connection: retry once on a new one
-                conn = self.conns[i] = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                answer = self._get(conn)
-        if i % 2:
-            self._reset(i)
-        return answer
-
-    def _reset(self, i: int) -> None:
-        conn = self.conns.pop(i, None)
-        if conn is not None:
-            conn.close()
-
-
-@pytest.mark.parametrize("mode", ["rr", "none"])
-def test_rolling_reload_twice_under_http_keep_alive_and_short_requests_fails_none(
-    mode: str,
-) -> None:
-    with Primary(mode, "--http") as p:
-        ready = p.ready()
-        first = {e["pid"] for e in p.events if e["ev"] == "listening"}
-        load = HttpLoad(ready.port)
-        load.until(200)
-        for _ in range(2):
-            p.command(cmd="reload", timeout=10)
-            assert p.event(lambda e: e["ev"] == "reloaded", timeout=30)["err"] is None
-            load.until(load.done + 200)
-        load.stop()
-        p.command(cmd="workers")
-        now = set(p.event(lambda e: e["ev"] == "workers")["pids"])
-    assert len(now) == 2 and not now & first
-    assert load.failed == [], load.failed[:5]
-    # the replacements served: requests reached pids that were not there at first
-    assert set(load.by_pid) - first
-
-
-def test_reload_signal_replaces_the_workers_one_at_a_time() -> None:
-    with Primary("rr", "--reload-signal", "SIGHUP") as p:
-        ready = p.ready()
-        p.proc.send_signal(signal.SIGHUP)
-        order = []
-        while len([e for e in order if e[0] == "exit"]) < 2:
-            e = p.event(
-                lambda e: e["ev"] == "exit" or (e["ev"] == "listening" and e["id"] > 2),
-                timeout=30,
-            )
-            order.append((e["ev"], e["id"]))
-        # a replacement listens before each old worker goes, one worker at a time
-        assert order == [("listening", 3), ("exit", 1), ("listening", 4), ("exit", 2)]
-        assert {fetch(ready.port)[0] for _ in range(4)} == {3, 4}
 
 
 def test_workers_exit_when_the_primary_is_killed() -> None:

@@ -16,7 +16,8 @@ time it listens, binds, sends or adds a ``'message'`` listener there.
 bound socket (``SCHED_NONE``: the worker listens on it and accepts one connection per
 wake-up, so that a burst spreads over the workers) or a ``sockname`` (``SCHED_RR``: the
 server then receives each connection as a ``newconn`` message with its descriptor,
-acknowledges it and adopts it). Every
+checks that the descriptor's peer is the one the primary accepted, acknowledges it and
+adopts it; a descriptor from another peer is logged and closed, never served). Every
 server's ``'listening'`` is reported to the primary, so its ``'listening'`` event and
 rolling reloads work in every mode.
 
@@ -469,6 +470,22 @@ async def cluster_bind(sock: Any, ip: str, port: int) -> _socket.socket:
 # the acknowledgement of a handed connection, up to its own seq
 _ACCEPTED = b'{"cmd":"NODE_CLUSTER","ack":%s,"accepted":true,"seq":'
 _REFUSED = b'{"cmd":"NODE_CLUSTER","ack":%s,"accepted":false,"seq":'
+_MISMATCH = b'{"cmd":"NODE_CLUSTER","ack":%s,"accepted":false,"mismatch":true,"seq":'
+
+
+def _peer_mismatch(sock: _socket.socket, peer: Any) -> str | None:
+    """What is wrong with a handed connection whose ``accept()`` in the primary gave
+    ``peer`` (``[host, port]``), or None when it is that connection (or cannot tell:
+    no peer sent, or the client already reset it)."""
+    if type(peer) is not list or len(peer) != 2:
+        return None
+    try:
+        name = sock.getpeername()
+    except OSError:
+        return None
+    if name[0] == peer[0] and name[1] == peer[1]:
+        return None
+    return f"handed as the connection from {peer[0]}:{peer[1]}, is from {name[0]}:{name[1]}"
 
 
 def _on_newconn(msg: dict[str, Any], handle: Any) -> None:
@@ -483,6 +500,16 @@ def _on_newconn(msg: dict[str, Any], handle: Any) -> None:
             os.close(handle[1])
         return
     sock = _socket.socket(fileno=handle[1])
+    wrong = _peer_mismatch(sock, msg.get("peer"))
+    if wrong is not None:
+        # the descriptor is not the connection the primary meant: serving it could
+        # answer a client that another worker serves too
+        runtime.logger.error(
+            "cluster: worker %s: connection %s; closed", getattr(_worker, "id", "?"), wrong
+        )
+        sock.close()
+        _endpoint.request_frame(_MISMATCH % ack_bytes, b"}\n")
+        return
 
     def sent(err: BaseException | None) -> None:
         # The connection is touched only once "accepted" is in the kernel: the primary

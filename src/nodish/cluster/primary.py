@@ -21,7 +21,12 @@ shares one port. Under ``SCHED_RR`` a :class:`RoundRobinHandle` listens in the p
 accepts in batches until ``EAGAIN`` and hands each connection to the next free worker
 (``newconn``). Node keeps one unacknowledged connection per worker; we allow
 ``WINDOW`` (8) to a worker that acknowledges promptly, which hides the acknowledgement's
-round trip, and none more to a worker that does not (its loop is stuck). A worker
+round trip, and none more to a worker that does not (its loop is stuck). Each
+``newconn`` carries the peer address ``accept()`` returned; the worker compares it with
+its descriptor's ``getpeername()`` and, should they differ (a descriptor paired with
+the wrong message), logs both, closes its copy and answers ``mismatch``: that
+connection is then dropped here too, never handed again, so no connection is ever
+served twice. A worker
 that refuses (it is closing) gets the connection redistributed. A worker that dies with a
 connection in flight has it redistributed as well. The accept queue is bounded: past
 ``MAX_PENDING`` unhanded connections the primary stops accepting, and the kernel's
@@ -647,7 +652,8 @@ class RoundRobinHandle:
         self.key = key
         self.all: dict[int, PrimaryWorker] = {}
         self.free: dict[int, PrimaryWorker] = {}
-        self.handles: deque[_socket.socket] = deque()
+        # accepted connections not handed yet, each with the end of its newconn frame
+        self.handles: deque[tuple[_socket.socket, bytes]] = deque()
         self.inflight: dict[int, list[tuple[_socket.socket, float]]] = {}
         # the newconn frame up to its seq: {"cmd":"NODE_HANDLE",...,"msg":{...,"seq":N}}
         self.newconn = (
@@ -691,7 +697,7 @@ class RoundRobinHandle:
         # it touches a connection, so a refused one was never served.
         if self.all:
             return False
-        for conn in self.handles:
+        for conn, _tail in self.handles:
             conn.close()
         self.handles.clear()
         if self.sock is not None:
@@ -707,7 +713,7 @@ class RoundRobinHandle:
             return
         while True:
             try:
-                conn, _addr = sock.accept()
+                conn, addr = sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -717,7 +723,7 @@ class RoundRobinHandle:
                 logger.error("cluster: accept failed: %s", exc)
                 self._pause()
                 return
-            self._distribute(conn)
+            self._distribute(conn, _newconn_tail(addr))
             if self.paused:
                 return
 
@@ -726,11 +732,11 @@ class RoundRobinHandle:
             self.paused = True
             self.loop.remove_reader(self.sock.fileno())
 
-    def _distribute(self, conn: _socket.socket) -> None:
+    def _distribute(self, conn: _socket.socket, tail: bytes) -> None:
         if self.sock is None:
             conn.close()  # every worker has left this port
             return
-        self.handles.append(conn)
+        self.handles.append((conn, tail))
         if len(self.handles) >= MAX_PENDING:
             self._pause()
         free = self.free
@@ -760,7 +766,7 @@ class RoundRobinHandle:
         if not self.handles:
             self.free[wid] = worker
             return
-        conn = self.handles.popleft()
+        conn, tail = self.handles.popleft()
         if self.paused and len(self.handles) < MAX_PENDING // 2 and self.sock is not None:
             self.paused = False
             self.loop.add_reader(self.sock.fileno(), self._accept)
@@ -776,19 +782,47 @@ class RoundRobinHandle:
                 del self.inflight[wid]
             if reply.get("accepted"):
                 conn.close()
+            elif reply.get("mismatch"):
+                # the worker received another connection than this one (it logged
+                # both and closed its copy): whoever holds this one may serve it, so
+                # it is not handed again
+                logger.error(
+                    "cluster: worker %d received another connection than the one from %s;"
+                    " both dropped",
+                    wid,
+                    _peer_name(conn),
+                )
+                conn.close()
             else:
                 # refused (the worker is closing that server) or never answered
-                self._distribute(conn)
+                self._distribute(conn, tail)
                 if reply.get("closed"):
                     return
             self._handoff(worker)
 
         worker.process.endpoint.request_frame(
-            self.newconn, b"}}\n", ("net.Native", conn.fileno()), acked
+            self.newconn, tail, ("net.Native", conn.fileno()), acked
         )
         if self._has_room(inflight) and wid in self.all and worker.process.connected:
             # room for one more: back at the end of the queue (turns stay round-robin)
             self.free[wid] = worker
+
+
+def _newconn_tail(addr: Any) -> bytes:
+    """The end of a newconn frame: the peer address ``accept()`` gave, which the worker
+    checks against the descriptor it receives (``getpeername()``), so that a
+    descriptor paired with the wrong message is never served."""
+    if type(addr) is tuple:
+        return b',"peer":["%s",%d]}}\n' % (addr[0].encode(), addr[1])
+    return b"}}\n"
+
+
+def _peer_name(conn: _socket.socket) -> str:
+    try:
+        host, port = conn.getpeername()[:2]
+    except OSError:
+        return "a peer now gone"
+    return f"{host}:{port}"
 
 
 # ---------------------------------------------------------------------- disconnect

@@ -5,9 +5,9 @@ wait for its ``'listening'``, then disconnect the old one (its servers stop taki
 connections and it exits once they have drained) and ``SIGKILL`` it if it has not
 exited within ``timeout`` seconds. Under ``SCHED_RR`` and ``SCHED_NONE`` the port is
 the primary's and never closes, so no connection is refused; under ``reuse_port`` the
-kernel may still route a connection to the old worker's socket between its
-``close()`` and its removal from the group, and that one is reset (the kernel's
-behaviour, not ours).
+kernel resets the connections it had queued on the old worker's socket when that
+closes (the kernel's behaviour, not ours; ``net.ipv4.tcp_migrate_req=1`` makes Linux
+5.14+ move them to another socket of the group instead).
 """
 
 from __future__ import annotations

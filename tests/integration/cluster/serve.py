@@ -31,6 +31,11 @@ parser.add_argument(
 parser.add_argument(
     "--garbage", action="store_true", help="worker 1 writes non-JSON on its channel"
 )
+parser.add_argument(
+    "--mismatch-first",
+    action="store_true",
+    help="worker 1 takes its first handed connection for another one",
+)
 opts = parser.parse_args()
 
 
@@ -140,6 +145,18 @@ else:
             nodish.process.send({"unblocked": cluster.worker.id})
 
     nodish.process.on("message", on_message)
+
+    if opts.mismatch_first and cluster.worker.id == 1:
+        from nodish.cluster import child
+
+        real_check = child._peer_mismatch
+        checked = []
+
+        def lying_check(sock, peer):
+            checked.append(peer)
+            return "made up by the test" if len(checked) == 1 else real_check(sock, peer)
+
+        child._peer_mismatch = lying_check
 
     def on_error(err):
         nodish.process.send({"error": err.code, "syscall": err.syscall})
