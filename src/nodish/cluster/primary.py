@@ -67,6 +67,7 @@ from ..errors import (
 from ..events import EventEmitter
 from ._ipc import Endpoint
 from .framing import encode
+from .output import WorkerOutput
 from .worker import ListeningAddress, Worker, emitter
 
 __all__ = ["RoundRobinHandle", "SharedHandle", "WorkerProcess", "fork", "setup_primary"]
@@ -159,10 +160,11 @@ def setup_primary(**options: Any) -> None:
     """Change the settings of later forks (Node's ``cluster.setupPrimary``).
 
     Keywords: ``exec`` (script path), ``module`` (run ``-m module`` instead),
-    ``args``, ``exec_argv`` (interpreter flags), ``cwd``, ``silent`` (workers' output
-    to ``/dev/null``), ``env`` (added to every worker's environment); beyond Node:
-    ``respawn``, ``heartbeat`` (seconds), ``reload_signal`` (``'SIGHUP'``),
-    ``stop_timeout`` (seconds a stopping worker gets before ``SIGKILL``).
+    ``args``, ``exec_argv`` (interpreter flags), ``cwd``, ``silent`` (workers' stdout
+    and stderr piped to the primary: ``worker.process.stdout``/``.stderr``), ``env``
+    (added to every worker's environment); beyond Node: ``respawn``, ``heartbeat``
+    (seconds), ``reload_signal`` (``'SIGHUP'``), ``stop_timeout`` (seconds a stopping
+    worker gets before ``SIGKILL``).
     The scheduling policy is frozen at the first call. ``'setup'`` follows on the
     next tick with the settings.
 
@@ -223,7 +225,8 @@ def _signame(num: int) -> str:
 class WorkerProcess(EventEmitter):
     """A worker's OS process as the primary sees it (the part of Node's
     ``ChildProcess`` a worker uses): ``pid``, ``exit_code``, ``signal_code``,
-    ``connected``, ``send()``, ``kill()``, ``disconnect()``."""
+    ``connected``, ``send()``, ``kill()``, ``disconnect()``; ``stdout`` and ``stderr``
+    (Readables of bytes) with ``setup_primary(silent=True)``, else None."""
 
     __slots__ = (
         "_endpoint",
@@ -234,12 +237,21 @@ class WorkerProcess(EventEmitter):
         "pid",
         "signal_code",
         "started",
+        "stderr",
+        "stdout",
     )
 
-    def __init__(self, popen: subprocess.Popen[bytes], sock: _socket.socket) -> None:
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        sock: _socket.socket,
+        output: tuple[WorkerOutput, WorkerOutput] | None = None,
+    ) -> None:
         super().__init__()
         self._popen = popen
         self.pid = popen.pid
+        self.stdout: WorkerOutput | None = output[0] if output else None
+        self.stderr: WorkerOutput | None = output[1] if output else None
         self.exit_code: int | None = None
         self.signal_code: str | None = None
         self.started = time.monotonic()
@@ -421,25 +433,37 @@ def _spawn(wid: int, env: dict[str, str] | None) -> PrimaryWorker:
         full_env["NODISH_CLUSTER_HEARTBEAT"] = repr(float(beat))
     else:
         full_env.pop("NODISH_CLUSTER_HEARTBEAT", None)
-    out = subprocess.DEVNULL if settings.get("silent") else None
+    # silent: a pipe each for stdout and stderr (read ends here, write ends the worker's)
+    pipes = (os.pipe(), os.pipe()) if settings.get("silent") else None
     try:
         popen = subprocess.Popen(
             _command(settings),
             env=full_env,
             cwd=settings.get("cwd"),
             pass_fds=(child.fileno(),),
-            stdout=out,
-            stderr=out,
+            stdout=pipes[0][1] if pipes else None,
+            stderr=pipes[1][1] if pipes else None,
             # Ctrl-C in a terminal reaches the primary alone, which then stops the
             # workers gracefully (they also exit on their own if the primary dies)
             start_new_session=True,
         )
     except BaseException:
         parent.close()
+        if pipes:
+            for fd in (*pipes[0], *pipes[1]):
+                os.close(fd)
         raise
     finally:
         child.close()
-    proc = WorkerProcess(popen, parent)
+    output = None
+    if pipes:
+        os.close(pipes[0][1])
+        os.close(pipes[1][1])
+        output = (
+            WorkerOutput(pipes[0][0], f"worker {wid}'s stdout"),
+            WorkerOutput(pipes[1][0], f"worker {wid}'s stderr"),
+        )
+    proc = WorkerProcess(popen, parent, output)
     worker = PrimaryWorker(wid, proc, env)
     proc.on("message", lambda msg, handle: worker.emit("message", msg, handle))
     proc.on("error", lambda err: _worker_error(worker, err))
