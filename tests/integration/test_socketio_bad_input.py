@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from tests.helpers import next_event, until, wait_event, wait_for
 
-from nodish import socketio
+from nodish import socketio, timers
 from nodish import ws as ws_mod
+from nodish.socketio import transports
 
 
 @asynccontextmanager
@@ -269,6 +270,30 @@ async def test_oversize_websocket_message_is_closed_with_1009() -> None:
         ws, _messages, closed = await ws_session(port)
         ws.send("4" + "x" * 5000)
         assert await wait_for(closed) == 1009
+        await good_client_served(port)
+
+
+async def test_a_websocket_client_that_does_not_read_is_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(transports, "MAX_BUFFERED", 1 << 20)
+    async with server() as (io, port, closed):
+        ws, messages, _ws_closed = await ws_session(port)
+        ws.send("40")
+        await until(lambda: len(messages) >= 2)  # the CONNECT answer
+        ws.pause()
+        (socket,) = await io.fetch_sockets()
+        chunk = "x" * 65536
+
+        def flood() -> None:
+            if socket.connected:
+                for _ in range(8):
+                    socket.emit("big", chunk)
+                timers.set_immediate(flood)
+
+        flood()
+        await until(lambda: closed == ["transport close"])
+        ws.terminate()
         await good_client_served(port)
 
 

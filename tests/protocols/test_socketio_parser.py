@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nodish.socketio import parser
 from nodish.socketio.parser import (
     ACK,
     BINARY_ACK,
@@ -277,3 +280,84 @@ def test_fuzz_text_accepts_or_raises_documented_error(text: str) -> None:
         dec.add(text)
     except SocketIOParseError:
         pass
+
+
+# The common packets (EVENT and ACK on "/") are decoded with json's C scanner and
+# encoded with its C encoder, made once; anything they refuse takes the careful path.
+# Both paths must give the same packets, texts and errors.
+def _decode_both(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    def outcome() -> Any:
+        try:
+            return Decoder().add(text)
+        except SocketIOParseError as exc:
+            return ("error", str(exc))
+
+    fast = outcome()
+    with monkeypatch.context() as m:
+        m.setattr(parser, "_c_scanner", None)
+        careful = outcome()
+    return fast, careful
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '2["a",1]',
+        '212["a",{"b":[1.5,null]}]',
+        "30[]",
+        '3 ["x"]',
+        '2 ["x"]',
+        '21 ["x"]',
+        '2["x"] ',
+        '2["x"]]',
+        '2["x"',
+        '2["connect"]',
+        "2[]",
+        "2[1]",
+        "2[true]",
+        '2["a",NaN]',
+        '2१["a"]',  # a digit, but not an ASCII one
+        "3[]x",
+        '2/chat,["a"]',
+        '2{"a":["b"]}',
+        '2["\\ud800"]',
+    ],
+)
+def test_fast_and_careful_decoding_agree(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, careful = _decode_both(text, monkeypatch)
+    assert fast == careful
+
+
+@given(
+    st.sampled_from(["2", "3", "212", "30", "2 ", "3/a,"]),
+    st.one_of(
+        json_value.map(lambda v: json.dumps([v])),
+        st.text(alphabet='[]{}",:0123456789 aNtrue', max_size=12),
+    ),
+)
+def test_fast_and_careful_decoding_agree_generated(head: str, body: str) -> None:
+    with pytest.MonkeyPatch.context() as m:
+        fast, careful = _decode_both(head + body, m)
+    assert fast == careful
+
+
+@given(data_with_binary, st.sampled_from([EVENT, ACK]), nsp_st, ack_id)
+def test_fast_and_careful_encoding_agree(data: Any, type_: int, nsp: str, id: Any) -> None:
+    packet = Packet(type_, ["e", data], nsp, id)
+    fast = encode(packet)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(parser, "_c_encoder", None)
+        assert encode(packet) == fast
+
+
+def test_encoder_recovers_after_a_refused_value() -> None:
+    inner: list[Any] = [1, object()]
+    data = ["a", inner]
+    with pytest.raises(TypeError):
+        encode(Packet(EVENT, data))
+    inner.pop()
+    # the failed call left no trace in the C encoder (its circular-reference check
+    # would otherwise refuse the same lists now)
+    assert parser._c_json(data) == '["a",[1]]'
+    assert encode(Packet(EVENT, data)) == ['2["a",[1]]']
+    assert encode(Packet(ACK, [[1, math.nan]], id=3)) == ["33[[1,null]]"]

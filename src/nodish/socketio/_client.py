@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .. import runtime, timers
 from ..ws.frames import OP_BINARY, OP_TEXT, encode_frame
 from . import parser as sio
+from .engine_parser import MESSAGE
 
 if TYPE_CHECKING:
     from .server import Server
@@ -76,7 +77,10 @@ class Client:
         if socket is None and packet.type == sio.CONNECT:
             self.connect(packet.nsp, packet.data if packet.data is not None else {})
         elif socket is not None and packet.type not in (sio.CONNECT, sio.CONNECT_ERROR):
-            runtime.guarded(socket, socket._on_packet, packet)
+            try:
+                socket._on_packet(packet)
+            except BaseException as exc:
+                runtime.report_uncaught(exc, socket)
         else:
             # a packet for a namespace it has not joined, or a second CONNECT
             self.close(force=True)
@@ -119,7 +123,7 @@ class Client:
         if frames is not None and conn.write_frames(frames):
             return
         for message in encoded:
-            conn.write(message)
+            conn.send_packet(MESSAGE, message)
 
     # closing -------------------------------------------------------------------------------
     def _on_error(self, err: BaseException) -> None:

@@ -92,6 +92,9 @@ class EngineServer(EventEmitter):
         self.clients: dict[str, EngineSocket] = {}
         self.closing = False
         self._wss: Any = None
+        # WebSocket transports that wrote in this turn of the loop (see
+        # WebSocketTransport.send_frames)
+        self._ws_written: list[WebSocketTransport] = []
 
     @property
     def clients_count(self) -> int:
@@ -290,6 +293,14 @@ class EngineServer(EventEmitter):
             transport.close()
             return
         session.maybe_upgrade(transport)
+
+    def _ws_turn_ends(self) -> None:
+        written, self._ws_written = self._ws_written, []
+        for transport in written:
+            try:
+                transport._turn_ends()
+            except BaseException as exc:
+                runtime.report_uncaught(exc, transport)
 
     def close(self) -> None:
         """Close every session (``'server shutting down'`` to Socket.IO)."""

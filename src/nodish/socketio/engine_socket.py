@@ -68,6 +68,7 @@ class EngineSocket(EventEmitter):
     # transport wiring ----------------------------------------------------------------
     def _bind(self, transport: Transport) -> None:
         transport.sid = self.id
+        transport.on_text = self._on_text
         transport.on("packet", self._on_packet)
         transport.on("drain", self.flush)
         transport.on("ready", self.flush)
@@ -75,6 +76,7 @@ class EngineSocket(EventEmitter):
         transport.on("close", self._on_transport_close)
 
     def _unbind(self, transport: Transport) -> None:
+        transport.on_text = None
         transport.remove_listener("packet", self._on_packet)
         transport.remove_listener("drain", self.flush)
         transport.remove_listener("ready", self.flush)
@@ -122,6 +124,11 @@ class EngineSocket(EventEmitter):
         self._on_close("ping timeout")
 
     # incoming --------------------------------------------------------------------------------
+    def _on_text(self, text: str) -> None:
+        # a text MESSAGE, from a transport that skips making the packet
+        if self.ready_state == "open":
+            self.emit("data", text)
+
     def _on_packet(self, packet: eio.Packet) -> None:
         if self.ready_state != "open":
             return

@@ -25,11 +25,19 @@ default). Where the JS decoder lets something odd through we refuse it, delibera
 an EVENT or ACK without data, an attachment count that does not match the
 placeholders, a placeholder whose ``num`` is not an integer. Every refusal raises
 :class:`SocketIOParseError`; the caller closes that connection.
+
+Speed: an EVENT or ACK on ``/`` without binary (``2[...]``, ``312[...]``) is the
+packet of nearly every message, so it is decoded with one scan of json's C scanner and
+encoded with json's C encoder, both made once, with no walk of the data for binary
+values first. Whatever they refuse (binary, NaN, whitespace, bad JSON) goes the careful
+way, so the result, and the error, are the same as without the shortcut.
 """
 
 from __future__ import annotations
 
 import json
+import json.encoder as _json_encoder
+import json.scanner as _json_scanner
 import math
 from typing import Any, Final
 
@@ -46,6 +54,7 @@ __all__ = [
     "Packet",
     "SocketIOParseError",
     "encode",
+    "encode_parts",
     "has_binary",
 ]
 
@@ -74,9 +83,40 @@ RESERVED_EVENTS: Final = frozenset(
 )
 
 _BINARY: Final = (bytes, bytearray, memoryview)
+_DIGITS: Final = "0123456789"
 _NO_DATA: Final = object()
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_dumps = _encoder.encode
 _loads = json.loads
+# The C halves of json, made once: json.dumps and json.loads build or wrap them on
+# every call (about three times the cost for a short event). What they refuse, the
+# stdlib functions are asked again, so errors and odd input are theirs exactly.
+_c_make_encoder: Any = getattr(_json_encoder, "c_make_encoder", None)
+_c_make_scanner: Any = getattr(_json_scanner, "c_make_scanner", None)
+_c_encoder: Any = None
+_c_scanner: Any = None
+if _c_make_encoder is not None and _c_make_scanner is not None:
+    _c_scanner = _c_make_scanner(json.JSONDecoder())
+
+
+def _make_c_encoder() -> Any:
+    # markers: the circular-reference check; a fresh dict, since an error part way
+    # through leaves ids in it
+    return _c_make_encoder(
+        {},
+        _encoder.default,
+        _json_encoder.encode_basestring,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        False,
+    )
+
+
+if _c_scanner is not None:
+    _c_encoder = _make_c_encoder()
 
 
 class SocketIOParseError(ValueError):
@@ -148,12 +188,41 @@ def _deconstruct(data: Any, buffers: list[bytes]) -> Any:
     return data
 
 
+def _c_json(data: Any) -> str | None:
+    """The C encoder's text for ``data``, or None when it refuses (binary, NaN...)."""
+    global _c_encoder
+    if _c_encoder is None:
+        return None
+    try:
+        return "".join(_c_encoder(data, 0))
+    except Exception:
+        _c_encoder = _make_c_encoder()
+        return None
+
+
 def _json(data: Any) -> str:
+    """``JSON.stringify(data)`` for data without binary values."""
+    text = _c_json(data)
+    if text is not None:
+        return text
     try:
         return _dumps(data)
     except ValueError:
         # JSON.stringify writes NaN and the infinities as null; json would refuse them.
         return _dumps(_finite(data))
+
+
+def _parse_json(text: str, start: int) -> Any:
+    """``JSON.parse(text[start:])``; raises ValueError when it is not JSON."""
+    if _c_scanner is not None:
+        try:
+            value, end = _c_scanner(text, start)
+        except (StopIteration, ValueError):
+            pass  # leading whitespace, or an error json.loads will name
+        else:
+            if end == len(text):
+                return value
+    return _loads(text[start:])
 
 
 def _finite(data: Any) -> Any:
@@ -168,35 +237,47 @@ def _finite(data: Any) -> Any:
 
 def encode(packet: Packet) -> list[str | bytes]:
     """The Engine.IO messages for ``packet``: its text, then its attachments."""
-    type_ = packet.type
-    data = packet.data
+    return encode_parts(packet.type, packet.data, packet.nsp, packet.id)
+
+
+def encode_parts(type_: int, data: Any, nsp: str = "/", id: int | None = None) -> list[str | bytes]:
+    """``encode(Packet(type_, data, nsp, id))`` without the packet: the emit and ack path."""
+    global _c_encoder
     buffers: list[bytes] = []
-    if type_ in (EVENT, ACK, BINARY_EVENT, BINARY_ACK) and has_binary(data):
-        data = _deconstruct(data, buffers)
-        type_ = BINARY_EVENT if type_ in (EVENT, BINARY_EVENT) else BINARY_ACK
+    text: str | None = None
+    if data is not None and (type_ in (EVENT, ACK)) and _c_encoder is not None:
+        try:
+            text = "".join(_c_encoder(data, 0))
+        except Exception:
+            _c_encoder = _make_c_encoder()
+        # refused: binary inside (attachments follow), or NaN, a circular or odd value,
+        # which the careful path below names
+    if text is None and data is not None and type_ in (EVENT, ACK, BINARY_EVENT, BINARY_ACK):
+        if has_binary(data):
+            data = _deconstruct(data, buffers)
+            type_ = BINARY_EVENT if type_ in (EVENT, BINARY_EVENT) else BINARY_ACK
+        elif type_ == BINARY_EVENT:
+            type_ = EVENT
+        elif type_ == BINARY_ACK:
+            type_ = ACK
     elif type_ == BINARY_EVENT:
         type_ = EVENT
     elif type_ == BINARY_ACK:
         type_ = ACK
-    head = str(type_)
+    head = _DIGITS[type_]
     if buffers:
         head += f"{len(buffers)}-"
-    nsp = packet.nsp
     if nsp and nsp != "/":
         head += nsp + ","
-    if packet.id is not None:
-        head += str(packet.id)
-    text = head if data is None else head + _json(data)
+    if id is not None:
+        head += str(id)
+    if text is not None:
+        return [head + text]
+    if data is None:
+        return [head]
     if buffers:
-        return [text, *buffers]
-    return [text]
-
-
-def encode_event(nsp: str, data: list[Any], id: int | None = None) -> list[str | bytes]:
-    """An EVENT (or BINARY_EVENT) without building a :class:`Packet`: the emit hot path."""
-    if id is None and nsp == "/" and not has_binary(data):
-        return ["2" + _json(data)]
-    return encode(Packet(EVENT, data, nsp, id))
+        return [head + _json(data), *buffers]
+    return [head + _json(data)]
 
 
 def _valid(type_: int, data: Any) -> bool:
@@ -222,6 +303,28 @@ def decode_string(text: str, max_attachments: int = 10) -> Packet:
     if not n:
         raise SocketIOParseError("empty packet")
     type_ = ord(text[0]) - 48
+    if type_ in (EVENT, ACK):
+        # the common packet, ``2[...]`` or ``3<id>[...]`` on the main namespace, in
+        # one scan; anything else (a namespace, odd JSON) takes the path below
+        k = text.find("[", 1)
+        if k > 0 and _c_scanner is not None:
+            ids = text[1:k]
+            if k == 1 or (ids.isdigit() and ids.isascii()):
+                try:
+                    value, end = _c_scanner(text, k)
+                except (StopIteration, ValueError):
+                    end = -1
+                if end == n:
+                    if type_ == EVENT and not (
+                        value
+                        and (
+                            value[0] not in RESERVED_EVENTS
+                            if type(value[0]) is str
+                            else _valid(EVENT, value)
+                        )
+                    ):
+                        raise SocketIOParseError("invalid payload")
+                    return Packet(type_, value, "/", int(ids) if ids else None)
     if not 0 <= type_ <= 6:
         raise SocketIOParseError(f"unknown packet type {text[0]!r}")
     i = 1
@@ -254,7 +357,7 @@ def decode_string(text: str, max_attachments: int = 10) -> Packet:
     data: Any = None
     if i < n:
         try:
-            data = _loads(text[i:])
+            data = _parse_json(text, i)
         except ValueError:
             raise SocketIOParseError("invalid payload") from None
         if not _valid(type_, data):

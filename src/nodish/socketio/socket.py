@@ -121,13 +121,17 @@ class Socket(EventEmitter):
         """
         check_event(event)
         check_callback(callback)
-        packet = sio.Packet(sio.EVENT, [event, *args])
         flags = self._flags
-        self._flags = {}
+        id = None
+        if flags:
+            self._flags = {}
         if callback is not None:
-            packet.id = self.nsp.next_ack_id()
-            self._register_ack(packet.id, callback, flags.get("timeout"))
-        self._packet(packet, bool(flags.get("volatile")))
+            id = self.nsp.next_ack_id()
+            self._register_ack(id, callback, flags.get("timeout"))
+        client = self.client
+        if client.conn.ready_state == "open":
+            encoded = sio.encode_parts(sio.EVENT, [event, *args], self.nsp.name, id)
+            client.write_to_engine(encoded, bool(flags.get("volatile")) if flags else False)
         return True
 
     async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
@@ -268,11 +272,14 @@ class Socket(EventEmitter):
         if type_ == sio.EVENT:
             args = packet.data
             if packet.id is not None:
-                args.append(self._ack(packet.id))
+                args.append(_Ack(self, packet.id))
             if self._any:
                 for listener in tuple(self._any):
                     listener(*args)
-            self._dispatch(args)
+            if self._fns:
+                self._dispatch(args)
+            else:
+                EventEmitter.emit(self, *args)
         elif type_ == sio.ACK:
             ack = self.acks.pop(packet.id, None)  # type: ignore[arg-type]
             if ack is not None:
@@ -280,22 +287,12 @@ class Socket(EventEmitter):
         elif type_ == sio.DISCONNECT:
             self._on_close("client namespace disconnect")
 
-    def _ack(self, id: int) -> Callable[..., None]:
-        sent = False
-
-        def ack(*args: Any) -> None:
-            nonlocal sent
-            if sent:
-                return
-            sent = True
-            self._packet(sio.Packet(sio.ACK, list(args), id=id))
-
-        return ack
+    def _send_ack(self, id: int, args: tuple[Any, ...]) -> None:
+        client = self.client
+        if client.conn.ready_state == "open":
+            client.write_to_engine(sio.encode_parts(sio.ACK, list(args), self.nsp.name, id))
 
     def _dispatch(self, args: list[Any]) -> None:
-        if not self._fns:
-            EventEmitter.emit(self, *args)
-            return
         fns = list(self._fns)
 
         def run(i: int, err: Any = None) -> None:
@@ -348,6 +345,25 @@ class Socket(EventEmitter):
     def __repr__(self) -> str:
         state = "" if self.connected else " disconnected"
         return f"<Socket {self.id} nsp={self.nsp.name!r}{state}>"
+
+
+class _Ack:
+    """The ``ack`` handed to a listener: answers the client's packet ``id``, once."""
+
+    __slots__ = ("id", "socket")
+
+    def __init__(self, socket: Socket, id: int) -> None:
+        self.socket: Socket | None = socket
+        self.id = id
+
+    def __call__(self, *args: Any) -> None:
+        socket = self.socket
+        if socket is not None:
+            self.socket = None
+            socket._send_ack(self.id, args)
+
+    def __repr__(self) -> str:
+        return f"<ack {self.id}>"
 
 
 def _noop(*_: Any) -> None:

@@ -16,12 +16,16 @@ decoded as it arrives and refused with 413 as soon as it passes
 goes on.
 
 WebSocket: one packet per message, binary messages raw. The socket is the ``ws``
-module's WebSocket; a message over ``max_http_buffer_size`` closes it with 1009.
+module's WebSocket; a message over ``max_http_buffer_size`` closes it with 1009. A
+text MESSAGE (``"4..."``, nearly every message) goes straight to the session's
+``on_text`` without a packet object; frames out are built here and written to the
+socket directly (see :meth:`WebSocketTransport.send_frames`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +45,18 @@ BAD_REQUEST = 3
 _DIGITS = "0123456789"
 # bytes queued to one WebSocket client beyond which it is dropped as not reading
 MAX_BUFFERED = 64 << 20
+_H2 = struct.Struct("!BB").pack
+_H4 = struct.Struct("!BBH").pack
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A whole, unmasked text frame (RFC 6455 5.2) for ``payload``."""
+    n = len(payload)
+    if n < 126:
+        return _H2(0x81, n) + payload
+    if n < 65536:
+        return _H4(0x81, 126, n) + payload
+    return b"".join(encode_frame(OP_TEXT, payload))
 
 
 def error_body(code: int, message: str) -> bytes:
@@ -53,6 +69,9 @@ class Transport(EventEmitter):
     name = ""
     batches = False
     direct = False  # has send_one(type, data), used when nothing is queued before it
+    # the session's handler for MESSAGE text (``"4..."`` without its type), which a
+    # transport may call instead of emitting a ``'packet'``: the common packet's path
+    on_text: Callable[[str], Any] | None = None
 
     def __init__(self, server: EngineServer) -> None:
         super().__init__()
@@ -275,11 +294,17 @@ class WebSocketTransport(Transport):
         self.ws = ws
         self.writable = True
         self._pending: list[bytes] | None = None
+        self._full = False
         ws.on("message", self._on_message)
         ws.on("close", self._on_ws_close)
         ws.on("error", self._on_ws_error)
 
     def _on_message(self, data: Any, is_binary: bool = False) -> None:
+        if not is_binary and type(data) is str and data[:1] == "4":
+            on_text = self.on_text
+            if on_text is not None:
+                on_text(data[1:])
+                return
         try:
             packet = eio.decode_packet(ws_message(data, is_binary))
         except (UnicodeDecodeError, eio.EngineParseError) as exc:
@@ -303,8 +328,11 @@ class WebSocketTransport(Transport):
         self.emit("close")
 
     # Frames are built here (server frames are unmasked, and the server never
-    # compresses) and written once per turn of the loop, joined: a burst of emits costs
-    # one write per client, and a broadcast builds its frames once for everyone.
+    # compresses) and written straight to the socket: the first write of a turn of the
+    # loop at once (an ack waits for no one), what follows in the same turn joined into
+    # one write at its end, so a burst of emits costs two writes per client, and a
+    # broadcast builds its frames once for everyone. One callback per turn ends the
+    # turn for every transport of the server that wrote in it.
     def send(self, packets: list[eio.Packet]) -> None:
         frames = []
         for packet in packets:
@@ -314,50 +342,61 @@ class WebSocketTransport(Transport):
             else:
                 text = eio.encode_packet(packet, True)
                 assert isinstance(text, str)
-                frames.append(b"".join(encode_frame(OP_TEXT, text.encode("utf-8"))))
+                frames.append(text_frame(text.encode("utf-8")))
         self.send_frames(frames)
 
     def send_one(self, type_: int, data: str | bytes | None) -> None:
-        if isinstance(data, (bytes, bytearray, memoryview)):
-            frame = b"".join(encode_frame(OP_BINARY, bytes(data)))
+        if isinstance(data, str):
+            payload = (_DIGITS[type_] + data).encode("utf-8")
+            n = len(payload)
+            frame = _H2(0x81, n) + payload if n < 126 else text_frame(payload)
+        elif data is None:
+            frame = text_frame(_DIGITS[type_].encode())
         else:
-            text = _DIGITS[type_] + data if data else _DIGITS[type_]
-            frame = b"".join(encode_frame(OP_TEXT, text.encode("utf-8")))
-        self.send_frames([frame])
-
-    def send_frames(self, frames: list[bytes]) -> None:
-        if self.ws.ready_state != OPEN:
-            return
+            frame = b"".join(encode_frame(OP_BINARY, bytes(data)))
         pending = self._pending
         if pending is None:
-            # the first write of this turn goes at once (an ack waits for no one); what
-            # follows in the same turn is joined into one write at its end
-            self._pending = []
-            asyncio.get_running_loop().call_soon(self._flush)
-            self._write(frames)
+            self._turn_begins()
+            self._write(frame)
+        else:
+            pending.append(frame)
+
+    def send_frames(self, frames: list[bytes]) -> None:
+        pending = self._pending
+        if pending is None:
+            self._turn_begins()
+            self._write(frames[0] if len(frames) == 1 else b"".join(frames))
         else:
             pending.extend(frames)
 
-    def _flush(self) -> None:
+    def _turn_begins(self) -> None:
+        self._pending = []
+        written = self.server._ws_written
+        if not written:
+            asyncio.get_running_loop().call_soon(self.server._ws_turn_ends)
+        written.append(self)
+
+    def _turn_ends(self) -> None:
         pending, self._pending = self._pending, None
         if pending:
-            self._write(pending)
+            self._write(pending[0] if len(pending) == 1 else b"".join(pending))
 
-    def _write(self, frames: list[bytes]) -> None:
+    def _write(self, data: bytes) -> None:
         ws = self.ws
         sock = ws._socket
-        if ws.ready_state != OPEN or sock is None or sock.destroyed:
+        if ws._ready_state != OPEN or sock is None or sock.destroyed:
             return
-        if ws.buffered_amount > MAX_BUFFERED:
+        if self._full and ws.buffered_amount > MAX_BUFFERED:
             # a client that does not read: ws's rule for a send buffer that piles up
             ws.terminate()
             return
-        sock.write(frames[0] if len(frames) == 1 else b"".join(frames))
+        # over the socket's high-water mark: the size is checked before the next write
+        self._full = not sock.write(data)
 
     def close(self, callback: Callable[[], Any] | None = None, force: bool = False) -> None:
         if not self.closed:
             if self._pending:
-                self._flush()  # what was sent before the close goes first
+                self._turn_ends()  # what was sent before the close goes first
             self.ws.close()
         if callback is not None:
             callback()
