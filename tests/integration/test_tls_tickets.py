@@ -126,6 +126,26 @@ async def test_set_secure_context_keeps_the_keys_unless_given() -> None:
     await close(a)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_session_id_context_keeps_applications_apart(version) -> None:
+    p = pki()
+    keys = os.urandom(48)
+    a = await echo_server(ticket_keys=keys, session_id_context="app-a", max_version=version)
+    a2 = await echo_server(ticket_keys=keys, session_id_context="app-a", max_version=version)
+    b = await echo_server(ticket_keys=keys, session_id_context="app-b", max_version=version)
+    session = await new_session(a)
+    assert await resumes(a2, session)
+    assert not await resumes(b, session)  # same keys, another application
+    a.set_secure_context(p.server_options(), max_version=version)  # keeps keys and context
+    assert await resumes(a, session)
+    with pytest.raises(errors.ERR_INVALID_ARG_TYPE):
+        tls.create_server(session_id_context=b"app", **p.server_options())
+    with pytest.raises(tls.TLSError) as info:
+        tls.create_server(session_id_context="x" * 33, **p.server_options())
+    assert info.value.code == "ERR_SSL_SSL_SESSION_ID_CONTEXT_TOO_LONG"
+    await close(a, a2, b)
+
+
 async def test_a_shared_secure_context_shares_its_keys() -> None:
     keys = os.urandom(48)
     given = tls.create_secure_context(pki().server_options(), ticket_keys=keys)

@@ -92,6 +92,7 @@ def create_server(
     ``sni_callback(servername) -> SecureContext | dict | None``, ``min_version``
     (``'TLSv1.2'``), ``max_version``, ``ciphers``, ``session_timeout``,
     ``ticket_keys`` (48 bytes, shared by servers that resume each other's sessions),
+    ``session_id_context`` (sessions resume only where it is the same; ``'nodish'``),
     ``handshake_timeout`` (120 s), ``secure_context``, and net.Server's options.
     A wrong passphrase, a key that does not match its certificate or ticket keys that
     are not 48 bytes raise here.

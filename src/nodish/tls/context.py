@@ -278,7 +278,18 @@ class SecureContext:
         if timeout is not None:
             ctx.set_timeout(int(timeout))
         if self.is_server:
-            ctx.set_session_id(b"nodish")
+            # Node's sessionIdContext: a session resumes only where it is the same. By
+            # default one value for every nodish server (Node hashes its command line),
+            # so servers given the same ticket keys resume each other's sessions.
+            sid = o.get("session_id_context") or "nodish"
+            if not isinstance(sid, str):
+                raise ERR_INVALID_ARG_TYPE(
+                    "options.session_id_context", "of type str", type(sid).__name__
+                )
+            try:
+                ctx.set_session_id(sid.encode())
+            except SSL.Error as exc:  # more than 32 bytes
+                raise ssl_error(exc) from None
         else:
             ctx.set_session_cache_mode(SSL.SESS_CACHE_CLIENT)
         return ctx
@@ -346,7 +357,7 @@ class SecureContext:
 def create_secure_context(options: dict[str, Any] | None = None, **kwargs: Any) -> SecureContext:
     """Node's ``tls.createSecureContext``: ``key``, ``cert``, ``ca``, ``passphrase``,
     ``pfx``, ``ciphers``, ``min_version``, ``max_version``, ``session_timeout``,
-    ``ticket_keys`` (48 bytes).
+    ``ticket_keys`` (48 bytes), ``session_id_context`` (up to 32 bytes; ``'nodish'``).
 
     The context works for servers and clients alike (``is_server=False`` for a client-
     only context). Bad options raise here: ``ERR_OSSL_BAD_DECRYPT`` (wrong passphrase),

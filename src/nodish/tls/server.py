@@ -54,6 +54,7 @@ _CONTEXT_KEYS = (
     "min_version",
     "max_version",
     "session_timeout",
+    "session_id_context",
     "ticket_keys",
 )
 
@@ -141,9 +142,11 @@ class Server(NetServer):
     def set_secure_context(self, options: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """Replace the certificate, key and settings for *new* connections (Node's
         ``setSecureContext``); connections already open keep theirs. Bad options raise
-        here and leave the old context in place. The server's ticket keys carry over
-        (sessions stay resumable) unless ``ticket_keys`` is given."""
+        here and leave the old context in place. The server's ticket keys and
+        ``session_id_context`` carry over (sessions stay resumable) unless given."""
         opts = dict(options or {}, **kwargs)
+        if opts.get("session_id_context") is None:
+            opts["session_id_context"] = self._secure_context.options.get("session_id_context")
         ctx = create_secure_context(opts)
         if ctx.ticket_keys is None and self._ticket_keys is not None:
             ctx.use_ticket_keys(self._ticket_keys)
