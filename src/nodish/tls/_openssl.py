@@ -15,9 +15,10 @@ gives the path and load base of the object that holds pyOpenSSL's binding; the E
 section headers of that file, read with ``struct``, give ``.symtab`` and ``.strtab``;
 the name's entry gives its offset from the load base; a ctypes function is made at
 base + offset. Nothing is called unless the checks pass, since a wrong address would
-crash the process: the file on disk is the one mapped (base + the file's value of
-cffi's ``_cffi_d_OpenSSL_version`` wrapper is cffi's address, and the GNU build-id in
-the file is the one in memory), and the name is one defined function.
+crash the process: the file on disk is the one mapped, checked at every reading since
+an upgrade may replace it under a running process (base + the file's value of cffi's
+``_cffi_d_OpenSSL_version`` wrapper is cffi's address, and the GNU build-id in the
+file is the one in memory), and the name is one defined function.
 
 Anything else (a platform without ELF or ``dladdr``, a stripped file, a missing or
 ambiguous symbol, a file replaced since it was loaded) is :class:`UnavailableError` with a
@@ -80,31 +81,34 @@ class _Binary:
     """The ELF file that holds pyOpenSSL's OpenSSL, checked against its mapping."""
 
     def __init__(self, path: str | None) -> None:
-        anchor = _cffi_address(_ANCHOR)
-        fname, base = _dladdr(anchor)
+        self.anchor = _cffi_address(_ANCHOR)
+        fname, self.base = _dladdr(self.anchor)
         self.path = path or fname
-        self.base = base
         self.addresses: dict[str, int | UnavailableError] = {}
+        self.lookup([])
+
+    def lookup(self, names: Sequence[str]) -> dict[str, int]:
+        """The names' offsets, read from the file once it has been shown to be the one
+        mapped (each time: a package upgrade may replace it under a running process)."""
         with open(self.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
             elf = _Elf(m, os.path.basename(self.path))
             offsets = elf.symbols(["_cffi_d_" + _ANCHOR, _ANCHOR], required=False)
-            if anchor - base not in offsets.values():
+            if self.anchor - self.base not in offsets.values():
                 raise UnavailableError(f"{self.path} is not the file loaded (another build)")
             note = elf.build_id()
-        if note is not None:
-            vaddr, build_id = note
-            if ctypes.string_at(base + vaddr, len(build_id)) != build_id:
-                raise UnavailableError(f"{self.path} is not the file loaded (its build-id differs)")
+            if note is not None:
+                vaddr, build_id = note
+                if ctypes.string_at(self.base + vaddr, len(build_id)) != build_id:
+                    raise UnavailableError(
+                        f"{self.path} is not the file loaded (its build-id differs)"
+                    )
+            return elf.symbols(names)
 
     def address(self, name: str) -> int:
         found = self.addresses.get(name)
         if found is None:
             try:
-                with (
-                    open(self.path, "rb") as f,
-                    mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m,
-                ):
-                    found = self.base + _Elf(m, os.path.basename(self.path)).symbols([name])[name]
+                found = self.base + self.lookup([name])[name]
             except UnavailableError as exc:
                 found = exc  # asked again, the answer is the same
             self.addresses[name] = found
@@ -278,7 +282,7 @@ TICKET_FUNCTION = "SSL_CTX_ctrl"
 
 def _ctx_ctrl() -> Callable[..., int]:
     return function(
-        "SSL_CTX_ctrl",
+        TICKET_FUNCTION,
         ctypes.c_long,
         [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_void_p],
     )
