@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+import warnings
 from pathlib import Path
 
 import pytest
@@ -329,3 +330,19 @@ async def test_an_unreadable_binding_refuses_ticket_keys(tmp_path, damage, reaso
     finally:
         _openssl.reset()
     assert _openssl.reason() is None
+
+
+def test_listening_for_events_nodish_never_emits_warns() -> None:
+    server = tls.create_server(**pki().server_options())
+    for add, event in (
+        (server.on, "newSession"),
+        (server.once, "resumeSession"),
+        (server.prepend_listener, "OCSPRequest"),
+    ):
+        with pytest.warns(RuntimeWarning, match=f"never emits '{event}'") as record:
+            add(event, lambda *args: None)
+        assert record[0].filename == __file__  # it points at the caller's line
+        assert server.listener_count(event) == 1  # still added, as Node would
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        server.on("secureConnection", lambda sock: None)

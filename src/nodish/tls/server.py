@@ -23,7 +23,8 @@ connection uses it; pyOpenSSL forbids changing a context once it has served one.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from OpenSSL import SSL
@@ -57,6 +58,15 @@ _CONTEXT_KEYS = (
     "session_id_context",
     "ticket_keys",
 )
+
+
+# Node's server events that nodish never emits: adding a listener warns, so code
+# ported from Node learns it at once rather than from a silent session store.
+_NOT_EMITTED = {
+    "newSession": "sessions resume by tickets only (share ticket_keys between servers)",
+    "resumeSession": "sessions resume by tickets only (share ticket_keys between servers)",
+    "OCSPRequest": "there is no OCSP stapling",
+}
 
 
 class Server(NetServer):
@@ -175,6 +185,14 @@ class Server(NetServer):
             raise ERR_INVALID_ARG_TYPE("hostname", "a non-empty string", repr(hostname))
         ctx = as_context(context, "context", is_server=True)
         self._contexts.append((_split_host(hostname), ctx))
+
+    def _add(self, event: Hashable, listener: Any, prepend: bool, once: bool) -> None:
+        why = _NOT_EMITTED.get(event) if isinstance(event, str) else None
+        if why is not None:
+            warnings.warn(
+                f"nodish's tls.Server never emits {event!r}: {why}", RuntimeWarning, stacklevel=3
+            )
+        super()._add(event, listener, prepend, once)
 
     def _factory(self) -> TLSSocket:  # type: ignore[override]
         return TLSSocket(
