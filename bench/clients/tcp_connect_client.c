@@ -9,9 +9,11 @@
  * Connections completed during the --duration seconds after a --warmup are counted;
  * a connection that fails (refused, reset, closed before any byte) is counted as an
  * error. The server closes first, so TIME_WAIT stays on its side, not in the client's
- * port range.
+ * port range. With --send B, each connection first sends a B-byte request (once the
+ * connect completes) and the server is expected to answer it and close (a short
+ * request/response connection); without it the client only reads.
  *
- *   --port P --conns N --duration D [--warmup W]
+ *   --port P --conns N --duration D [--warmup W] [--send B]
  *   -> {"mode":"connect","conns":..,"errors":..,"seconds":..,"rate":..,"cpu":..}
  *
  * "cpu" is this process's user+system CPU time over the measured interval divided by
@@ -48,6 +50,9 @@ static double cpu(void) {
 static struct sockaddr_in addr;
 static int ep;
 static long got_bytes[65536];
+static unsigned char sent[65536];
+static int send_size = 0;
+static char request[4096];
 
 static int open_one(void) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -60,8 +65,12 @@ static int open_one(void) {
         return -1;
     }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = fd};
+    if (send_size > 0) ev.events |= EPOLLOUT; /* send the request once connected */
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-    if (fd < 65536) got_bytes[fd] = 0;
+    if (fd < 65536) {
+        got_bytes[fd] = 0;
+        sent[fd] = 0;
+    }
     return fd;
 }
 
@@ -73,8 +82,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--conns") && i + 1 < argc) conns = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--duration") && i + 1 < argc) duration = atof(argv[++i]);
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--send") && i + 1 < argc) send_size = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s --port P [--conns N] [--duration D] [--warmup W]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s --port P [--conns N] [--duration D] [--warmup W] [--send B]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -82,6 +94,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "--port is required\n");
         return 2;
     }
+    if (send_size < 0 || send_size > (int)sizeof request) {
+        fprintf(stderr, "--send must be 0..%d\n", (int)sizeof request);
+        return 2;
+    }
+    memset(request, 'x', sizeof request);
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -108,7 +125,18 @@ int main(int argc, char **argv) {
             int fd = events[i].data.fd;
             ssize_t r;
             int finished = 0, failed = 0;
-            for (;;) {
+            if (send_size > 0 && fd < 65536 && !sent[fd] && (events[i].events & EPOLLOUT)) {
+                /* connected: send the whole request (it fits the socket buffer), then
+                   wait for the answer only */
+                sent[fd] = 1;
+                if (write(fd, request, send_size) != send_size) {
+                    finished = failed = 1;
+                } else {
+                    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = fd};
+                    epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+                }
+            }
+            for (; !finished;) {
                 r = read(fd, buf, sizeof buf);
                 if (r > 0) {
                     if (fd < 65536) got_bytes[fd] += r;

@@ -43,6 +43,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
+import sys
+import types
 import warnings
 import weakref
 from collections import deque
@@ -149,6 +151,23 @@ def _unwrap(fn: Any) -> Any:
     return fn.listener if type(fn) is _Once or type(fn) is _Async else fn
 
 
+_CO_COROUTINE = inspect.CO_COROUTINE
+# Python 3.12's inspect.markcoroutinefunction can mark a plain function as async.
+_MARKERS = sys.version_info >= (3, 12)
+
+
+def _is_coroutine_function(fn: Any) -> bool:
+    """``inspect.iscoroutinefunction``, with a fast answer for plain functions and
+    bound methods (listeners are added per connection)."""
+    func = fn.__func__ if type(fn) is types.MethodType else fn
+    if type(func) is types.FunctionType:
+        if func.__code__.co_flags & _CO_COROUTINE:
+            return True
+        if not _MARKERS or not hasattr(func, "_is_coroutine_marker"):
+            return False
+    return inspect.iscoroutinefunction(fn)
+
+
 def _check_listener(listener: Any) -> None:
     if not callable(listener):
         raise ERR_INVALID_ARG_TYPE("listener", "a function", type(listener).__name__)
@@ -203,7 +222,7 @@ class EventEmitter:
             # for the same event end up before this one.
             self.emit("newListener", event, _unwrap(listener))
         stored: Listener = listener
-        if inspect.iscoroutinefunction(listener):
+        if _is_coroutine_function(listener):
             stored = _Async(self, event, listener)
         if once:
             stored = _Once(self, event, _unwrap(listener), stored)

@@ -73,11 +73,13 @@ __all__ = [
     "call_from_thread",
     "call_soon",
     "check_thread",
+    "current_loop",
     "get_loop",
     "guarded",
     "loop_state",
     "new_event_loop",
     "next_tick",
+    "on_loop",
     "report_uncaught",
     "run",
     "spawn",
@@ -149,6 +151,7 @@ class _LoopState:
 
     __slots__ = (
         "__weakref__",
+        "driver",
         "handles",
         "idle_waiter",
         "immediates",
@@ -175,6 +178,10 @@ class _LoopState:
         self.soon_ran = 0
         # the thread that runs (or will run) the loop, for error messages
         self.thread: threading.Thread = threading.current_thread()
+        # the ident of the thread inside run() driving this loop, else None: there,
+        # "is this the running loop?" needs no asyncio._get_running_loop() (which costs
+        # a getpid() system call per lookup on Python 3.11)
+        self.driver: int | None = None
 
     def holding(self) -> bool:
         """Whether a referenced handle or a nodish task keeps the loop alive."""
@@ -290,6 +297,25 @@ class HandleRef:
 
 
 _get_running_loop = asyncio._get_running_loop  # the C accelerated lookup, no raise
+_get_ident = threading.get_ident
+
+
+def current_loop() -> asyncio.AbstractEventLoop:
+    """:func:`get_loop`, cheaper in the thread where :func:`run` drives the loop."""
+    last_loop, st = _last
+    if st is not None and st.driver == _get_ident():
+        assert last_loop is not None
+        return last_loop
+    return get_loop()
+
+
+def on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the caller runs in ``loop``'s thread with ``loop`` running (or driven by
+    :func:`run`); hot paths call :func:`check_thread` only when this is False."""
+    last_loop, st = _last
+    if last_loop is loop and st is not None and st.driver == _get_ident():
+        return True
+    return _get_running_loop() is loop
 
 
 def check_thread(loop: asyncio.AbstractEventLoop, what: str) -> None:
@@ -550,8 +576,12 @@ def next_tick(fn: Callable[..., object], *args: Any, owner: Any = None) -> None:
     Ticks run in order, after the current callback returns and before immediates;
     see the module notes for how close to Node asyncio allows this to be.
     """
-    loop = get_loop()
-    st = loop_state(loop)
+    # Hot path (several ticks per connection): the last state looked up, when run()
+    # drives its loop in this thread, without the get_loop()/loop_state() calls.
+    loop, st = _last
+    if loop is None or st is None or st.driver != _get_ident():
+        loop = _get_running_loop() or get_loop()
+        st = loop_state(loop)
     st.ticks.append((fn, args, owner))
     if not st.tick_scheduled:
         st.tick_scheduled = True
@@ -644,7 +674,9 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
     from .process import process
 
     loop = get_loop()
-    loop_state(loop).thread = threading.current_thread()
+    state = loop_state(loop)
+    state.thread = threading.current_thread()
+    state.driver = threading.get_ident()
     interrupted = False
     main_task: asyncio.Task[None] | None = None
 
@@ -706,6 +738,7 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
         if process.exit_code:
             raise SystemExit(process.exit_code)
     finally:
+        state.driver = None
         _run_loops.remove(loop)
         if ctrl_c is not None:
             ctrl_c.uninstall()

@@ -107,6 +107,7 @@ class Server(EventEmitter):
         "_aserver",
         "_closing",
         "_connections",
+        "_family",
         "_handle",
         "_listen_task",
         "_loop",
@@ -145,6 +146,8 @@ class Server(EventEmitter):
         self._closing = False
         self._sockname: Any = None
         self._unix_path: str | None = None
+        # the listening socket's address family (its accepted sockets have it too)
+        self._family: int | None = None
         self.max_connections: int | None = None
         if connection_listener is not None:
             self.on("connection", connection_listener)
@@ -217,6 +220,7 @@ class Server(EventEmitter):
         sock: _socket.socket | None = adopted
         where: str | None = path
         got: Any = None
+        fam: int = _socket.AF_UNIX
         try:
             if adopted is not None:
                 pass  # bound already (a listening socket received from another process)
@@ -280,9 +284,11 @@ class Server(EventEmitter):
         self._unix_path = path
         if got is not None:
             self._sockname = got[1]
+            self._family = fam
         else:
             assert sock is not None
             self._sockname = path if path is not None else sock.getsockname()
+            self._family = sock.family
         try:
             self.emit("listening")
         except BaseException as exc:

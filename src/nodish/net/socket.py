@@ -46,6 +46,7 @@ replayed on ``'connect'``.
 
 from __future__ import annotations
 
+import _socket as _csocket
 import asyncio
 import math
 import socket as _socket
@@ -69,6 +70,8 @@ __all__ = ["Socket"]
 
 # Node's net.Socket `autoSelectFamilyAttemptTimeout` default (v20): 250 ms.
 ATTEMPT_TIMEOUT = 0.25
+
+_INET = (_socket.AF_INET, _socket.AF_INET6)
 
 
 class Socket(Duplex, asyncio.Protocol):
@@ -168,29 +171,22 @@ class Socket(Duplex, asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
         """asyncio: the connection is up (accepted, or our connect succeeded)."""
         transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
-        if self.destroyed:
+        if self._destroyed:
             transport.abort()
             return
         self._transport = transport
-        hwm = self.writable_high_water_mark
+        hwm = self._w_hwm
         transport.set_write_buffer_limits(high=hwm, low=hwm // 4)
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (_socket.AF_INET, _socket.AF_INET6):
-            try:
-                if not self._no_delay:
-                    # asyncio turns Nagle off on every TCP transport; Node leaves it on.
-                    sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 0)
-                if self._keep_alive:
-                    self._apply_keep_alive(sock, True, self._keep_alive_delay)
-            except OSError:
-                pass
         server = self._server
+        if not self._no_delay or self._keep_alive:
+            self._apply_sockopts(transport, server)
         self._handle.open()
         if server is not None:
             if self._timeout:
                 self._touch()
             server._accepted(self)
-            self._pause_after_connection_made()
+            if self._read_paused:
+                self._pause_after_connection_made()
             return
         self._connecting = False
         # The connect task is still finishing (create_connection returns after this
@@ -213,6 +209,29 @@ class Socket(Duplex, asyncio.Protocol):
         except BaseException as exc:
             runtime.report_uncaught(exc, self)
         self._pause_after_connection_made()
+
+    def _apply_sockopts(self, transport: asyncio.Transport, server: Any) -> None:
+        # asyncio and uvloop turn Nagle off on every TCP transport; Node leaves it on.
+        sock = transport.get_extra_info("socket")
+        if sock is None:
+            return
+        # An accepted socket has its listener's family: no enum lookup per connection.
+        family = getattr(server, "_family", None) or sock.family
+        if family not in _INET:
+            return
+        try:
+            if not self._no_delay:
+                # A C-level socket object on the same descriptor: one system call,
+                # without a Python-level socket object per connection.
+                raw = _csocket.socket(family, _socket.SOCK_STREAM, 0, sock.fileno())
+                try:
+                    raw.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 0)
+                finally:
+                    raw.detach()
+            if self._keep_alive:
+                self._apply_keep_alive(sock, True, self._keep_alive_delay)
+        except OSError:
+            pass
 
     def _pause_after_connection_made(self) -> None:
         # A pause() made before the transport existed, or from a 'connection' or
@@ -282,7 +301,8 @@ class Socket(Duplex, asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         """asyncio: the transport is closed → ``'error'`` (if any) then ``'close'``."""
         self._lost = True
-        self._stop_timer()
+        if self._timer is not None:
+            self._stop_timer()
         if self._write_cb is not None:
             # writes that never reached the kernel: their callbacks get the error
             cb, self._write_cb = self._write_cb, None
@@ -291,7 +311,7 @@ class Socket(Duplex, asyncio.Protocol):
                 cb(err)
             except BaseException as exc2:
                 runtime.report_uncaught(exc2, self)
-        if self.destroyed:
+        if self._destroyed:
             # our _destroy closed the transport: finish it
             self._finish_destroy()
             return
@@ -368,7 +388,8 @@ class Socket(Duplex, asyncio.Protocol):
     def _destroy(self, err: BaseException | None, callback: Callable[..., Any]) -> None:
         self._close_due = True  # until 'close' is emitted
         self._connecting = False
-        self._stop_timer()
+        if self._timer is not None:
+            self._stop_timer()
         task = self._connect_task
         if task is not None:
             self._connect_task = None
@@ -673,7 +694,8 @@ class Socket(Duplex, asyncio.Protocol):
 
     def pause(self) -> Socket:
         """Stop reading from the kernel (and stop ``'data'``) until ``resume()``."""
-        runtime.check_thread(self._loop, "net.Socket.pause()")
+        if not runtime.on_loop(self._loop):
+            runtime.check_thread(self._loop, "net.Socket.pause()")
         super().pause()
         if not self._read_paused:
             self._read_paused = True
@@ -684,7 +706,8 @@ class Socket(Duplex, asyncio.Protocol):
 
     def resume(self) -> Socket:
         """Resume ``'data'`` and reading from the kernel."""
-        runtime.check_thread(self._loop, "net.Socket.resume()")
+        if not runtime.on_loop(self._loop):
+            runtime.check_thread(self._loop, "net.Socket.resume()")
         super().resume()
         # Restart reading here rather than waiting for _read(): a _read() issued before
         # pause() is still outstanding, so the stream would not ask again.

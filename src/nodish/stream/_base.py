@@ -34,6 +34,7 @@ in ``_hooks`` and called like methods, with the stream first, as Node's ``this``
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -50,6 +51,8 @@ __all__ = ["Stream"]
 Callback = Callable[..., Any]
 
 _next_tick = runtime.next_tick
+_get_ident = threading.get_ident
+_on_loop = runtime.on_loop
 
 
 class Stream(EventEmitter):
@@ -205,7 +208,7 @@ class Stream(EventEmitter):
         capture_rejections: bool | None = None,
     ) -> None:
         EventEmitter.__init__(self, capture_rejections=capture_rejections)
-        self._loop = runtime.get_loop()
+        self._loop = runtime.current_loop()
         self._hooks = hooks or None
         self._destroyed = False
         self._closed = False
@@ -222,7 +225,16 @@ class Stream(EventEmitter):
 
     def _tick(self, fn: Callback, *args: Any) -> None:
         """Node's ``process.nextTick(fn, ...args)``; an exception goes to the uncaught path."""
-        _next_tick(fn, *args, owner=self)
+        # runtime.next_tick's fast path inlined: streams queue several ticks per
+        # connection. The stream's loop is the running one when run() drives it here.
+        loop, st = runtime._last
+        if loop is not self._loop or st is None or st.driver != _get_ident():
+            _next_tick(fn, *args, owner=self)
+            return
+        st.ticks.append((fn, args, self))
+        if not st.tick_scheduled:
+            st.tick_scheduled = True
+            loop.call_soon(st.scheduled_ticks)
 
     def _hook(self, name: str) -> Callback | None:
         hooks = self._hooks
@@ -247,6 +259,8 @@ class Stream(EventEmitter):
 
     def _start_construct(self) -> None:
         # Node's destroyImpl.construct(): run _construct on the next tick.
+        if self._hooks is None and type(self)._construct is Stream._construct:
+            return  # nothing to construct (the usual case, checked without a call)
         if self._has_construct():
             self._constructed = False
             self._tick(self._construct_nt)
@@ -317,7 +331,8 @@ class Stream(EventEmitter):
         Raises:
             ERR_INVALID_THREAD: called from a thread other than the running loop's.
         """
-        runtime.check_thread(self._loop, f"{type(self).__name__}.destroy()")
+        if not _on_loop(self._loop):
+            runtime.check_thread(self._loop, f"{type(self).__name__}.destroy()")
         self._before_destroy()
         if self._destroyed:
             if callback is not None:

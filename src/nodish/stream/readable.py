@@ -51,7 +51,7 @@ from ._base import Callback, Stream
 from ._encoding import decode, encode, normalize_encoding
 from ._pipe import pipe as _pipe
 from .string_decoder import StringDecoder
-from .writable import _hooks, high_water_mark
+from .writable import DEFAULT_HIGH_WATER_MARK, _hooks, high_water_mark
 
 __all__ = ["Readable"]
 
@@ -133,7 +133,11 @@ class Readable(Stream):
         default_encoding: str,
     ) -> None:
         self._r_object_mode = object_mode
-        self._r_hwm = high_water_mark(hwm, object_mode, hwm_name)
+        self._r_hwm = (
+            DEFAULT_HIGH_WATER_MARK
+            if hwm is None and not object_mode
+            else high_water_mark(hwm, object_mode, hwm_name)
+        )
         self._r_buffer = None
         self._r_length = 0
         self._r_pipes = ()
@@ -151,7 +155,9 @@ class Readable(Stream):
         self._r_reading_more = False
         self._r_data_emitted = False
         self._r_unpiping = None
-        self._r_default_encoding = normalize_encoding(default_encoding)
+        self._r_default_encoding = (
+            "utf8" if default_encoding == "utf8" else normalize_encoding(default_encoding)
+        )
         self._r_enabled = True
         self._r_decoder = None
         self._r_encoding = None

@@ -49,13 +49,13 @@ from ..errors import (
     ERR_STREAM_WRITE_AFTER_END,
     validate_callback,
 )
-from ..runtime import check_thread
+from ..runtime import check_thread, on_loop
 from ._base import Callback, Stream
 from ._encoding import encode, normalize_encoding
 
 __all__ = ["DEFAULT_HIGH_WATER_MARK", "DEFAULT_OBJECT_HIGH_WATER_MARK", "Writable"]
 
-_get_running_loop = asyncio._get_running_loop
+_on_loop = on_loop
 
 DEFAULT_HIGH_WATER_MARK = 16384
 """Node v20's default mark for byte streams (``getDefaultHighWaterMark(false)``)."""
@@ -149,9 +149,15 @@ class Writable(Stream):
         default_encoding: str,
     ) -> None:
         self._w_object_mode = object_mode
-        self._w_hwm = high_water_mark(hwm, object_mode, hwm_name)
+        self._w_hwm = (
+            DEFAULT_HIGH_WATER_MARK
+            if hwm is None and not object_mode
+            else high_water_mark(hwm, object_mode, hwm_name)
+        )
         self._w_decode_strings = decode_strings
-        self._w_default_encoding = normalize_encoding(default_encoding)
+        self._w_default_encoding = (
+            "utf8" if default_encoding == "utf8" else normalize_encoding(default_encoding)
+        )
         self._w_length = 0
         self._w_corked = 0
         self._w_writing = False
@@ -253,7 +259,7 @@ class Writable(Stream):
         ``ERR_STREAM_WRITE_AFTER_END`` / ``ERR_STREAM_DESTROYED`` on the next tick and
         the stream is destroyed with it.
         """
-        if _get_running_loop() is not self._loop:
+        if not _on_loop(self._loop):
             check_thread(self._loop, f"{type(self).__name__}.write()")
         if callback is not None and not callable(callback):
             validate_callback(callback)
@@ -453,8 +459,9 @@ class Writable(Stream):
                 self._w_length -= 1 if obj else len(chunk)
                 if callback is not None:
                     callback(err if err is not None else ERR_STREAM_DESTROYED("write"))
-        err2 = self._errored
-        self._call_finished_callbacks(err2 if err2 is not None else ERR_STREAM_DESTROYED("end"))
+        if self._w_on_finished:
+            err2 = self._errored
+            self._call_finished_callbacks(err2 if err2 is not None else ERR_STREAM_DESTROYED("end"))
         self._w_buffer = None
         self._w_all_noop = True
 
@@ -559,8 +566,10 @@ class Writable(Stream):
         Raises:
             ERR_INVALID_ARG_TYPE: ``callback`` is not callable (nothing is written).
         """
-        check_thread(self._loop, f"{type(self).__name__}.end()")
-        validate_callback(callback)
+        if not _on_loop(self._loop):
+            check_thread(self._loop, f"{type(self).__name__}.end()")
+        if callback is not None:
+            validate_callback(callback)
         err: BaseException | None = None
         if chunk is not None:
             ret = self._write_chunk(chunk, encoding, None)
@@ -786,6 +795,8 @@ class Writable(Stream):
 
 def _hooks(**fns: Callable[..., Any] | None) -> dict[str, Callback] | None:
     """The constructor keywords that were given, checked to be callable."""
+    if not any(fns.values()):  # the usual case (a subclass): nothing to check
+        return None
     out: dict[str, Callback] = {}
     for name, fn in fns.items():
         if fn is not None:
