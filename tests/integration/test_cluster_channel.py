@@ -7,9 +7,11 @@ import os
 import socket
 from typing import Any
 
+import pytest
 from tests.helpers import wait_for
 
 from nodish.cluster.channel import Channel
+from nodish.cluster.framing import encode
 
 
 class End:
@@ -155,3 +157,24 @@ async def test_what_a_vanished_peer_wrote_is_delivered_before_a_failed_write_clo
     end.channel.send({"cmd": "NODE_CLUSTER", "act": "newconn"})
     assert await wait_for(end.closed) is None
     assert end.got == [{"ack": 1, "accepted": True}]
+
+
+async def test_corked_batch_frames_go_out_together_and_other_frames_at_once() -> None:
+    raw, end = _raw()
+    ch = end.channel
+    ch.cork()
+    for i in range(3):
+        ch.send_frame(encode({"batch": i}), batch=True)
+    raw.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        raw.recv(1000)  # held
+    # a frame that is not a batch one goes at once, behind the ones held
+    ch.send_frame(encode({"now": 1}))
+    ch.send_frame(encode({"batch": 3}), batch=True)
+    assert raw.recv(1000) == b"".join(
+        encode(m) for m in [{"batch": i} for i in range(3)] + [{"now": 1}]
+    )
+    ch.uncork()
+    assert raw.recv(1000) == encode({"batch": 3})
+    raw.close()
+    await wait_for(end.closed)

@@ -175,12 +175,13 @@ class Endpoint:
     ) -> None:
         """:meth:`request` for a frame prebuilt as ``head + seq + tail`` (the per-connection
         round-robin messages, built once per server instead of encoded each time);
-        ``sent(err)`` once the frame is in the kernel (or could not be sent)."""
+        ``sent(err)`` once the frame is in the kernel (or could not be sent). The frame
+        is a ``batch`` one: it waits while the channel is corked."""
         seq = self._seq
         self._seq = seq + 1
         if callback is not None:
             self._callbacks[seq] = callback
-        self.channel.send_frame(head + str(seq).encode() + tail, handle, sent)
+        self.channel.send_frame(head + str(seq).encode() + tail, handle, sent, batch=True)
 
     def send(self, message: Any, handle: Any = None, callback: Any = None) -> bool:
         """Send a user message, with an optional ``net.Socket`` handle."""

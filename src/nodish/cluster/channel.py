@@ -61,6 +61,7 @@ class Channel:
 
     __slots__ = (
         "_closing",
+        "_corked",
         "_decoder",
         "_fds",
         "_handle",
@@ -92,6 +93,7 @@ class Channel:
         self._queue: deque[list[Any]] = deque()
         self._writing = False
         self._closing = False
+        self._corked = 0
         self.connected = True
         self._handle = runtime.HandleRef(self._loop, self.disconnect)
         self._handle.unref()
@@ -128,17 +130,34 @@ class Channel:
         frame: bytes,
         handle: tuple[str, int] | None = None,
         callback: Callable[[BaseException | None], Any] | None = None,
+        *,
+        batch: bool = False,
     ) -> bool:
-        """Queue an encoded frame (the hot paths build theirs from templates)."""
+        """Queue an encoded frame (the hot paths build theirs from templates). A
+        ``batch`` frame waits while the channel is corked; any other goes out at once,
+        with whatever waits before it."""
         if not self.connected or self._closing:
             if callback is not None:
                 runtime.call_soon(callback, ERR_IPC_CHANNEL_CLOSED())
             return False
         fds = [handle[1]] if handle is not None else None
         self._queue.append([memoryview(frame), fds, callback])
-        if not self._writing:
+        if not self._writing and not (batch and self._corked):
             self._flush()
         return len(self._queue) < 1024
+
+    def cork(self) -> None:
+        """Hold ``batch`` frames until :meth:`uncork` (as many times as corked), then
+        send them with one ``sendmsg``: the answers to one read, or the connections of
+        one accept batch, cost the peer one wake-up instead of one each. (A channel is
+        also corked while it dispatches what one read brought.)"""
+        self._corked += 1
+
+    def uncork(self) -> None:
+        """Send what was held since :meth:`cork`."""
+        self._corked -= 1
+        if not self._corked and self._queue and not self._writing and self.connected:
+            self._flush()
 
     def _flush(self) -> None:
         queue = self._queue
@@ -222,7 +241,11 @@ class Channel:
         except NodeError as exc:
             # what came before the bad frame is delivered, then the channel closes
             messages, failed = getattr(exc, "messages", []), exc
-        self._dispatch(messages)
+        self._corked += 1  # the batch frames answering one read go out in one write
+        try:
+            self._dispatch(messages)
+        finally:
+            self.uncork()
         if failed is not None:
             self._close(failed)
             return False

@@ -661,6 +661,7 @@ class RoundRobinHandle:
 
     __slots__ = (
         "all",
+        "corked",
         "errno",
         "free",
         "handles",
@@ -688,6 +689,8 @@ class RoundRobinHandle:
         self.sock: _socket.socket | None = None
         self.loop = runtime.get_loop()
         self.paused = False
+        # channels holding the connections of the accept batch under way (None: no batch)
+        self.corked: list[Any] | None = None
         try:
             sock = _bind_socket(address, port, kind, True)
             try:
@@ -732,9 +735,17 @@ class RoundRobinHandle:
         return True
 
     def _accept(self) -> None:
-        sock = self.sock
-        if sock is None:
+        if self.sock is None:
             return
+        self.corked = []
+        try:
+            self._accept_batch(self.sock)
+        finally:
+            corked, self.corked = self.corked, None
+            for channel in corked:
+                channel.uncork()
+
+    def _accept_batch(self, sock: _socket.socket) -> None:
         while True:
             try:
                 conn, addr = sock.accept()
@@ -796,6 +807,11 @@ class RoundRobinHandle:
             self.loop.add_reader(self.sock.fileno(), self._accept)
         entry = (conn, self.loop.time())
         inflight.append(entry)
+        endpoint = worker.process.endpoint
+        if self.corked is not None and not endpoint.channel._corked:
+            # one sendmsg per worker for the whole accept batch
+            endpoint.channel.cork()
+            self.corked.append(endpoint.channel)
 
         def acked(reply: dict[str, Any], _handle: Any) -> None:
             pending = self.inflight.get(wid)
@@ -824,9 +840,7 @@ class RoundRobinHandle:
                     return
             self._handoff(worker)
 
-        worker.process.endpoint.request_frame(
-            self.newconn, tail, ("net.Native", conn.fileno()), acked
-        )
+        endpoint.request_frame(self.newconn, tail, ("net.Native", conn.fileno()), acked)
         if self._has_room(inflight) and wid in self.all and worker.process.connected:
             # room for one more: back at the end of the queue (turns stay round-robin)
             self.free[wid] = worker
