@@ -20,6 +20,11 @@ an upgrade may replace it under a running process (base + the file's value of cf
 ``_cffi_d_OpenSSL_version`` wrapper is cffi's address, and the GNU build-id in the
 file is the one in memory), and the name is one defined function.
 
+Where cryptography is built against OpenSSL's shared libraries instead (distribution
+and conda packages; ``dladdr`` on OpenSSL's own static data, the ``TLS_method()`` table,
+names another object than cffi's module), those functions are exported: ``dlsym`` on
+that library gives them, no symbol table needed.
+
 Anything else (a platform without ELF or ``dladdr``, a stripped file, a missing or
 ambiguous symbol, a file replaced since it was loaded) is :class:`UnavailableError` with a
 one-line reason, which callers turn into ``ERR_METHOD_NOT_IMPLEMENTED``.
@@ -78,13 +83,23 @@ class _DlInfo(ctypes.Structure):
 
 
 class _Binary:
-    """The ELF file that holds pyOpenSSL's OpenSSL, checked against its mapping."""
+    """The object that holds pyOpenSSL's OpenSSL: the ELF file of cryptography's
+    extension module, checked against its mapping, or OpenSSL's own shared library."""
 
     def __init__(self, path: str | None) -> None:
         self.anchor = _cffi_address(_ANCHOR)
         fname, self.base = _dladdr(self.anchor)
         self.path = path or fname
         self.addresses: dict[str, int | UnavailableError] = {}
+        self.shared: ctypes.CDLL | None = None
+        ssl_name, ssl_base = _dladdr(_openssl_data())
+        if path is None and ssl_base != self.base:
+            # OpenSSL is a shared library of its own (a distribution's or conda's build
+            # of cryptography): the functions it exports are the ones pyOpenSSL calls.
+            mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_NOW", 0)
+            self.path = ssl_name
+            self.shared = ctypes.CDLL(ssl_name, mode=mode)
+            return
         self.lookup([])
 
     def lookup(self, names: Sequence[str]) -> dict[str, int]:
@@ -108,13 +123,24 @@ class _Binary:
         found = self.addresses.get(name)
         if found is None:
             try:
-                found = self.base + self.lookup([name])[name]
+                found = (
+                    self._exported(name) if self.shared else self.base + self.lookup([name])[name]
+                )
             except UnavailableError as exc:
                 found = exc  # asked again, the answer is the same
             self.addresses[name] = found
         if isinstance(found, UnavailableError):
             raise found
         return found
+
+    def _exported(self, name: str) -> int:
+        try:
+            fn = getattr(self.shared, name)
+        except AttributeError:
+            raise UnavailableError(
+                f"{os.path.basename(self.path)} exports no function named {name}"
+            ) from None
+        return int(ctypes.cast(fn, ctypes.c_void_p).value or 0)
 
 
 class _Elf:
@@ -201,6 +227,12 @@ def _cffi_address(name: str) -> int:
         return int(_ffi.cast("uintptr_t", _ffi.addressof(_openssl.lib, name)))
     except (AttributeError, TypeError) as exc:
         raise UnavailableError(f"cannot locate cryptography's OpenSSL binding ({exc})") from None
+
+
+def _openssl_data() -> int:
+    """An address inside OpenSSL itself: the ``SSL_METHOD`` table of ``TLS_method()``,
+    static data of libssl wherever that was linked."""
+    return int(_ffi.cast("uintptr_t", _lib.TLS_method()))
 
 
 def _dladdr(address: int) -> tuple[str, int]:
