@@ -42,6 +42,8 @@ def test_stdout_and_stderr_are_read_apart_and_in_order(loop: str) -> None:
     assert report["ended"] == ["stderr", "stdout"]
     assert report["code"] == 0
     assert before == []  # nothing reached the primary's own stdout
+    # its three pipes (and channel, pidfd) are closed once the worker is gone
+    assert report["fds_now"] == report["fds_left"]
 
 
 @pytest.mark.parametrize("loop", LOOPS)
@@ -72,9 +74,23 @@ def test_output_nobody_reads_never_blocks_the_worker_and_is_held_up_to_the_limit
     assert primary_err.count("worker 1's stdout is not read") == 1, primary_err
 
 
-def test_without_silent_the_worker_shares_the_primarys_output() -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_stdin_is_a_writable_pipe_to_the_worker_and_end_gives_it_eof(loop: str) -> None:
+    report, _, _ = run("stdin", loop)
+    assert report["stdout"] == "HELLO WORLD\n" + "X" * 200_000
+    assert report["write"] is True and report["finished"] is True
+    assert report["code"] == 0
+
+
+def test_stdin_of_a_worker_that_closed_it_is_epipe_and_destroyed_once_it_exits() -> None:
+    report, _, _ = run("epipe", "uvloop")
+    assert report["code"] == ["EPIPE", "ERR_STREAM_DESTROYED"]
+    assert report["destroyed"] is True
+
+
+def test_without_silent_the_worker_shares_the_primarys_stdio() -> None:
     report, before, primary_err = run("loud", "uvloop")
-    assert report["streams"] == [None, None]
+    assert report["streams"] == [None, None, None]
     assert before == [f"out {i}" for i in range(1000)]
     assert [line for line in primary_err.splitlines() if line.startswith("err")] == [
         f"err {i}" for i in range(0, 1000, 10)

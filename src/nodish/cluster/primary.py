@@ -67,7 +67,7 @@ from ..errors import (
 from ..events import EventEmitter
 from ._ipc import Endpoint
 from .framing import encode
-from .output import WorkerOutput
+from .output import WorkerInput, WorkerOutput
 from .worker import ListeningAddress, Worker, emitter
 
 __all__ = ["RoundRobinHandle", "SharedHandle", "WorkerProcess", "fork", "setup_primary"]
@@ -161,7 +161,8 @@ def setup_primary(**options: Any) -> None:
 
     Keywords: ``exec`` (script path), ``module`` (run ``-m module`` instead),
     ``args``, ``exec_argv`` (interpreter flags), ``cwd``, ``silent`` (workers' stdout
-    and stderr piped to the primary: ``worker.process.stdout``/``.stderr``), ``env``
+    and stderr piped to the primary: ``worker.process.stdout``/``.stderr``; and stdin,
+    ``worker.process.stdin``), ``env``
     (added to every worker's environment); beyond Node: ``respawn``, ``heartbeat``
     (seconds), ``reload_signal`` (``'SIGHUP'``), ``stop_timeout`` (seconds a stopping
     worker gets before ``SIGKILL``).
@@ -225,8 +226,9 @@ def _signame(num: int) -> str:
 class WorkerProcess(EventEmitter):
     """A worker's OS process as the primary sees it (the part of Node's
     ``ChildProcess`` a worker uses): ``pid``, ``exit_code``, ``signal_code``,
-    ``connected``, ``send()``, ``kill()``, ``disconnect()``; ``stdout`` and ``stderr``
-    (Readables of bytes) with ``setup_primary(silent=True)``, else None."""
+    ``connected``, ``send()``, ``kill()``, ``disconnect()``; ``stdin`` (a Writable),
+    ``stdout`` and ``stderr`` (Readables of bytes) with ``setup_primary(silent=True)``,
+    else None."""
 
     __slots__ = (
         "_endpoint",
@@ -238,6 +240,7 @@ class WorkerProcess(EventEmitter):
         "signal_code",
         "started",
         "stderr",
+        "stdin",
         "stdout",
     )
 
@@ -245,13 +248,14 @@ class WorkerProcess(EventEmitter):
         self,
         popen: subprocess.Popen[bytes],
         sock: _socket.socket,
-        output: tuple[WorkerOutput, WorkerOutput] | None = None,
+        stdio: tuple[WorkerInput, WorkerOutput, WorkerOutput] | None = None,
     ) -> None:
         super().__init__()
         self._popen = popen
         self.pid = popen.pid
-        self.stdout: WorkerOutput | None = output[0] if output else None
-        self.stderr: WorkerOutput | None = output[1] if output else None
+        self.stdin: WorkerInput | None = stdio[0] if stdio else None
+        self.stdout: WorkerOutput | None = stdio[1] if stdio else None
+        self.stderr: WorkerOutput | None = stdio[2] if stdio else None
         self.exit_code: int | None = None
         self.signal_code: str | None = None
         self.started = time.monotonic()
@@ -333,6 +337,8 @@ class WorkerProcess(EventEmitter):
         else:
             self.exit_code = code
         self._handle.close()
+        if self.stdin is not None:
+            self.stdin.destroy()  # as Node does: nobody is left to read it
         self.emit("exit", self.exit_code, self.signal_code)
 
     def __repr__(self) -> str:
@@ -433,37 +439,42 @@ def _spawn(wid: int, env: dict[str, str] | None) -> PrimaryWorker:
         full_env["NODISH_CLUSTER_HEARTBEAT"] = repr(float(beat))
     else:
         full_env.pop("NODISH_CLUSTER_HEARTBEAT", None)
-    # silent: a pipe each for stdout and stderr (read ends here, write ends the worker's)
-    pipes = (os.pipe(), os.pipe()) if settings.get("silent") else None
+    # silent: a pipe each for stdin, stdout and stderr; (ours, the worker's) each
+    pipes = None
+    if settings.get("silent"):
+        r0, w0 = os.pipe()
+        pipes = ((w0, r0), os.pipe(), os.pipe())
     try:
         popen = subprocess.Popen(
             _command(settings),
             env=full_env,
             cwd=settings.get("cwd"),
             pass_fds=(child.fileno(),),
-            stdout=pipes[0][1] if pipes else None,
-            stderr=pipes[1][1] if pipes else None,
+            stdin=pipes[0][1] if pipes else None,
+            stdout=pipes[1][1] if pipes else None,
+            stderr=pipes[2][1] if pipes else None,
             # Ctrl-C in a terminal reaches the primary alone, which then stops the
             # workers gracefully (they also exit on their own if the primary dies)
             start_new_session=True,
         )
     except BaseException:
         parent.close()
-        if pipes:
-            for fd in (*pipes[0], *pipes[1]):
-                os.close(fd)
+        for ours, theirs in pipes or ():
+            os.close(ours)
+            os.close(theirs)
         raise
     finally:
         child.close()
-    output = None
+    stdio = None
     if pipes:
-        os.close(pipes[0][1])
-        os.close(pipes[1][1])
-        output = (
-            WorkerOutput(pipes[0][0], f"worker {wid}'s stdout"),
-            WorkerOutput(pipes[1][0], f"worker {wid}'s stderr"),
+        for _ours, theirs in pipes:
+            os.close(theirs)
+        stdio = (
+            WorkerInput(pipes[0][0], f"worker {wid}'s stdin"),
+            WorkerOutput(pipes[1][0], f"worker {wid}'s stdout"),
+            WorkerOutput(pipes[2][0], f"worker {wid}'s stderr"),
         )
-    proc = WorkerProcess(popen, parent, output)
+    proc = WorkerProcess(popen, parent, stdio)
     worker = PrimaryWorker(wid, proc, env)
     proc.on("message", lambda msg, handle: worker.emit("message", msg, handle))
     proc.on("error", lambda err: _worker_error(worker, err))

@@ -8,9 +8,14 @@ crash: silent; the worker raises at start-up (a traceback on stderr).
 flood: silent; the worker writes 3 MiB to stdout and exits, and the primary reads
        nothing until the worker has exited.
 loud:  not silent; the worker's output is the primary's (inherited).
+stdin: silent; the primary writes 200 kB to the worker's stdin (more than a pipe
+       holds) and ends it; the worker answers with what it read, upper-cased.
+epipe: silent; the worker closes its stdin, then the primary writes to it; and once
+       the worker has exited, again.
 """
 
 import json
+import os
 import sys
 
 import nodish
@@ -35,7 +40,27 @@ if cluster.is_primary:
         stream.on("data", data)
         stream.on("end", lambda: ended.append(name))
 
+    def open_fds():
+        fds = set()
+        for name in os.listdir("/proc/self/fd"):
+            try:
+                os.readlink(f"/proc/self/fd/{name}")  # the listing's own fd is gone
+            except OSError:
+                continue
+            fds.add(int(name))
+        return fds
+
+    def online():
+        # what the primary holds for this worker: its three pipes, channel and pidfd
+        mine = {proc.stdin._fd, proc.stdout._fd, proc.stderr._fd, proc._pidfd}
+        mine.add(proc.endpoint.channel._sock.fileno())
+        report["fds_left"] = sorted(open_fds() - mine)
+
+    if scenario != "loud":
+        worker.on("online", online)
+
     def done(code=None, signal=None):
+        report["fds_now"] = sorted(open_fds())
         report.update(
             code=code,
             ended=sorted(ended),
@@ -46,8 +71,22 @@ if cluster.is_primary:
         print(json.dumps(report), flush=True)
 
     if scenario == "loud":
-        report["streams"] = [proc.stdout, proc.stderr]
+        report["streams"] = [proc.stdin, proc.stdout, proc.stderr]
         worker.on("exit", done)
+    elif scenario == "epipe":
+        errors = []
+
+        def failed(err):
+            errors.append(err.code)
+            worker.process.kill("SIGKILL")
+
+        def exited(code, signal):
+            report["destroyed"] = proc.stdin.destroyed
+            proc.stdin.write(b"too late", callback=lambda err: done([*errors, err.code]))
+
+        proc.stdin.on("error", failed)
+        proc.stdout.once("data", lambda _: proc.stdin.write(b"closed already"))
+        worker.on("exit", exited)
     elif scenario == "flood":
         # nobody reads while the worker writes: it must still exit
         def exited(code, signal):
@@ -59,6 +98,11 @@ if cluster.is_primary:
 
         worker.on("exit", exited)
     else:
+        if scenario == "stdin":
+            report["write"] = proc.stdin.write(b"hello ")
+            proc.stdin.write("world\n")
+            proc.stdin.end(b"x" * 200_000)
+            proc.stdin.on("finish", lambda: report.update(finished=True))
         collect("stdout", proc.stdout)
         collect("stderr", proc.stderr)
         closed = []
@@ -75,6 +119,16 @@ if cluster.is_primary:
 else:
     if scenario == "crash":
         raise RuntimeError("this worker cannot start")
+    if scenario == "stdin":
+        data = sys.stdin.buffer.read()
+        sys.stdout.buffer.write(data.upper())
+        sys.exit(0)
+    if scenario == "epipe":
+        import time
+
+        os.close(0)
+        print("stdin closed", flush=True)
+        time.sleep(30)  # until the primary kills it
     if scenario == "flood":
         sys.stdout.buffer.write(b"".join(b"%07d\n" % i for i in range(3 * MIB // 8)))
         sys.stdout.flush()
