@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import tls
+from .errors import ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE
 from .http.agent import Agent as _HttpAgent
 from .http.client import ClientRequest
 from .http.client import get as _http_get
@@ -130,6 +131,12 @@ class Agent(_HttpAgent):
     __slots__ = ("_sessions", "max_cached_sessions")
 
     def __init__(self, *, max_cached_sessions: int = 100, **options: Any) -> None:
+        if isinstance(max_cached_sessions, bool) or not isinstance(max_cached_sessions, int):
+            raise ERR_INVALID_ARG_TYPE(
+                "options.max_cached_sessions", "of type int", type(max_cached_sessions).__name__
+            )
+        if max_cached_sessions < 0:
+            raise ERR_OUT_OF_RANGE("options.max_cached_sessions", ">= 0", max_cached_sessions)
         super().__init__(**options)
         self.default_port = 443
         self.protocol = "https:"

@@ -39,7 +39,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ERR_INVALID_ARG_TYPE
+from ..errors import ERR_INVALID_ARG_TYPE, ERR_TLS_INVALID_CONTEXT
 from ..net.socket import Socket
 from .context import (
     DEFAULT_CIPHERS,
@@ -180,9 +180,7 @@ def connect(
             ciphers=ciphers,
         )
     elif not isinstance(secure_context, SecureContext):
-        raise ERR_INVALID_ARG_TYPE(
-            "options.secure_context", "a SecureContext", type(secure_context).__name__
-        )
+        raise ERR_TLS_INVALID_CONTEXT("options.secure_context")
     sock = TLSSocket(
         secure_context=secure_context,
         reject_unauthorized=reject_unauthorized,

@@ -30,6 +30,7 @@ from ..errors import (
     ERR_INVALID_ARG_TYPE,
     ERR_INVALID_ARG_VALUE,
     ERR_METHOD_NOT_IMPLEMENTED,
+    ERR_OUT_OF_RANGE,
     ERR_TLS_INVALID_PROTOCOL_VERSION,
     ERR_TLS_PROTOCOL_VERSION_CONFLICT,
     NodeError,
@@ -37,6 +38,7 @@ from ..errors import (
 from . import _openssl
 
 __all__ = [
+    "CONTEXT_OPTIONS",
     "DEFAULT_CIPHERS",
     "DEFAULT_MAX_VERSION",
     "DEFAULT_MIN_VERSION",
@@ -50,6 +52,21 @@ DEFAULT_MAX_VERSION = "TLSv1.3"
 # TLS 1.2 suites: forward secrecy and AEAD only (Node's default list also allows CBC
 # and DHE suites; a scanner rightly calls those weak). TLS 1.3 suites are OpenSSL's.
 DEFAULT_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!SHA1"
+
+# The options a SecureContext is made from (tls.create_server passes these on).
+CONTEXT_OPTIONS = (
+    "key",
+    "cert",
+    "ca",
+    "passphrase",
+    "pfx",
+    "ciphers",
+    "min_version",
+    "max_version",
+    "session_timeout",
+    "session_id_context",
+    "ticket_keys",
+)
 
 _VERSIONS = {
     "TLSv1": SSL.TLS1_VERSION,
@@ -141,9 +158,18 @@ def _certs_from(pems: list[bytes], name: str) -> list[x509.Certificate]:
             out.extend(x509.load_pem_x509_certificates(pem))
         except ValueError:
             raise TLSError(
-                "ERR_OSSL_PEM_NO_START_LINE", f"options.{name}: no PEM certificate"
+                "ERR_OSSL_PEM_NO_START_LINE",
+                f"options.{name}: no PEM certificate{_path_hint(pem, name)}",
             ) from None
     return out
+
+
+def _path_hint(data: bytes, name: str) -> str:
+    """A hint for the common slip of passing a file name where PEM data is expected
+    (Node's options take the file's contents too; its error says only 'no start line')."""
+    if b"-----BEGIN" in data or len(data) > 4096 or b"\n" in data:
+        return ""
+    return f" (options.{name} is the PEM data itself, not a file name: read the file first)"
 
 
 def alpn_list(value: Any, name: str) -> list[bytes] | None:
@@ -195,6 +221,17 @@ def openssl_ticket_keys(keys: bytes) -> bytes:
     resume each other's sessions."""
     secret = HKDF(hashes.SHA256(), 64, salt=None, info=b"nodish ticket keys").derive(keys[16:])
     return keys[:16] + secret
+
+
+def _session_timeout(value: Any) -> int:
+    """Node's ``sessionTimeout`` rule (an int32 >= 0), in seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ERR_INVALID_ARG_TYPE(
+            "options.session_timeout", "of type int or float", type(value).__name__
+        )
+    if not 0 <= value <= 2**31 - 1:
+        raise ERR_OUT_OF_RANGE("options.session_timeout", ">= 0 && <= 2147483647", value)
+    return int(value)
 
 
 def _version(value: str | None, which: str, default: str) -> int:
@@ -276,7 +313,7 @@ class SecureContext:
         self._load_ca(ctx, o.get("ca"))
         timeout = o.get("session_timeout")
         if timeout is not None:
-            ctx.set_timeout(int(timeout))
+            ctx.set_timeout(_session_timeout(timeout))
         if self.is_server:
             # Node's sessionIdContext: a session resumes only where it is the same. By
             # default one value for every nodish server (Node hashes its command line),
@@ -316,10 +353,13 @@ class SecureContext:
             try:
                 key = certs.load_key(keys[0], passphrase)
             except certs.CertError as exc:
-                code = (
-                    "ERR_OSSL_BAD_DECRYPT" if "passphrase" in str(exc) else "ERR_OSSL_UNSUPPORTED"
-                )
-                raise TLSError(code, str(exc).replace("PEM data: ", "")) from None
+                message = str(exc).replace("PEM data: ", "")
+                if "passphrase" in message:
+                    raise TLSError("ERR_OSSL_BAD_DECRYPT", message) from None
+                hint = _path_hint(keys[0], "key")
+                if hint:  # cryptography's own words on PEM framing would only confuse
+                    message = "options.key: not a PEM private key" + hint
+                raise TLSError("ERR_OSSL_UNSUPPORTED", message) from None
         cert_pems = _pem_list(o.get("cert"), "cert")
         if cert_pems:
             chain = _certs_from(cert_pems, "cert")
@@ -363,8 +403,14 @@ def create_secure_context(options: dict[str, Any] | None = None, **kwargs: Any) 
     only context). Bad options raise here: ``ERR_OSSL_BAD_DECRYPT`` (wrong passphrase),
     ``ERR_OSSL_X509_KEY_VALUES_MISMATCH``, ``ERR_TLS_INVALID_PROTOCOL_VERSION``.
     """
+    if options is not None and not isinstance(options, dict):
+        raise ERR_INVALID_ARG_TYPE("options", "of type dict", type(options).__name__)
     opts = dict(options or {}, **kwargs)
     is_server = bool(opts.pop("is_server", True))
+    # A misspelt option (min_verison=) would otherwise leave the default in force.
+    unknown = sorted(set(opts) - set(CONTEXT_OPTIONS))
+    if unknown:
+        raise TypeError(f"create_secure_context got unknown options: {', '.join(unknown)}")
     return SecureContext(opts, is_server=is_server)
 
 

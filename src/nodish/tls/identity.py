@@ -23,9 +23,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from .._address import is_ip
-from ..errors import ERR_TLS_CERT_ALTNAME_INVALID, NodeError
+from ..errors import (
+    ERR_INVALID_ARG_TYPE,
+    ERR_INVALID_ARG_VALUE,
+    ERR_TLS_CERT_ALTNAME_INVALID,
+    NodeError,
+)
 
-__all__ = ["PeerCertificate", "check_server_identity", "peer_certificate"]
+__all__ = ["PeerCertificate", "ascii_host", "check_server_identity", "peer_certificate"]
 
 _BAD = re.compile(r"[^\x21-\x7f]")
 
@@ -177,6 +182,21 @@ def peer_certificate(
         elif index + 1 < len(chain):
             f["issuer_certificate"] = peer_certificate(chain, True, index + 1)
     return PeerCertificate(f)
+
+
+def ascii_host(name: Any, what: str = "options.servername") -> str:
+    """A host name as it goes into SNI and the identity check: ASCII names as they are,
+    non-ASCII ones as IDNA A-labels (``bücher.test`` -> ``xn--bcher-kva.test``, what
+    a URL parser and a certificate hold). ``ERR_INVALID_ARG_TYPE`` for a non-str,
+    ``ERR_INVALID_ARG_VALUE`` for a name IDNA cannot encode."""
+    if not isinstance(name, str):
+        raise ERR_INVALID_ARG_TYPE(what, "of type str", type(name).__name__)
+    if name.isascii():
+        return name
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ERR_INVALID_ARG_VALUE(what, f"{name!r} (not a valid host name)") from None
 
 
 def _canonical_ip(text: str) -> str:

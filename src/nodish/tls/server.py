@@ -30,9 +30,10 @@ from typing import Any
 from OpenSSL import SSL
 
 from .. import runtime
-from ..errors import ERR_INVALID_ARG_TYPE
+from ..errors import ERR_INVALID_ARG_TYPE, ERR_TLS_INVALID_CONTEXT
 from ..net.server import Server as NetServer
 from .context import (
+    CONTEXT_OPTIONS,
     SecureContext,
     alpn_list,
     as_context,
@@ -44,20 +45,6 @@ from .identity import _check, _split_host
 from .socket import TLSSocket
 
 __all__ = ["Server"]
-
-_CONTEXT_KEYS = (
-    "key",
-    "cert",
-    "ca",
-    "passphrase",
-    "pfx",
-    "ciphers",
-    "min_version",
-    "max_version",
-    "session_timeout",
-    "session_id_context",
-    "ticket_keys",
-)
 
 
 # Node's server events that nodish never emits: adding a listener warns, so code
@@ -104,7 +91,7 @@ class Server(NetServer):
         high_water_mark: int | None = None,
         **context_options: Any,
     ) -> None:
-        unknown = set(context_options) - set(_CONTEXT_KEYS)
+        unknown = set(context_options) - set(CONTEXT_OPTIONS)
         if unknown:
             raise TypeError(f"tls.Server got unknown options: {', '.join(sorted(unknown))}")
         for name, cb in (("alpn_callback", alpn_callback), ("sni_callback", sni_callback)):
@@ -128,6 +115,8 @@ class Server(NetServer):
         keys = context_options.get("ticket_keys")
         if secure_context is None:
             secure_context = create_secure_context(context_options)
+        elif not isinstance(secure_context, SecureContext):
+            raise ERR_TLS_INVALID_CONTEXT("options.secure_context")
         elif keys is not None:
             secure_context.use_ticket_keys(check_ticket_keys(keys, "options.ticket_keys"))
         # A context shared with another server keeps the keys it already has.

@@ -45,10 +45,10 @@ from OpenSSL._util import lib as _lib
 
 from .. import runtime
 from .._address import is_ip
-from ..errors import ERR_TLS_HANDSHAKE_TIMEOUT, NodeError, system_error
+from ..errors import ERR_INVALID_ARG_TYPE, ERR_TLS_HANDSHAKE_TIMEOUT, NodeError, system_error
 from ..net.socket import Socket
 from .context import SecureContext, TLSError, alpn_list, ssl_error, verify_error
-from .identity import PeerCertificate, check_server_identity, peer_certificate
+from .identity import PeerCertificate, ascii_host, check_server_identity, peer_certificate
 
 __all__ = ["TLSSocket"]
 
@@ -226,6 +226,10 @@ class TLSSocket(Socket):
             secure_context = create_secure_context(is_server=is_server)
         self._ctx = secure_context
         self._is_server = is_server
+        if servername is not None:
+            ascii_host(servername)  # a bad name raises here, not at the handshake
+        if session is not None:
+            session = _session_from(session)
         self._opts = {
             "request_cert": request_cert,
             "reject_unauthorized": reject_unauthorized,
@@ -308,7 +312,8 @@ class TLSSocket(Socket):
                 host = o["host"] or "localhost"
                 name = None if is_ip(host) else host
             if name:
-                conn.set_tlsext_host_name(name.encode("idna"))
+                if not is_ip(name):  # RFC 6066: SNI carries no IP address
+                    conn.set_tlsext_host_name(ascii_host(name).encode())
                 self.servername = name
             conn.set_verify(SSL.VERIFY_PEER, self._verify_cb)
             if o["alpn_protocols"]:
@@ -396,7 +401,7 @@ class TLSSocket(Socket):
             # Node skips the identity check on a resumed session (it was checked when the
             # session was made, and a resumed handshake carries no certificate).
             if err is None and not self.is_session_reused():
-                host = self.servername or self._opts["host"] or "localhost"
+                host = ascii_host(self.servername or self._opts["host"] or "localhost")
                 check = self._opts["check_server_identity"] or check_server_identity
                 try:
                     err = check(host, self.get_peer_certificate(True) or PeerCertificate({}))
@@ -652,6 +657,7 @@ class TLSSocket(Socket):
 
     def get_session(self) -> bytes | None:
         """The TLS session as bytes (DER), for ``tls.connect(session=...)``."""
+        runtime.check_thread(self._loop, "TLSSocket.get_session()")
         conn = self._conn
         if conn is None:
             return None
@@ -671,6 +677,7 @@ class TLSSocket(Socket):
         self, length: int, label: str, context: bytes | None = None
     ) -> bytes:
         """RFC 5705 keying material (Node's ``exportKeyingMaterial``)."""
+        runtime.check_thread(self._loop, "TLSSocket.export_keying_material()")
         conn = self._conn
         if conn is None or not self._secure:
             raise NodeError(message="TLS socket connection must be securely established")
@@ -686,6 +693,8 @@ class TLSSocket(Socket):
 
     def set_servername(self, name: str) -> None:
         """Set the SNI name before the handshake starts (client only)."""
+        runtime.check_thread(self._loop, "TLSSocket.set_servername()")
+        ascii_host(name, "name")
         self._opts["servername"] = name
 
 
@@ -719,11 +728,16 @@ def _session_from(value: Any) -> Any:
         return value
     from OpenSSL._util import ffi, lib
 
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise ERR_INVALID_ARG_TYPE(
+            "options.session", "an instance of bytes or OpenSSL.SSL.Session", type(value).__name__
+        )
     data = bytes(value)
     buf = ffi.new("unsigned char[]", data)
     ptr = ffi.new("unsigned char **", buf)
     raw = lib.d2i_SSL_SESSION(ffi.NULL, ptr, len(data))
     if raw == ffi.NULL:
+        lib.ERR_clear_error()  # else the next, unrelated OpenSSL error reports this one
         raise TLSError("ERR_SSL_INVALID_SESSION", "the session is not a TLS session")
     session = SSL.Session.__new__(SSL.Session)
     session._session = ffi.gc(raw, lib.SSL_SESSION_free)

@@ -1,0 +1,173 @@
+"""tls and https used carelessly: wrong option types and values, odd host names, calls
+from other threads. Each bad input raises at the call with Node's code (or, where it is
+a connection's outcome, fails that connection alone), and a good client is served after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from tests.helpers import next_event, wait_event, wait_for
+from tests.tls_fixtures import pki
+
+from nodish import https, tls
+
+P = pki
+
+
+def _server(**o):
+    return tls.create_server(**{**P().server_options(), **o})
+
+
+def _connect(**o):
+    return tls.connect(1, "127.0.0.1", **o)
+
+
+# (what, call, Node's code or the Python exception) -- Node 20 raises the same codes
+# at the call (tls.createSecureContext, tls.createServer, tls.connect, https.request).
+BAD_OPTIONS = [
+    ("session_timeout str", lambda: _server(session_timeout="x"), "ERR_INVALID_ARG_TYPE"),
+    ("session_timeout < 0", lambda: _server(session_timeout=-1), "ERR_OUT_OF_RANGE"),
+    ("server secure_context", lambda: _server(secure_context=5), "ERR_TLS_INVALID_CONTEXT"),
+    ("client secure_context", lambda: _connect(secure_context=5), "ERR_TLS_INVALID_CONTEXT"),
+    ("options not a dict", lambda: tls.create_secure_context(5), "ERR_INVALID_ARG_TYPE"),
+    ("misspelt option", lambda: tls.create_secure_context(min_verison="TLSv1.3"), TypeError),
+    ("servername int", lambda: _connect(servername=5), "ERR_INVALID_ARG_TYPE"),
+    ("servername not IDNA", lambda: _connect(servername="ü" * 70), "ERR_INVALID_ARG_VALUE"),
+    ("session str", lambda: _connect(session="x"), "ERR_INVALID_ARG_TYPE"),
+    ("session junk", lambda: _connect(session=b"junk"), "ERR_SSL_INVALID_SESSION"),
+    (
+        "https servername int",
+        lambda: https.request("https://127.0.0.1:1/", servername=5, agent=False),
+        "ERR_INVALID_ARG_TYPE",
+    ),
+    ("agent sessions str", lambda: https.Agent(max_cached_sessions="x"), "ERR_INVALID_ARG_TYPE"),
+    ("agent sessions < 0", lambda: https.Agent(max_cached_sessions=-1), "ERR_OUT_OF_RANGE"),
+    ("key is a path", lambda: _server(key="/etc/ssl/server-key.pem"), "ERR_OSSL_UNSUPPORTED"),
+    ("cert is a path", lambda: _server(cert="server.pem"), "ERR_OSSL_PEM_NO_START_LINE"),
+    ("ca holds an int", lambda: _server(ca=[P().ca.cert_pem, 5]), "ERR_INVALID_ARG_TYPE"),
+    ("ca holds None", lambda: _connect(ca=[P().ca.cert_pem, None]), "ERR_INVALID_ARG_TYPE"),
+    (
+        "min > max",
+        lambda: _server(min_version="TLSv1.3", max_version="TLSv1.2"),
+        "ERR_TLS_PROTOCOL_VERSION_CONFLICT",
+    ),
+    ("unknown version", lambda: _connect(min_version="TLSv9"), "ERR_TLS_INVALID_PROTOCOL_VERSION"),
+    ("version int", lambda: _server(max_version=13), "ERR_TLS_INVALID_PROTOCOL_VERSION"),
+    ("bad ciphers", lambda: _connect(ciphers="NOPE"), "ERR_SSL_NO_CIPHER_MATCH"),
+    ("bad 1.3 suites", lambda: _server(ciphers="TLS_NOPE"), "ERR_SSL_NO_CIPHER_MATCH"),
+    ("alpn a str", lambda: _connect(alpn_protocols="h2"), "ERR_INVALID_ARG_TYPE"),
+    ("alpn holds an int", lambda: _server(alpn_protocols=[1]), "ERR_INVALID_ARG_TYPE"),
+    ("sni_callback", lambda: _server(sni_callback=5), "ERR_INVALID_ARG_TYPE"),
+    ("alpn_callback", lambda: _server(alpn_callback="x"), "ERR_INVALID_ARG_TYPE"),
+    ("check_server_identity", lambda: _connect(check_server_identity=5), "ERR_INVALID_ARG_TYPE"),
+    ("callback", lambda: _connect(callback=5), "ERR_INVALID_ARG_TYPE"),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"), [c[1:] for c in BAD_OPTIONS], ids=[c[0] for c in BAD_OPTIONS]
+)
+async def test_bad_options_raise_at_the_call_with_node_codes(call, expected) -> None:
+    if isinstance(expected, str):
+        with pytest.raises(Exception) as info:
+            call()
+        assert getattr(info.value, "code", None) == expected, repr(info.value)
+    else:
+        with pytest.raises(expected):
+            call()
+
+
+async def test_a_file_name_for_key_or_cert_says_so() -> None:
+    for opts in ({"key": "server-key.pem"}, {"cert": "/etc/ssl/certs/server.pem"}):
+        with pytest.raises(tls.TLSError) as info:
+            _server(**opts)
+        assert "not a file name" in str(info.value)
+
+
+async def _served(port: int, host: str = "localhost", **opts) -> tls.TLSSocket:
+    sock = await tls.connect(port, host, ca=P().ca.cert_pem, **opts)
+    assert sock.authorized
+    return sock
+
+
+async def test_odd_host_names_follow_node_and_rfc_6066() -> None:
+    p = P()
+    idn = p.ca.issue_server("xn--bcher-kva.test", "*.b.test")
+    seen: list[object] = []
+    main = tls.create_server(lambda s: seen.append(s.servername), **p.server_options())
+    other = tls.create_server(lambda s: seen.append(s.servername), **p.server_options(idn))
+    await main.listen(0, "127.0.0.1")
+    await other.listen(0, "127.0.0.1")
+    port, idn_port = main.address().port, other.address().port
+
+    async def outcome(port: int, **opts: object) -> object:
+        seen.clear()
+        secure = next_event(main if port == main.address().port else other, "secureConnection")
+        try:
+            sock = await tls.connect(port, "127.0.0.1", ca=p.ca.cert_pem, **opts)
+        except tls.TLSError as exc:
+            return exc.code
+        except Exception as exc:
+            return getattr(exc, "code", type(exc).__name__)
+        await wait_for(secure)
+        sock.destroy()
+        return ("ok", sock.servername, seen[0])
+
+    # an IP servername is checked against IP SANs, and sent as no SNI (RFC 6066 3)
+    assert await outcome(port, servername="127.0.0.1") == ("ok", "127.0.0.1", None)
+    # a non-ASCII name goes out, and is checked, as its A-label
+    assert await outcome(idn_port, servername="bücher.test") == (
+        "ok",
+        "bücher.test",
+        "xn--bcher-kva.test",
+    )
+    # wildcards: one label, any case, a trailing dot ignored
+    assert (await outcome(idn_port, servername="A.B.TEST."))[0] == "ok"  # type: ignore[index]
+    assert await outcome(idn_port, servername="x.a.b.test") == "ERR_TLS_CERT_ALTNAME_INVALID"
+    assert await outcome(idn_port, servername="b.test") == "ERR_TLS_CERT_ALTNAME_INVALID"
+    # names that are no host name at all fail the check, as in Node, not the encoder
+    assert await outcome(port, servername="a" * 300) == "ERR_TLS_CERT_ALTNAME_INVALID"
+    assert await outcome(port, servername="a..b") == "ERR_TLS_CERT_ALTNAME_INVALID"
+    # an empty servername is no SNI; the host is checked
+    assert await outcome(port, servername="") == ("ok", None, None)
+    good = await _served(port)
+    good.destroy()
+    for server in (main, other):
+        server.close()
+        await wait_event(server, "close")
+
+
+async def test_tls_calls_from_another_thread_raise_err_invalid_thread() -> None:
+    server = _server()
+    await server.listen(0, "127.0.0.1")
+    sock = await _served(server.address().port)
+    calls = {
+        "set_servername": lambda: sock.set_servername("x"),
+        "export_keying_material": lambda: sock.export_keying_material(8, "label"),
+        "get_session": sock.get_session,
+        "write": lambda: sock.write(b"x"),
+    }
+    codes: dict[str, object] = {}
+
+    def other_thread() -> None:
+        for name, call in calls.items():
+            try:
+                call()
+                codes[name] = "returned"
+            except Exception as exc:
+                codes[name] = getattr(exc, "code", exc)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    await asyncio.get_running_loop().run_in_executor(None, thread.join)
+    assert codes == dict.fromkeys(calls, "ERR_INVALID_THREAD")
+    assert len(sock.export_keying_material(8, "label")) == 8  # fine on the loop
+    with pytest.raises(Exception) as info:
+        sock.set_servername(5)  # type: ignore[arg-type]
+    assert info.value.code == "ERR_INVALID_ARG_TYPE"
+    sock.destroy()
+    server.close()
+    await wait_event(server, "close")
