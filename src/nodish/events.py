@@ -215,7 +215,8 @@ class EventEmitter:
     # -- adding ---------------------------------------------------------------
 
     def _add(self, event: Hashable, listener: Listener, prepend: bool, once: bool) -> None:
-        _check_listener(listener)
+        if not callable(listener):
+            _check_listener(listener)
         events = self._events
         if "newListener" in events:
             # Node: emitted before the listener is added; listeners added meanwhile
@@ -300,7 +301,8 @@ class EventEmitter:
         Raises:
             ERR_INVALID_ARG_TYPE: ``listener`` is not callable.
         """
-        _check_listener(listener)
+        if not callable(listener):
+            _check_listener(listener)
         events = self._events
         current = events.get(event)
         if current is None:

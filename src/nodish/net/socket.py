@@ -52,7 +52,7 @@ import math
 import socket as _socket
 import struct
 from collections.abc import Callable, Generator
-from typing import Any, cast
+from typing import Any
 
 from .. import runtime
 from .._address import AddressInfo, family_name, is_ip, lookup, validate_host, validate_port
@@ -168,9 +168,10 @@ class Socket(Duplex, asyncio.Protocol):
 
     # ------------------------------------------------------------------ protocol
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+    # (typed asyncio.Transport: uvloop's transports are not subclasses, and a cast()
+    # would cost a call per connection)
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """asyncio: the connection is up (accepted, or our connect succeeded)."""
-        transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         if self._destroyed:
             transport.abort()
             return
@@ -277,8 +278,11 @@ class Socket(Duplex, asyncio.Protocol):
         try:
             self.push(None)
             # Node's onStreamRead does the same: with nothing buffered, 'end' follows
-            # even when nobody consumes the socket.
-            self.read(0)
+            # even when nobody consumes the socket. (A flowing socket, emptied by
+            # push(None) outside a synchronous read, has scheduled 'end' already: the
+            # read(0) would only schedule it a second time.)
+            if not self._r_flowing or self._r_length or self._r_sync:
+                self.read(0)
         except BaseException as exc:
             runtime.report_uncaught(exc, self)
         return True  # keep the transport: our side may still write (half-open)
@@ -400,7 +404,7 @@ class Socket(Duplex, asyncio.Protocol):
         if t is None or self._lost:
             self._finish_destroy()
             return
-        if self.writable_finished and err is None:
+        if self._w_finished and err is None:
             t.close()  # graceful: flushes what is buffered, then connection_lost
         else:
             t.abort()
