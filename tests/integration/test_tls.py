@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 import pytest
-from tests.helpers import next_event, wait_event, wait_for
+from tests.helpers import next_event, until, wait_event, wait_for
 from tests.tls_fixtures import pki
 
 from nodish import errors, net, tls
@@ -582,3 +583,66 @@ def test_two_loops_in_two_threads_keep_their_bytes_apart() -> None:
     for t in threads:
         t.join(60)
     assert results == [True, True]
+
+
+async def _raw_tls_client(port: int) -> tuple[net.Socket, ssl.SSLObject, ssl.MemoryBIO]:
+    """A TLS client of the standard library's over a plain nodish socket, so the test
+    can put any bytes it likes on the wire after the handshake."""
+    ctx = ssl.create_default_context(cadata=pki().ca.cert_pem.decode())
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    raw = await net.connect(port, "127.0.0.1")
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+    raw.on("data", received.put_nowait)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            if outgoing.pending:
+                raw.write(outgoing.read())
+            incoming.write(await wait_for(received.get()))
+    if outgoing.pending:
+        raw.write(outgoing.read())
+    return raw, obj, outgoing
+
+
+@pytest.mark.parametrize("together", [False, True])
+async def test_a_forged_record_after_the_handshake_is_an_error_and_the_server_serves_on(
+    together: bool,
+) -> None:
+    events: list[object] = []
+    closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_secure(sock: tls.TLSSocket) -> None:
+        sock.on("data", sock.write)
+        sock.on("end", sock.end)
+        if closed.done():
+            return  # the good client that follows
+        sock.on("data", lambda d: events.append(("data", d)))
+        sock.on("error", lambda e: events.append(("error", e.code)))
+        sock.on("close", lambda *a: closed.set_result(None))
+
+    server = tls.create_server(on_secure, **pki().server_options())
+    await server.listen(0, "127.0.0.1")
+    raw, obj, outgoing = await _raw_tls_client(server.address().port)
+    raw.on("error", lambda e: None)
+    obj.write(b"hello")
+    good = outgoing.read()
+    forged = b"\x17\x03\x03\x00\x20" + bytes(32)  # an application record no key made
+    if together:
+        raw.write(good + forged)  # one read: the good record's data first, then the error
+    else:
+        raw.write(good)
+        await until(lambda: events)
+        raw.write(forged)
+    await wait_for(closed)
+    assert events == [
+        ("data", b"hello"),
+        ("error", "ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC"),  # Node's code too
+    ]
+    sock = await tls.connect(server.address().port, "localhost", **pki().client_options())
+    sock.end(b"still here")
+    assert await read_all(sock) == b"still here"
+    raw.destroy()
+    await close(server)

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.helpers import NodeProcess, next_event, wait_event, wait_for
+from tests.helpers import NodeProcess, next_event, until, wait_event, wait_for
 from tests.tls_fixtures import pki
 
 from nodish import net, tls
@@ -638,4 +638,88 @@ async def test_sni_chooses_the_certificate_for_openssl(files) -> None:
         )
         assert f"subject={subject}" in out.replace("subject=/", "subject="), out
         assert "Verify return code: 0 (ok)" in out, out
+    await close(server)
+
+
+class _SClient:
+    """An interactive ``openssl s_client``: lines in, and waits for what it prints
+    (its command letters work: ``K``/``k`` key updates, ``R`` renegotiation)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc, self.out = proc, b""
+
+    @classmethod
+    async def start(cls, port: int, *args: str) -> _SClient:
+        proc = await asyncio.create_subprocess_exec(
+            OPENSSL,
+            "s_client",
+            "-connect",
+            f"127.0.0.1:{port}",
+            *args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        client = cls(proc)
+        await client.expect(b"Verify return code")
+        return client
+
+    async def expect(self, token: bytes, before: int = 0) -> None:
+        """Read until ``token`` has been printed more than ``before`` times."""
+        assert self.proc.stdout is not None
+
+        async def read() -> None:
+            while self.out.count(token) <= before:
+                chunk = await self.proc.stdout.read(4096)  # type: ignore[union-attr]
+                assert chunk, self.out.decode(errors="replace")
+                self.out += chunk
+
+        await wait_for(read())
+
+    async def say(self, line: bytes, answer: bytes) -> None:
+        before = self.out.count(answer)
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + b"\n")
+        await self.expect(answer, before)
+
+    async def finish(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        await wait_for(self.proc.wait())
+
+
+async def test_key_updates_both_ways_and_renegotiation_refused_with_openssl(files) -> None:
+    """TLS 1.3 KeyUpdate from openssl (asking for ours, and not) keeps the data flowing;
+    a TLS 1.2 renegotiation is refused (Node allows three in ten minutes; nodish none,
+    as a denial-of-service guard): that connection fails, the server serves on."""
+    errors: list[str] = []
+
+    def on_secure(sock: tls.TLSSocket) -> None:
+        sock.on("data", lambda d: sock.write(b"pong:" + d))
+        sock.on("end", sock.end)
+        sock.on("error", lambda e: errors.append(e.code))
+
+    server = tls.create_server(on_secure, key=read(files["server-key"]), cert=read(files["server"]))
+    await server.listen(0, "127.0.0.1")
+    port = server.address().port
+
+    client = await _SClient.start(port, "-tls1_3", "-CAfile", files["ca"])
+    await client.say(b"hello", b"pong:hello")
+    await client.say(b"K", b"KEYUPDATE")  # update yours too
+    await client.say(b"world", b"pong:world")
+    await client.say(b"k", b"KEYUPDATE")  # ours only
+    await client.say(b"again", b"pong:again")
+    await client.finish()
+    assert errors == []
+
+    client = await _SClient.start(port, "-tls1_2", "-CAfile", files["ca"])
+    await client.say(b"hello", b"pong:hello")
+    await client.say(b"R", b"no renegotiation")  # our refusal, as openssl reports it
+    await wait_for(client.proc.wait())
+    await until(lambda: errors)
+    assert errors[0].startswith("ERR_SSL_"), errors
+
+    client = await _SClient.start(port, "-tls1_2", "-CAfile", files["ca"])
+    await client.say(b"still", b"pong:still")
+    await client.finish()
     await close(server)

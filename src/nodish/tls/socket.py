@@ -52,25 +52,35 @@ from .identity import PeerCertificate, ascii_host, check_server_identity, peer_c
 
 __all__ = ["TLSSocket"]
 
-_RECV = 65536
 _BIO = 65536
 _RECORD = 16384
-# The hot path calls OpenSSL directly (pyOpenSSL's recv/bio_read raise an exception
-# each time the buffers run dry, i.e. once per read). One scratch buffer per thread
-# serves every socket of that thread's loop: a loop runs one callback at a time and
-# each read is copied out at once (OpenSSL runs without the GIL, so threads must not
-# share one).
+# The hot path calls OpenSSL directly, checking return codes (pyOpenSSL's recv/bio_read
+# raise an exception each time the buffers run dry, i.e. once per read), and reads
+# into one scratch buffer per thread that every socket of that thread's loop shares:
+# a loop runs one callback at a time and each read is copied out at once (cffi
+# releases the GIL around OpenSSL, so threads must not share one). A socket keeps a
+# reference to its thread's buffer from the start.
 _local = threading.local()
 
 
-def _scratch() -> Any:
+def _scratch() -> tuple[Any, memoryview]:
+    """This thread's scratch buffer: (cffi pointer for OpenSSL, memoryview to copy out)."""
     try:
-        return _local.buf
+        return _local.buf  # type: ignore[no-any-return]
     except AttributeError:
-        _local.buf = _ffi.new("char[]", _BIO)
-        return _local.buf
+        buf = bytearray(_BIO)
+        _local.buf = (_ffi.from_buffer(buf), memoryview(buf))
+        return _local.buf  # type: ignore[no-any-return]
 
 
+_SSL_read = _lib.SSL_read
+_SSL_write = _lib.SSL_write
+_SSL_get_error = _lib.SSL_get_error
+_SSL_do_handshake = _lib.SSL_do_handshake
+_BIO_read = _lib.BIO_read
+_BIO_write = _lib.BIO_write
+_BIO_pending = _lib.BIO_get_mem_data  # (bio, NULL): the bytes a memory BIO holds
+_NULL = _ffi.NULL
 _WANT_READ = _lib.SSL_ERROR_WANT_READ
 _ZERO_RETURN = _lib.SSL_ERROR_ZERO_RETURN
 _ECONNRESET_MSG = "Client network socket disconnected before secure TLS connection was established"
@@ -85,7 +95,7 @@ def _disconnected() -> BaseException:
 class _TLSTransport:
     """What a TLSSocket's net.Socket machinery writes to: encrypts, then the raw transport."""
 
-    __slots__ = ("_owner", "_paused", "_pending", "_pending_eof", "raw")
+    __slots__ = ("_owner", "_paused", "_pending", "_pending_eof", "_scr", "_ssl", "_wbio", "raw")
 
     def __init__(self, owner: TLSSocket, raw: asyncio.Transport) -> None:
         self._owner = owner
@@ -93,10 +103,32 @@ class _TLSTransport:
         self._pending: list[bytes] | None = []  # plaintext held until the handshake is done
         self._pending_eof = False
         self._paused = False
+        self._ssl: Any = None  # the SSL and its outgoing BIO, once the connection is secure
+        self._wbio: Any = None
+        self._scr: tuple[Any, memoryview] | None = None
 
     def write(self, data: Any) -> None:
-        if self._pending is not None:
-            self._pending.append(bytes(data))
+        ssl = self._ssl
+        if ssl is None:
+            if self._pending is not None:
+                self._pending.append(bytes(data))
+            return
+        # The common case, a response: one record, one BIO_read, one raw write.
+        if type(data) is bytes and 0 < len(data) <= _RECORD and not self._owner._lost:
+            size = len(data)
+            written = _SSL_write(ssl, data, size)
+            if written == size:
+                ptr, view = self._scr  # type: ignore[misc]
+                n = _BIO_read(self._wbio, ptr, _BIO)
+                if 0 < n < _BIO:
+                    self.raw.write(view[:n].tobytes())
+                    return
+                if n <= 0:
+                    return  # (not expected: a record was just written)
+                self._owner._flush(view[:n].tobytes())
+                return
+            self._owner._flush()
+            self._owner._write_failed(written)
             return
         self._owner._encrypt(data)
 
@@ -115,7 +147,8 @@ class _TLSTransport:
             return
         self._owner._send_close_notify()
 
-    def flush_pending(self) -> None:
+    def flush_pending(self, conn: SSL.Connection) -> None:
+        self._ssl, self._wbio, self._scr = conn._ssl, conn._from_ssl, _scratch()
         pending, self._pending = self._pending, None
         if pending:
             self._owner._encrypt(b"".join(pending))
@@ -176,6 +209,7 @@ class TLSSocket(Socket):
         "_is_server",
         "_opts",
         "_plain",
+        "_read_failure",
         "_secure",
         "_session_pending",
         "_tls_eof",
@@ -248,6 +282,7 @@ class TLSSocket(Socket):
         self._hs_timeout = handshake_timeout
         self._hs_timer: asyncio.TimerHandle | None = None
         self._plain: Socket | None = None
+        self._read_failure: SSL.Error | None = None
         self._session_pending = 0  # the session's size before a TLS 1.3 ticket
         self.encrypted = True
         self.authorized = False
@@ -338,17 +373,16 @@ class TLSSocket(Socket):
     def _handshake(self) -> None:
         conn = self._conn
         assert conn is not None
-        try:
-            conn.do_handshake()
-        except SSL.WantReadError:
-            self._flush()
-            return
-        except SSL.Error as exc:
+        ssl = conn._ssl
+        result = _SSL_do_handshake(ssl)
+        if result != 1 and _SSL_get_error(ssl, result) != _WANT_READ:
+            exc = self._ssl_exception(result)
             self._flush()  # the alert, so the peer learns why
             self._handshake_failed(self._handshake_error(exc))
             return
         self._flush()
-        self._on_secure()
+        if result == 1:
+            self._on_secure()
 
     def _handshake_error(self, exc: SSL.Error) -> BaseException:
         if self._verify_errno and self._is_server:
@@ -417,7 +451,7 @@ class TLSSocket(Socket):
                 self.authorized = True
         tt = self._tls_transport
         if tt is not None:
-            tt.flush_pending()
+            tt.flush_pending(conn)
         # In Node, 'secure' is emitted first and its own listener (added before any of
         # the user's) emits 'secureConnect' or the server's 'secureConnection': so a
         # user's 'secure' listener runs after those, and one added by them does not run.
@@ -452,53 +486,60 @@ class TLSSocket(Socket):
 
     def _flush(self, first: bytes | None = None) -> None:
         """Move everything OpenSSL wrote into the outgoing BIO onto the wire (after
-        ``first``, bytes already taken from it)."""
+        ``first``, a full scratch buffer's worth already taken from it)."""
         conn, tt = self._conn, self._tls_transport
         if conn is None or tt is None:
             return
+        wbio = conn._from_ssl
+        ptr, view = _scratch()
         out = [] if first is None else [first]
-        from_ssl, buf = conn._from_ssl, _scratch()
-        while first is None or len(first) == _BIO:
-            n = _lib.BIO_read(from_ssl, buf, _BIO)
-            if n <= 0:  # a memory BIO says "retry" when empty
-                break
-            first = _ffi.buffer(buf, n)[:]
-            out.append(first)
-            if n < _BIO:  # it held less than asked for: now it is empty
-                break
+        if first is None or len(first) == _BIO:
+            while (n := _BIO_read(wbio, ptr, _BIO)) > 0:  # a memory BIO says "retry" when empty
+                out.append(view[:n].tobytes())
+                if n < _BIO:  # it held less than asked for: now it is empty
+                    break
         if out and not self._lost:
             tt.raw.write(b"".join(out) if len(out) > 1 else out[0])
 
     def _encrypt(self, data: Any) -> None:
+        """Encrypt any amount of plaintext and send it (the transport's general path)."""
         conn = self._conn
         if conn is None or self._lost:
             return
         if type(data) is not bytes:
             data = bytes(data)
-        size, off = len(data), 0
-        if 0 < size <= _RECORD:
-            # The common case, a response: one record, sent at once.
-            off = max(0, _lib.SSL_write(conn._ssl, data, size))
-            if off == size:
-                buf = _scratch()
-                n = _lib.BIO_read(conn._from_ssl, buf, _BIO)
-                if n > 0:
-                    self._flush(_ffi.buffer(buf, n)[:])
-                return
-        # pyOpenSSL enables partial writes: SSL_write takes one record (16 KiB) at most.
+        size = len(data)
+        if not size:
+            return  # an empty write is no record
         ssl = conn._ssl
+        # pyOpenSSL enables partial writes: SSL_write takes one record (16 KiB) at most.
+        ptr = _ffi.from_buffer(data)
+        off = 0
         while off < size:
-            chunk = data[off : off + _RECORD]
-            n = _lib.SSL_write(ssl, chunk, len(chunk))
+            n = _SSL_write(ssl, ptr + off, min(size - off, _RECORD))
             if n <= 0:
-                try:
-                    conn.sendall(chunk)  # not expected: pyOpenSSL raises the error
-                except SSL.Error as exc:
-                    self.destroy(ssl_error(exc))
-                    return
-                n = len(chunk)
+                self._flush()
+                self._write_failed(n)
+                return
             off += n
         self._flush()
+
+    def _write_failed(self, result: int) -> None:
+        """SSL_write refused (after our close_notify, or a fatal error): destroy with
+        the error."""
+        exc = self._read_failure or self._ssl_exception(result)
+        self._fail(exc)
+
+    def _ssl_exception(self, result: int) -> SSL.Error:
+        """pyOpenSSL's exception for an OpenSSL call's failed ``result`` (it also takes
+        the error off OpenSSL's queue)."""
+        conn = self._conn
+        assert conn is not None
+        try:
+            conn._raise_ssl_error(conn._ssl, result)
+        except SSL.Error as exc:
+            return exc
+        return SSL.Error([])
 
     def _send_close_notify(self) -> None:
         conn, tt = self._conn, self._tls_transport
@@ -519,7 +560,9 @@ class TLSSocket(Socket):
         conn = self._conn
         if conn is None:
             return
-        if _lib.BIO_write(conn._into_ssl, data, len(data)) != len(data):
+        rbio = conn._into_ssl
+        size = len(data)
+        if _BIO_write(rbio, data, size) != size:
             try:
                 conn.bio_write(data)  # not expected with a memory BIO: raises the error
             except SSL.Error as exc:
@@ -529,41 +572,39 @@ class TLSSocket(Socket):
             self._handshake()
             if not self._secure or self.destroyed:
                 return
-        chunks = []
+        ssl = conn._ssl
+        ptr, view = _scratch()
+        n = _SSL_read(ssl, ptr, _BIO)
         eof = False
-        ssl, buf = conn._ssl, _scratch()
-        while True:
-            n = _lib.SSL_read(ssl, buf, _BIO)
-            if n > 0:
-                chunks.append(_ffi.buffer(buf, n)[:])
-                continue
-            err = _lib.SSL_get_error(ssl, n)
-            if err == _WANT_READ:
-                break
+        if n > 0 and not _BIO_pending(rbio, _NULL):
+            # The common case: one record came, and it is read. (A record holds 16 KiB
+            # of plaintext at most, so nothing of it is left in OpenSSL.)
+            plain: bytes | None = view[:n].tobytes()
+        else:
+            chunks = []
+            while n > 0:
+                chunks.append(view[:n].tobytes())
+                n = _SSL_read(ssl, ptr, _BIO)
+            err = _SSL_get_error(ssl, n)
             if err == _ZERO_RETURN:
                 eof = True
-                break
-            # anything else: let pyOpenSSL read again and raise its own error
-            try:
-                conn.recv(_RECV)
-            except SSL.WantReadError:
-                break
-            except SSL.ZeroReturnError:
-                eof = True
-                break
-            except SSL.Error as exc:
+            elif err != _WANT_READ:  # a bad record, a fatal alert ...
+                failure = self._ssl_exception(n)
                 if chunks:
+                    # what came before the bad record is data; a reply written meanwhile
+                    # fails with this error, the cause (OpenSSL's queue is empty then)
+                    self._read_failure = failure
                     Socket.data_received(self, b"".join(chunks))
-                self._fail(exc)
+                self._fail(failure)
                 return
+            plain = (b"".join(chunks) if len(chunks) > 1 else chunks[0]) if chunks else None
         if self._session_pending and _session_id(conn) != self._session_pending:
             self._emit_session()  # a ticket arrived (before the data that followed it)
-        if chunks:
-            Socket.data_received(self, b"".join(chunks) if len(chunks) > 1 else chunks[0])
-        # post-handshake messages OpenSSL answered (a key update): rare, so check cheaply
-        n = _lib.BIO_read(conn._from_ssl, buf, _BIO)
-        if n > 0:
-            self._flush(_ffi.buffer(buf, n)[:])
+        if plain is not None:
+            Socket.data_received(self, plain)
+        # what OpenSSL wrote while reading (a KeyUpdate's answer, an alert): rare
+        if _BIO_pending(conn._from_ssl, _NULL):
+            self._flush()
         if eof:
             self._tls_end()
 
