@@ -185,13 +185,15 @@ def load_csr(source: _PathOrData) -> x509.CertificateSigningRequest:
         raise CertError(f"{where}: not a PEM certificate signing request") from None
 
 
-def write_private(path: str | os.PathLike[str], data: bytes) -> None:
+def write_private(path: str | os.PathLike[str], data: bytes, *, exclusive: bool = False) -> None:
     """Write ``data`` to ``path`` readable by its owner alone (mode 0600).
 
     The file is created with that mode (an existing file is narrowed first), so the
-    key is never readable by others, not even for a moment.
+    key is never readable by others, not even for a moment. With ``exclusive`` an
+    existing file is left alone and ``FileExistsError`` raised.
     """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
     try:
         os.fchmod(fd, 0o600)
         os.write(fd, data)

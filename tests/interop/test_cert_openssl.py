@@ -216,10 +216,32 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (f"sign forged.csr {CA_ARGS} --ca-passin pw", "does not match its public key"),
         ("pubkey ca-cert.pem", "not a PEM private key"),
         (f"server localhost {CA_ARGS} --ca-passin env:NO_SUCH_VAR_X", "NO_SUCH_VAR_X is not set"),
+        ("pubkey .", ".: Is a directory"),
+        ("sign s.csr --ca . --ca-key ca-key.pem --ca-passin pw", ".: Is a directory"),
+        ("key -o .", ".: Is a directory"),
+        ("key -o other-key.pem/k.pem", "other-key.pem/k.pem: Not a directory"),
+        ("key -o /proc/nodish-key.pem", "/proc/nodish-key.pem: "),  # unwritable, even for root
+        # an existing file is kept (openssl would overwrite it): a step writes nothing
+        ("key -o other-key.pem", "other-key.pem: already exists (--force overwrites it)"),
+        (f"server localhost {CA_ARGS} --ca-passin pw --key-out s.csr", "s.csr: already exists"),
     ],
 )
 def test_cli_failures_are_one_line_and_exit_1(bad_inputs: Path, args: str, message: str) -> None:
+    before = {p.name: p.read_bytes() for p in bad_inputs.iterdir()}
     out = nodish_cert(bad_inputs, *args.split())
     assert out.returncode == 1
     assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
+    assert {p.name: p.read_bytes() for p in bad_inputs.iterdir()} == before  # nothing written
+
+
+def test_force_overwrites_and_a_second_ca_keeps_the_first_key(tmp_path: Path) -> None:
+    ok(nodish_cert(tmp_path, "ca", "--cn", "First"))
+    first = (tmp_path / "ca-key.pem").read_bytes()
+    again = nodish_cert(tmp_path, "ca", "--cn", "Second")
+    assert again.returncode == 1 and "ca-cert.pem: already exists" in again.stderr
+    assert (tmp_path / "ca-key.pem").read_bytes() == first
+    ok(nodish_cert(tmp_path, "ca", "--cn", "Second", "--force"))
+    assert (tmp_path / "ca-key.pem").read_bytes() != first
+    assert stat.S_IMODE((tmp_path / "ca-key.pem").stat().st_mode) == 0o600
+    assert certs.load_ca(tmp_path / "ca-cert.pem", tmp_path / "ca-key.pem").common_name == "Second"

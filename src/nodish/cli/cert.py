@@ -11,7 +11,10 @@ The seed chapter's five OpenSSL steps, then two one-shot commands::
     nodish cert client alice --ca ca-cert.pem --ca-key ca-key.pem
 
 Every failure (missing file, wrong passphrase, a CSR or key that does not match) is one
-line on stderr and exit status 1. Private keys are written with mode 0600.
+line on stderr and exit status 1. Private keys are written with mode 0600. An existing
+file is never overwritten without ``--force`` (openssl overwrites; a CA key replaced by
+mistake orphans every certificate it signed), and a step writes none of its files when
+one of them exists.
 """
 
 from __future__ import annotations
@@ -37,16 +40,27 @@ class _UsageError(Exception):
     pass
 
 
-def _out(path: str, data: bytes, *, private: bool = False) -> None:
+def _check_outputs(args: argparse.Namespace, *paths: str) -> None:
+    """Refuse, before any work, when an output file exists and ``--force`` is not given."""
+    for path in paths:
+        if path == "-":
+            continue
+        if os.path.isdir(path):
+            raise _UsageError(f"{path}: Is a directory")
+        if not args.force and os.path.lexists(path):
+            raise _UsageError(f"{path}: already exists (--force overwrites it)")
+
+
+def _out(args: argparse.Namespace, path: str, data: bytes, *, private: bool = False) -> None:
     from .. import certs
 
     if path == "-":
         sys.stdout.write(data.decode())
         sys.stdout.flush()
     elif private:
-        certs.write_private(path, data)
+        certs.write_private(path, data, exclusive=not args.force)
     else:
-        with open(path, "wb") as f:
+        with open(path, "wb" if args.force else "xb") as f:
             f.write(data)
 
 
@@ -61,40 +75,44 @@ def _cmd_key(args: argparse.Namespace) -> None:
 
     from .. import certs
 
+    _check_outputs(args, args.out)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         key = certs.create_key(args.type, bits=args.bits, curve=args.curve)
     for w in caught:
         print(f"nodish cert: warning: {w.message}", file=sys.stderr)
-    _out(args.out, certs.key_pem(key, _passphrase(args.passout)), private=True)
+    _out(args, args.out, certs.key_pem(key, _passphrase(args.passout)), private=True)
 
 
 def _cmd_pubkey(args: argparse.Namespace) -> None:
     from .. import certs
 
+    _check_outputs(args, args.out)
     key = certs.load_key(args.key, _passphrase(args.passin))
-    _out(args.out, certs.public_key_pem(key))
+    _out(args, args.out, certs.public_key_pem(key))
 
 
 def _cmd_ca(args: argparse.Namespace) -> None:
     from .. import certs
 
+    _check_outputs(args, args.out, *(() if args.key else (args.key_out,)))
     if args.key:
         key = certs.load_key(args.key, _passphrase(args.passin))
     else:
         key = certs.create_key(args.type)
     ca = certs.create_ca(args.cn, key=key, days=args.days, organization=args.org)
-    _out(args.out, ca.cert_pem)
-    if not args.key:
-        _out(args.key_out, ca.key_pem(_passphrase(args.passout)), private=True)
+    if not args.key:  # the key first: a CA certificate without its key is no use
+        _out(args, args.key_out, ca.key_pem(_passphrase(args.passout)), private=True)
+    _out(args, args.out, ca.cert_pem)
 
 
 def _cmd_csr(args: argparse.Namespace) -> None:
     from .. import certs
 
+    _check_outputs(args, args.out)
     key = certs.load_key(args.key, _passphrase(args.passin))
     csr = certs.create_csr(key, args.cn, hosts=args.san, organization=args.org)
-    _out(args.out, certs.csr_pem(csr))
+    _out(args, args.out, certs.csr_pem(csr))
 
 
 def _cmd_sign(args: argparse.Namespace) -> None:
@@ -102,20 +120,22 @@ def _cmd_sign(args: argparse.Namespace) -> None:
 
     from .. import certs
 
+    _check_outputs(args, args.out)
     csr = certs.load_csr(args.csr)
     ca = _load_ca(args)
     cert = ca.sign(csr, usage=args.usage, days=args.days, hosts=args.san)
-    _out(args.out, cert.public_bytes(serialization.Encoding.PEM))
+    _out(args, args.out, cert.public_bytes(serialization.Encoding.PEM))
 
 
 def _cmd_leaf(args: argparse.Namespace) -> None:
+    _check_outputs(args, args.cert_out, args.key_out)
     ca = _load_ca(args)
     if args.command_name == "server":
         issued = ca.issue_server(*args.hosts, days=args.days)
     else:
         issued = ca.issue_client(args.cn, hosts=args.san, days=args.days)
-    _out(args.cert_out, issued.chain_pem)
-    _out(args.key_out, issued.key_pem(_passphrase(args.passout)), private=True)
+    _out(args, args.key_out, issued.key_pem(_passphrase(args.passout)), private=True)
+    _out(args, args.cert_out, issued.chain_pem)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -153,6 +173,7 @@ def register(sub: Any) -> None:
     def step(name: str, handler: Any, help_: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = cmds.add_parser(name, help=help_)
         p.set_defaults(handler=handler, command_name=name)
+        p.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
         return p
 
     p = step("key", _cmd_key, "a new private key (openssl genrsa)")
