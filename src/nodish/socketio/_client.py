@@ -69,18 +69,16 @@ class Client:
         except sio.SocketIOParseError as exc:
             self._on_error(exc)
             return
-        if packet is not None:
-            self._on_decoded(packet)
-
-    def _on_decoded(self, packet: sio.Packet) -> None:
+        if packet is None:
+            return
         socket = self.nsps.get(packet.nsp)
-        if socket is None and packet.type == sio.CONNECT:
-            self.connect(packet.nsp, packet.data if packet.data is not None else {})
-        elif socket is not None and packet.type not in (sio.CONNECT, sio.CONNECT_ERROR):
+        if socket is not None and packet.type not in (sio.CONNECT, sio.CONNECT_ERROR):
             try:
                 socket._on_packet(packet)
             except BaseException as exc:
                 runtime.report_uncaught(exc, socket)
+        elif socket is None and packet.type == sio.CONNECT:
+            self.connect(packet.nsp, packet.data if packet.data is not None else {})
         else:
             # a packet for a namespace it has not joined, or a second CONNECT
             self.close(force=True)

@@ -29,6 +29,7 @@ from .. import runtime, timers
 from ..events import EventEmitter
 from . import parser as sio
 from .broadcast import BroadcastOperator, check_callback, check_event
+from .engine_parser import MESSAGE
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -288,9 +289,10 @@ class Socket(EventEmitter):
             self._on_close("client namespace disconnect")
 
     def _send_ack(self, id: int, args: tuple[Any, ...]) -> None:
-        client = self.client
-        if client.conn.ready_state == "open":
-            client.write_to_engine(sio.encode_parts(sio.ACK, list(args), self.nsp.name, id))
+        conn = self.client.conn
+        if conn.ready_state == "open":
+            for message in sio.encode_parts(sio.ACK, list(args), self.nsp.name, id):
+                conn.send_packet(MESSAGE, message)
 
     def _dispatch(self, args: list[Any]) -> None:
         fns = list(self._fns)

@@ -356,7 +356,12 @@ class WebSocketTransport(Transport):
             frame = b"".join(encode_frame(OP_BINARY, bytes(data)))
         pending = self._pending
         if pending is None:
-            self._turn_begins()
+            # _turn_begins, inline: the path of every ack
+            self._pending = []
+            written = self.server._ws_written
+            if not written:
+                asyncio.get_running_loop().call_soon(self.server._ws_turn_ends)
+            written.append(self)
             self._write(frame)
         else:
             pending.append(frame)
