@@ -5,7 +5,6 @@ socket.io client bundle also served by nodish, talking to nodish's Socket.IO ser
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from nodish import http, socketio
 pytestmark = pytest.mark.interop
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-BUNDLE = Path(__file__).parent / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 
 PAGE = b"""<!doctype html>
 <html><head><title>socket.io on nodish</title>
@@ -45,7 +43,7 @@ async def test_chromium_page_with_the_official_bundle() -> None:
         res.end(PAGE)
 
     server = http.create_server(page)
-    io = socketio.Server(server, serve_client=BUNDLE)
+    io = socketio.Server(server)  # the client bundle is served by default
     seen: list[Any] = []
 
     def on_connection(socket: socketio.Socket) -> None:

@@ -24,6 +24,7 @@ from .. import runtime
 from ._client import Client
 from .adapter import Adapter
 from .broadcast import BroadcastOperator
+from .client_bundle import ClientFiles
 from .engine import EngineServer
 from .namespace import Namespace
 
@@ -46,8 +47,10 @@ class Server:
         max_http_buffer_size: the largest message or POST body, in bytes.
         connect_timeout: how long a connection may stay without a namespace.
         allow_request: ``fn(req, callback)``; ``callback(err, ok)`` admits a handshake.
-        serve_client: a path to the client bundle (``socket.io.min.js``) to serve at
-            ``{path}/socket.io.js``.
+        serve_client: serve the official client at ``{path}/socket.io.js`` (also
+            ``.min.js``, ``.esm.min.js`` and their ``.map``), as Node does by default:
+            True for the socket.io-client release shipped with nodish, a directory or
+            a bundle file of your own, or False (None) for none.
     """
 
     def __init__(
@@ -65,11 +68,16 @@ class Server:
         max_http_buffer_size: int = 1_000_000,
         connect_timeout: float = 45.0,
         allow_request: Callable[..., Any] | None = None,
-        serve_client: str | os.PathLike[str] | None = None,
+        serve_client: bool | str | os.PathLike[str] | None = True,
     ) -> None:
         self.path = "/" + path.strip("/")
         self.connect_timeout = connect_timeout
-        self.serve_client = os.fspath(serve_client) if serve_client is not None else None
+        self.serve_client = serve_client not in (False, None)
+        self._client_files = (
+            ClientFiles(self.path, serve_client)  # type: ignore[arg-type]
+            if self.serve_client
+            else None
+        )
         self._adapter_factory: Callable[[Namespace], Adapter] = adapter or Adapter
         self.engine = EngineServer(
             ping_interval=ping_interval,
@@ -138,19 +146,20 @@ class Server:
         return self.http_server.address() if self.http_server is not None else None
 
     def _matches(self, url: str) -> bool:
-        path = urlsplit(url).path.rstrip("/")
-        return path == self.path
+        # Engine.IO takes the path and everything under it (engine.io's check()), so
+        # that a stray URL there gets its "Transport unknown" as from Node
+        path = urlsplit(url).path
+        return path == self.path or path.startswith(self.path + "/")
 
     def _on_request(self, req: Any, res: Any) -> None:
         url = req.url
+        files = self._client_files
+        if files is not None and files.matches(url):
+            # before Engine.IO, as socket.io's attachServe() does
+            files.serve(req, res, self.engine.cors_headers(req))
+            return
         if self._matches(url):
             self.engine.handle_request(req, res)
-            return
-        if self.serve_client and urlsplit(url).path in (
-            self.path + "/socket.io.js",
-            self.path + "/socket.io.min.js",
-        ):
-            self._send_bundle(req, res)
             return
         if self._other_listeners:
             for listener in self._other_listeners:
@@ -158,20 +167,6 @@ class Server:
             return
         res.write_head(404, {"Content-Length": "0"})
         res.end()
-
-    def _send_bundle(self, req: Any, res: Any) -> None:
-        assert self.serve_client is not None
-        with open(self.serve_client, "rb") as f:
-            body = f.read()
-        res.write_head(
-            200,
-            {
-                "Content-Type": "application/javascript; charset=utf-8",
-                "Content-Length": str(len(body)),
-                "Cache-Control": "public, max-age=0",
-            },
-        )
-        res.end(body)
 
     def _on_upgrade(self, req: Any, socket: Any, head: bytes) -> None:
         if self._matches(req.url):
