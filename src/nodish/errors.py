@@ -155,6 +155,12 @@ _CODES: list[tuple[str, str, _Base]] = [
         TypeError,
     ),
     ("ERR_TLS_SESSION_ATTACK", "TLS session renegotiation attack detected", None),
+    (
+        "ERR_TLS_ALPN_CALLBACK_INVALID_RESULT",
+        "ALPN callback returned a value ({}) that did not match any of the client's offered "
+        "protocols ({})",
+        TypeError,
+    ),
     # http
     ("ERR_HTTP_HEADERS_SENT", "Cannot {} headers after they are sent to the client", None),
     ("ERR_HTTP_INVALID_HEADER_VALUE", 'Invalid value "{}" for header "{}"', TypeError),
@@ -254,6 +260,7 @@ ERR_TLS_HANDSHAKE_TIMEOUT: type[NodeError] = codes.ERR_TLS_HANDSHAKE_TIMEOUT
 ERR_TLS_INVALID_PROTOCOL_VERSION: type[NodeError] = codes.ERR_TLS_INVALID_PROTOCOL_VERSION
 ERR_TLS_INVALID_CONTEXT: type[NodeError] = codes.ERR_TLS_INVALID_CONTEXT
 ERR_TLS_PROTOCOL_VERSION_CONFLICT: type[NodeError] = codes.ERR_TLS_PROTOCOL_VERSION_CONFLICT
+ERR_TLS_ALPN_CALLBACK_INVALID_RESULT: type[NodeError] = codes.ERR_TLS_ALPN_CALLBACK_INVALID_RESULT
 
 
 def validate_callback(callback: Any, name: str = "callback") -> None:

@@ -171,3 +171,81 @@ async def test_tls_calls_from_another_thread_raise_err_invalid_thread() -> None:
     sock.destroy()
     server.close()
     await wait_event(server, "close")
+
+
+async def _client_error_then_served(server: tls.Server, **opts: object) -> BaseException:
+    """Connect once with ``opts`` (expected to fail), return the server's
+    'tlsClientError', then check that a good client is still served."""
+    client_error = next_event(server, "tlsClientError")
+    with pytest.raises(tls.TLSError):
+        await tls.connect(server.address().port, "localhost", ca=P().ca.cert_pem, **opts)
+    (err, _sock) = await wait_for(client_error)
+    return err
+
+
+@pytest.mark.parametrize(
+    ("result", "code"),
+    [(5, "ERR_TLS_INVALID_CONTEXT"), ({"key": b"junk", "cert": b"junk"}, "ERR_OSSL_UNSUPPORTED")],
+)
+async def test_a_bad_sni_callback_result_fails_that_handshake_alone(result, code) -> None:
+    """Node: a bad context given to SNICallback's callback fails the handshake with
+    'tlsClientError'; it is no uncaught exception and the server serves on."""
+    server = _server(sni_callback=lambda name: result if name == "bad.test" else None)
+    await server.listen(0, "127.0.0.1")
+    err = await _client_error_then_served(server, servername="bad.test")
+    assert err.code == code
+    good = await _served(server.address().port)
+    good.destroy()
+    server.close()
+    await wait_event(server, "close")
+
+
+async def test_an_alpn_callback_result_not_offered_fails_that_handshake_alone() -> None:
+    choices = {"h2": "spdy/3", "x": 5, "b": b"b"}
+    server = _server(alpn_callback=lambda o: choices.get(o["protocols"][0], o["protocols"][0]))
+    await server.listen(0, "127.0.0.1")
+    for offered in ("h2", "x"):  # not among the offered, or not a str: Node's error
+        err = await _client_error_then_served(server, alpn_protocols=[offered])
+        assert err.code == "ERR_TLS_ALPN_CALLBACK_INVALID_RESULT"
+    for offered in ("b", "http/1.1"):  # bytes are taken as well as str
+        good = await _served(server.address().port, alpn_protocols=[offered])
+        assert good.alpn_protocol == offered
+        good.destroy()
+    server.close()
+    await wait_event(server, "close")
+
+
+async def test_check_server_identity_results_as_node_reads_them() -> None:
+    """Node: a falsy result passes, any other one fails the connection."""
+    server = _server()
+    await server.listen(0, "127.0.0.1")
+    port = server.address().port
+    passed = await _served(port, check_server_identity=lambda host, cert: False)
+    passed.destroy()
+    with pytest.raises(Exception) as info:
+        await tls.connect(
+            port, "localhost", ca=P().ca.cert_pem, check_server_identity=lambda h, c: "no"
+        )
+    assert info.value.code == "ERR_TLS_CERT_ALTNAME_INVALID"
+    lax = await tls.connect(
+        port,
+        "localhost",
+        ca=P().ca.cert_pem,
+        reject_unauthorized=False,
+        check_server_identity=lambda h, c: "no",
+    )
+    assert not lax.authorized and lax.authorization_error == "ERR_TLS_CERT_ALTNAME_INVALID"
+    with pytest.raises(TypeError) as bad:
+        lax.export_keying_material("8", "label")  # type: ignore[arg-type]
+    assert bad.value.code == "ERR_INVALID_ARG_TYPE"
+    for args, code in [((-1, "l"), "ERR_OUT_OF_RANGE"), ((8, b"l"), "ERR_INVALID_ARG_TYPE")]:
+        with pytest.raises(Exception) as info:
+            lax.export_keying_material(*args)
+        assert info.value.code == code
+    assert lax.export_keying_material(8, "l", bytearray(b"c")) != lax.export_keying_material(8, "l")
+    lax.destroy()
+    with pytest.raises(TypeError) as info:
+        tls.connect(socket=5)  # type: ignore[arg-type]
+    assert info.value.code == "ERR_INVALID_ARG_TYPE"
+    server.close()
+    await wait_event(server, "close")

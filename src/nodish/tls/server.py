@@ -30,7 +30,11 @@ from typing import Any
 from OpenSSL import SSL
 
 from .. import runtime
-from ..errors import ERR_INVALID_ARG_TYPE, ERR_TLS_INVALID_CONTEXT
+from ..errors import (
+    ERR_INVALID_ARG_TYPE,
+    ERR_TLS_ALPN_CALLBACK_INVALID_RESULT,
+    ERR_TLS_INVALID_CONTEXT,
+)
 from ..net.server import Server as NetServer
 from .context import (
     CONTEXT_OPTIONS,
@@ -65,6 +69,7 @@ class Server(NetServer):
         "_configured",
         "_contexts",
         "_handshake_timeout",
+        "_refusals",
         "_reject_unauthorized",
         "_request_cert",
         "_secure_context",
@@ -133,6 +138,9 @@ class Server(NetServer):
         self._handshake_timeout = handshake_timeout
         self._contexts: list[tuple[list[str], SecureContext]] = []
         self._configured: set[int] = set()
+        # Handshakes refused for a bad sni_callback/alpn_callback result: the error the
+        # refused socket's 'tlsClientError' carries instead of OpenSSL's alert.
+        self._refusals: dict[TLSSocket, BaseException] = {}
         if secure_connection_listener is not None:
             self.on("secureConnection", secure_connection_listener)
 
@@ -230,7 +238,7 @@ class Server(NetServer):
         ctx: SecureContext | None = None
         try:
             if self._sni_callback is not None:
-                ctx = self._call_sni(name)
+                ctx = self._call_sni(conn, name)
             if ctx is None:
                 parts = _split_host(name)
                 for pattern, candidate in reversed(self._contexts):
@@ -245,11 +253,21 @@ class Server(NetServer):
             self._configure(ctx, first=False)
             conn.set_context(ctx.context)
 
-    def _call_sni(self, name: str) -> SecureContext | None:
+    def _call_sni(self, conn: SSL.Connection, name: str) -> SecureContext | None:
         cb = self._sni_callback
         assert cb is not None
         ctx = cb(name)
-        return None if ctx is None else as_context(ctx, "sni_callback result", is_server=True)
+        if ctx is None:
+            return None
+        try:
+            return as_context(ctx, "sni_callback result", is_server=True)
+        except Exception as exc:
+            # Node: a bad context given to SNICallback's callback fails that handshake
+            # ('tlsClientError'), it is not an uncaught exception. A context with no
+            # certificate makes OpenSSL end the handshake with an alert.
+            self._refusals[conn.get_app_data()] = exc
+            conn.set_context(SSL.Context(SSL.TLS_SERVER_METHOD))
+            return None
 
     def _on_alpn(self, conn: SSL.Connection, offered: list[bytes]) -> bytes | Any:
         if self._alpn_callback is not None:
@@ -266,7 +284,15 @@ class Server(NetServer):
                 return SSL.NO_OVERLAPPING_PROTOCOLS
             if chosen is None:
                 return SSL.NO_OVERLAPPING_PROTOCOLS
-            return chosen.encode()
+            raw = chosen.encode() if isinstance(chosen, str) else chosen
+            if not isinstance(raw, bytes) or raw not in offered:
+                # Node throws ERR_TLS_ALPN_CALLBACK_INVALID_RESULT; here that handshake
+                # fails with an alert and 'tlsClientError', and the server serves on.
+                self._refusals[conn.get_app_data()] = ERR_TLS_ALPN_CALLBACK_INVALID_RESULT(
+                    repr(chosen), ", ".join(p.decode("ascii", "replace") for p in offered)
+                )
+                raise SSL.Error("invalid ALPN callback result")  # a fatal alert
+            return raw
         assert self._alpn is not None
         for proto in self._alpn:  # server preference, as OpenSSL's SSL_select_next_proto
             if proto in offered:
@@ -289,6 +315,8 @@ class Server(NetServer):
             runtime.report_uncaught(exc, sock)
 
     def _tls_client_error(self, err: BaseException, sock: TLSSocket) -> None:
+        if self._refusals:
+            err = self._refusals.pop(sock, err)
         if not self.listener_count("tlsClientError"):
             return
         try:

@@ -45,7 +45,14 @@ from OpenSSL._util import lib as _lib
 
 from .. import runtime
 from .._address import is_ip
-from ..errors import ERR_INVALID_ARG_TYPE, ERR_TLS_HANDSHAKE_TIMEOUT, NodeError, system_error
+from ..errors import (
+    ERR_INVALID_ARG_TYPE,
+    ERR_OUT_OF_RANGE,
+    ERR_TLS_CERT_ALTNAME_INVALID,
+    ERR_TLS_HANDSHAKE_TIMEOUT,
+    NodeError,
+    system_error,
+)
 from ..net.socket import Socket
 from .context import SecureContext, TLSError, alpn_list, ssl_error, verify_error
 from .identity import PeerCertificate, ascii_host, check_server_identity, peer_certificate
@@ -296,6 +303,8 @@ class TLSSocket(Socket):
 
     def _adopt(self, plain: Socket) -> None:
         """Take over a connected plain socket's transport (``new TLSSocket(socket)``)."""
+        if not isinstance(plain, Socket):
+            raise ERR_INVALID_ARG_TYPE("options.socket", "a net.Socket", type(plain).__name__)
         raw = plain._transport
         if raw is None or plain._lost or plain.destroyed:
             from ..errors import ERR_SOCKET_CLOSED
@@ -441,6 +450,10 @@ class TLSSocket(Socket):
                     err = check(host, self.get_peer_certificate(True) or PeerCertificate({}))
                 except Exception as exc:  # a throwing check is an error, as in Node
                     err = exc
+                if not err:  # Node: any falsy result passes
+                    err = None
+                elif not isinstance(err, BaseException):  # Node: any other one fails
+                    err = ERR_TLS_CERT_ALTNAME_INVALID(str(err))
             if err is not None:
                 self.authorization_error = getattr(err, "code", None) or str(err)
                 if self._opts["reject_unauthorized"]:
@@ -722,7 +735,16 @@ class TLSSocket(Socket):
         conn = self._conn
         if conn is None or not self._secure:
             raise NodeError(message="TLS socket connection must be securely established")
-        return bytes(conn.export_keying_material(label.encode(), length, context))
+        if isinstance(length, bool) or not isinstance(length, int):
+            raise ERR_INVALID_ARG_TYPE("length", "of type int", type(length).__name__)
+        if not 0 <= length <= 2**32 - 1:
+            raise ERR_OUT_OF_RANGE("length", ">= 0 && <= 4294967295", length)
+        if not isinstance(label, str):
+            raise ERR_INVALID_ARG_TYPE("label", "of type str", type(label).__name__)
+        if context is not None and not isinstance(context, (bytes, bytearray, memoryview)):
+            raise ERR_INVALID_ARG_TYPE("context", "an instance of bytes", type(context).__name__)
+        ctx = None if context is None else bytes(context)
+        return bytes(conn.export_keying_material(label.encode(), length, ctx))
 
     def get_finished(self) -> bytes | None:
         """Our latest Finished message (Node's ``getFinished``)."""
