@@ -9,7 +9,7 @@ import asyncio
 import threading
 
 import pytest
-from tests.helpers import next_event, wait_event, wait_for
+from tests.helpers import next_event, until, wait_event, wait_for
 from tests.tls_fixtures import pki
 
 from nodish import https, tls
@@ -17,8 +17,8 @@ from nodish import https, tls
 P = pki
 
 
-def _server(**o):
-    return tls.create_server(**{**P().server_options(), **o})
+def _server(listener=None, **o):
+    return tls.create_server(listener, **{**P().server_options(), **o})
 
 
 def _connect(**o):
@@ -249,3 +249,159 @@ async def test_check_server_identity_results_as_node_reads_them() -> None:
     assert info.value.code == "ERR_INVALID_ARG_TYPE"
     server.close()
     await wait_event(server, "close")
+
+
+async def test_a_flood_into_a_socket_paused_at_once_is_held_by_backpressure() -> None:
+    """The server pauses in 'secureConnection' and does not read: a client writing as
+    fast as it may is stopped by backpressure (memory stays bounded, nothing raises);
+    once resumed, every byte arrives, and the server serves the next client."""
+    loop = asyncio.get_running_loop()
+    accepted: asyncio.Future[tls.TLSSocket] = loop.create_future()
+
+    def on_secure(sock: tls.TLSSocket) -> None:
+        sock.pause()
+        accepted.set_result(sock)
+
+    server = _server(on_secure)
+    await server.listen(0, "127.0.0.1")
+    client = await _served(server.address().port)
+    peer = await wait_for(accepted)
+    chunk, sent = b"x" * 65536, 0
+    while sent < 50 << 20:
+        sent += len(chunk)
+        if not client.write(chunk):
+            try:
+                await wait_event(client, "drain", timeout=0.5)
+            except asyncio.TimeoutError:
+                break  # the peer holds: backpressure reached the writer
+    assert sent < 50 << 20
+    assert peer.readable_length <= 1 << 20  # OpenSSL's and our buffers, not the flood
+    got: list[int] = []
+    peer.on("data", lambda data: got.append(len(data)))
+    ended = next_event(peer, "end")
+    client.end()
+    peer.resume()
+    await wait_for(ended)
+    assert sum(got) == sent
+    good = await _served(server.address().port)
+    good.destroy()
+    client.destroy()
+    server.close()
+    await wait_event(server, "close")
+
+
+async def test_a_peer_that_resets_mid_handshake_or_mid_record() -> None:
+    """RST during the handshake: 'tlsClientError' ECONNRESET; RST in the middle of a
+    record once secure: 'error' ECONNRESET on that socket alone."""
+    from nodish import net
+
+    accepted: list[tls.TLSSocket] = []
+    server = _server(accepted.append)
+    await server.listen(0, "127.0.0.1")
+    port = server.address().port
+    client_error = next_event(server, "tlsClientError")
+    raw = await net.connect(port, "127.0.0.1")
+    raw.write(b"\x16\x03\x01\x02\x00\x01\x00")  # the start of a ClientHello
+    raw.reset_and_destroy()
+    (err, _sock) = await wait_for(client_error)
+    assert err.code == "ECONNRESET"
+
+    client = await _served(port)
+    await until(lambda: len(accepted) == 1)
+    peer = accepted[0]
+    peer_error = next_event(peer, "error")
+    peer_closed = next_event(peer, "close")
+    # half of a 16 KiB application-data record, then RST
+    client._tls_transport.raw.write(b"\x17\x03\x03\x40\x11" + b"\x00" * 8000)
+    client.reset_and_destroy()
+    (err,) = await wait_for(peer_error)
+    assert err.code == "ECONNRESET"
+    await wait_for(peer_closed)
+    good = await _served(port)
+    good.destroy()
+    server.close()
+    await wait_event(server, "close")
+
+
+async def test_careless_calls_on_a_tls_socket() -> None:
+    """Write after end, destroy twice, end during the handshake, a 'secureConnect'
+    listener that raises: Node's outcomes, and the server serves on."""
+    from nodish import process
+
+    echoed: list[bytes] = []
+
+    def on_secure(sock: tls.TLSSocket) -> None:
+        sock.on("data", echoed.append)
+        sock.on("end", sock.end)
+
+    server = _server(on_secure)
+    await server.listen(0, "127.0.0.1")
+    port = server.address().port
+    early = tls.connect(port, "localhost", ca=P().ca.cert_pem)
+    early.end(b"sent before the handshake")
+    (had_error,) = await wait_event(early, "close")
+    assert had_error is False and b"".join(echoed) == b"sent before the handshake"
+
+    sock = await _served(port)
+    errors: list[BaseException] = []
+    sock.on("error", errors.append)
+    sock.end()
+    assert sock.write(b"late") is False
+    closed = next_event(sock, "close")
+    sock.destroy()
+    sock.destroy()
+    await wait_for(closed)
+    assert [e.code for e in errors] == ["ERR_STREAM_WRITE_AFTER_END"]  # type: ignore[attr-defined]
+
+    uncaught: list[BaseException] = []
+    process.on("uncaughtException", lambda err, *origin: uncaught.append(err))
+    try:
+        raising = tls.connect(port, "localhost", ca=P().ca.cert_pem, callback=lambda: 1 / 0)
+        await wait_event(raising, "close")
+    finally:
+        process.remove_all_listeners("uncaughtException")
+    assert [type(e) for e in uncaught] == [ZeroDivisionError] and raising.destroyed
+    good = await _served(port)
+    good.destroy()
+    server.close()
+    await wait_event(server, "close")
+
+
+async def test_https_agent_with_bad_certificates_and_two_cas() -> None:
+    """Through one keep-alive Agent: a bad certificate fails the request with Node's
+    code and pools nothing; reject_unauthorized=False for one request pools a socket
+    that a strict request never reuses; servers under two CAs each get their own."""
+    p = P()
+
+    def hello(req, res) -> None:
+        res.end("ok")
+
+    ours = https.create_server(hello, **p.server_options())
+    theirs = https.create_server(hello, **p.server_options(p.foreign_server))
+    for server in (ours, theirs):
+        await server.listen(0, "127.0.0.1")
+    agent = https.Agent(keep_alive=True)
+
+    async def get(server: https.Server, **opts: object) -> object:
+        url = f"https://localhost:{server.address().port}/"
+        try:
+            res = await https.get(url, agent=agent, **opts)
+        except Exception as exc:
+            return getattr(exc, "code", exc)
+        body = b"".join([chunk async for chunk in res])
+        return res.status_code, body, res.socket.authorized
+
+    strict = {"ca": p.ca.cert_pem}
+    assert await get(theirs, **strict) == "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+    assert not agent.free_sockets and not agent.sockets
+    assert await get(theirs, **strict, reject_unauthorized=False) == (200, b"ok", False)
+    assert await get(theirs, **strict) == "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+    assert await get(ours, **strict) == (200, b"ok", True)
+    assert await get(theirs, ca=p.other_ca.cert_pem) == (200, b"ok", True)
+    assert await get(ours, ca=p.other_ca.cert_pem) == "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+    assert await get(ours, **strict) == (200, b"ok", True)  # from the pool
+    assert sum(len(s) for s in agent.free_sockets.values()) == 3  # lax, ours, theirs
+    agent.destroy()
+    for server in (ours, theirs):
+        server.close()
+        await wait_event(server, "close")
