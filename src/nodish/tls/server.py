@@ -231,6 +231,8 @@ class Server(NetServer):
     # ------------------------------------------------------------------ callbacks
 
     def _on_servername(self, conn: SSL.Connection) -> None:
+        if self._sni_callback is None and not self._contexts:
+            return  # one certificate for every name (the callback stays: add_context may come)
         raw = conn.get_servername()
         if not raw:
             return
