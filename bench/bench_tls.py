@@ -10,8 +10,13 @@ nodish.certs): nodish (bench/servers/nodish_https_hello.py), Node's ``https``
 
 - keep-alive requests/s: ``wrk -t1 -c64``, every connection reused (one handshake each);
 - new handshakes/s: ``wrk -t1 -c32 -H 'Connection: close'``: the server closes after
-  each response, so every request is a new TCP connection and a full TLS 1.3 handshake
-  (wrk resumes no session). Requests/s is handshakes/s.
+  each response, so every request is a new TCP connection and a TLS 1.3 handshake.
+  Requests/s is handshakes/s. wrk resumes the session of a connection's previous
+  handshake when the server sent a ticket in it: OpenSSL's servers send one on each
+  resumption (nodish, uvicorn), Node's sends none, so for Node every other handshake
+  is a full one (RSA signature and all) while nodish's are nearly all resumptions
+  (PSK with ECDHE, no signature). The servers count both kinds and the notes give the
+  share of resumed ones: the rates are not like for like.
 
 Contenders are interleaved run by run. Beside every figure the notes give wrk's CPU
 use and the server's (1.0 = one core busy): wrk near 100% means the figure is wrk's
@@ -43,6 +48,7 @@ class Tally:
     values: list[float] = field(default_factory=list)
     client_cpu: list[float] = field(default_factory=list)
     server_cpu: list[float] = field(default_factory=list)
+    resumed: list[float] = field(default_factory=list)  # share of resumed handshakes
 
 
 def _cert_files() -> tuple[Path, Path]:
@@ -98,6 +104,9 @@ def _measure(cmd: list[str], conns: int, duration: float, close: bool, tally: Ta
         wall = time.monotonic() - t0
         server.check_alive()
         tally.server_cpu.append((server.cpu_seconds() - cpu0) / wall)
+        m = re.search(r"handshakes new=(\d+) reused=(\d+)", server.stop())
+        if m and int(m.group(1)) + int(m.group(2)):
+            tally.resumed.append(int(m.group(2)) / (int(m.group(1)) + int(m.group(2))))
     tally.values.append(rate)
     tally.client_cpu.append(client_cpu)
 
@@ -114,7 +123,7 @@ def _per_cpu(t: Tally) -> float | None:
     return harness.median(rates)
 
 
-def _row(name: str, tallies: dict[str, Tally], notes: str) -> Row:
+def _row(name: str, tallies: dict[str, Tally], notes: str, close: bool = False) -> Row:
     med = {k: harness.median(t.values) for k, t in tallies.items()}
     order = "/".join(tallies)
     eff = {k: _per_cpu(t) for k, t in tallies.items()}
@@ -126,6 +135,14 @@ def _row(name: str, tallies: dict[str, Tally], notes: str) -> Row:
         f"server CPU {'/'.join(_pct(t.server_cpu) for t in tallies.values())}; "
         f"per server CPU-second {'/'.join(harness.fmt_value(v) for v in eff.values())}{ratio}."
     )
+    if close:
+        # wrk resumes a TLS 1.3 session when the server sent a ticket on the last one:
+        # OpenSSL's servers do (one per resumption), Node's does not (so every other
+        # connection is a full handshake, with its RSA signature)
+        cpu += (
+            f" Resumed handshakes {order} "
+            f"{'/'.join(_pct(t.resumed) if t.resumed else '?' for t in tallies.values())}."
+        )
     return {
         "name": name,
         "unit": "req/s",
@@ -169,5 +186,5 @@ def run(quick: bool = False) -> list[Row]:
         for _ in range(reps):
             for name, cmd in commands.items():
                 _measure(cmd, conns, duration, close, tallies[name])
-        rows.append(_row(label, tallies, f"RSA-2048, TLS 1.3. {which}"))
+        rows.append(_row(label, tallies, f"RSA-2048, TLS 1.3. {which}", close))
     return rows

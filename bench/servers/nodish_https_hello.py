@@ -5,6 +5,8 @@ Key and certificate paths in argv; listens on 127.0.0.1, port 0, prints the port
 request head itself (the ``tls`` row says which one ran).
 """
 
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -46,5 +48,22 @@ else:
 
     server = tls.create_server(on_secure, key=KEY, cert=CERT)
 
+# Full and resumed handshakes, printed when the bench stops the server (SIGTERM): wrk
+# resumes TLS 1.3 sessions whenever the server gives it a fresh ticket.
+handshakes = {"new": 0, "reused": 0}
+
+
+def count(sock):
+    handshakes["reused" if sock.is_session_reused() else "new"] += 1
+
+
+def report(*_):
+    print(f"handshakes new={handshakes['new']} reused={handshakes['reused']}", file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(0)
+
+
+server.on("secureConnection", count)
+signal.signal(signal.SIGTERM, report)
 server.listen(0, "127.0.0.1", callback=lambda: print(server.address().port, flush=True))
 nodish.run()
