@@ -17,6 +17,7 @@ from . import parser as sio
 from .engine_parser import MESSAGE
 
 if TYPE_CHECKING:
+    from .namespace import Namespace
     from .server import Server
     from .socket import Socket
 
@@ -85,10 +86,18 @@ class Client:
 
     def connect(self, name: str, auth: Any) -> None:
         nsp = self.server._nsps.get(name)
-        if nsp is None:
-            self.packet(sio.Packet(sio.CONNECT_ERROR, {"message": "Invalid namespace"}, name))
+        if nsp is not None:
+            nsp._add_client(self, auth, self._connected)
             return
-        nsp._add_client(self, auth, self._connected)
+
+        def checked(nsp: Namespace | None) -> None:
+            if nsp is None:
+                self.packet(sio.Packet(sio.CONNECT_ERROR, {"message": "Invalid namespace"}, name))
+            else:
+                nsp._add_client(self, auth, self._connected)
+
+        # a dynamic namespace, if a parent accepts the name
+        self.server._check_namespace(name, auth, checked)
 
     def _connected(self, socket: Socket) -> None:
         self.sockets[socket.id] = socket

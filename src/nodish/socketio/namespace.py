@@ -42,8 +42,14 @@ class Namespace(EventEmitter):
         self._pre_connect: dict[str, Socket] = {}
         self._fns: list[Callable[..., Any]] = []
         self._ids = 0
-        self.adapter: Adapter = server._adapter_factory(self)
+        # a child of a dynamic namespace, with cleanup_empty_child_namespaces: called
+        # when its last socket leaves
+        self._on_empty: Callable[[], Any] | None = None
+        self.adapter: Adapter = self._init_adapter()
         self.adapter.init()
+
+    def _init_adapter(self) -> Adapter:
+        return self.server._adapter_factory(self)
 
     def next_ack_id(self) -> int:
         id = self._ids
@@ -78,31 +84,14 @@ class Namespace(EventEmitter):
                 return
             self._do_connect(socket, on_connected)
 
-        def run(i: int) -> None:
-            if i == len(fns):
-                finish(None)
-                return
-            called = False
+        def answer(i: int, args: tuple[Any, ...]) -> bool:
+            err = args[0] if args else None
+            if err is not None:
+                finish(err)
+                return False
+            return True
 
-            def next_(err: Any = None) -> None:
-                nonlocal called
-                if called:
-                    return
-                called = True
-                if err is not None:
-                    finish(err)
-                else:
-                    run(i + 1)
-
-            try:
-                result = fns[i](socket, next_)
-            except Exception as exc:
-                next_(exc)
-                return
-            if inspect.isawaitable(result):
-                runtime.spawn(_await_middleware(result, next_))
-
-        run(0)
+        run_steps(len(fns), lambda i, next_: fns[i](socket, next_), answer, lambda: finish(None))
 
     def _do_connect(self, socket: Socket, on_connected: Callable[[Socket], Any]) -> None:
         self._pre_connect.pop(socket.id, None)
@@ -119,6 +108,9 @@ class Namespace(EventEmitter):
     def _remove(self, socket: Socket) -> None:
         if self.sockets.pop(socket.id, None) is None:
             self._pre_connect.pop(socket.id, None)
+        if self._on_empty is not None and not self.sockets and not self._pre_connect:
+            on_empty, self._on_empty = self._on_empty, None
+            on_empty()
 
     # broadcasting ----------------------------------------------------------------------
     def _operator(self) -> BroadcastOperator:
@@ -210,6 +202,44 @@ class Namespace(EventEmitter):
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name!r} sockets={len(self.sockets)}>"
+
+
+def run_steps(
+    count: int,
+    step: Callable[[int, Callable[..., None]], Any],
+    answer: Callable[[int, tuple[Any, ...]], bool],
+    end: Callable[[], Any],
+) -> None:
+    """Node's middleware chain: ``step(i, next)`` for each ``i`` in turn, then ``end()``.
+
+    A step answers by calling ``next(*args)`` (once; later calls are ignored), now or
+    later; ``answer(i, args)`` says whether to go on to the next step. A step that
+    raises, or returns an awaitable that fails, answers ``next(exc)``.
+    """
+
+    def run(i: int) -> None:
+        if i == count:
+            end()
+            return
+        called = False
+
+        def next_(*args: Any) -> None:
+            nonlocal called
+            if called:
+                return
+            called = True
+            if answer(i, args):
+                run(i + 1)
+
+        try:
+            result = step(i, next_)
+        except Exception as exc:
+            next_(exc)
+            return
+        if inspect.isawaitable(result):
+            runtime.spawn(_await_middleware(result, next_))
+
+    run(0)
 
 
 async def _await_middleware(result: Any, next_: Callable[..., None]) -> None:

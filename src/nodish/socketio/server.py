@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from collections.abc import Callable, Generator
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +27,8 @@ from .adapter import Adapter
 from .broadcast import BroadcastOperator
 from .client_bundle import ClientFiles
 from .engine import EngineServer
-from .namespace import Namespace
+from .namespace import Namespace, run_steps
+from .parent_namespace import ParentNamespace
 
 __all__ = ["Server"]
 
@@ -69,9 +71,14 @@ class Server:
         connect_timeout: float = 45.0,
         allow_request: Callable[..., Any] | None = None,
         serve_client: bool | str | os.PathLike[str] | None = True,
+        cleanup_empty_child_namespaces: bool = False,
     ) -> None:
         self.path = "/" + path.strip("/")
         self.connect_timeout = connect_timeout
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        # dynamic namespaces: a check (name, auth, next) -> its parent, in order made
+        self._parent_nsps: dict[Callable[..., Any], ParentNamespace] = {}
+        self._parent_patterns: dict[re.Pattern[str], ParentNamespace] = {}
         self.serve_client = serve_client not in (False, None)
         self._client_files = (
             ClientFiles(self.path, serve_client)  # type: ignore[arg-type]
@@ -98,18 +105,83 @@ class Server:
             self.attach(http_server)
 
     # namespaces ----------------------------------------------------------------------
-    def of(self, name: str) -> Namespace:
-        """The namespace ``name`` (made on first use)."""
+    def of(
+        self,
+        name: str | re.Pattern[str] | Callable[..., Any],
+        fn: Callable[..., Any] | None = None,
+    ) -> Namespace:
+        """The namespace ``name`` (made on first use); ``fn`` listens to its ``'connect'``.
+
+        A compiled pattern or a check ``check(name, auth, next)`` makes a parent of
+        namespaces created when a client asks for a matching name (see
+        :mod:`.parent_namespace`).
+        """
+        if isinstance(name, re.Pattern) or (callable(name) and not isinstance(name, str)):
+            return self._parent(name, fn)
         if not isinstance(name, str):
             from ..errors import ERR_INVALID_ARG_TYPE
 
-            raise ERR_INVALID_ARG_TYPE("name", "of type string", type(name).__name__)
+            raise ERR_INVALID_ARG_TYPE(
+                "name", "of type string, RegExp (re.Pattern) or function", type(name).__name__
+            )
         if not name.startswith("/"):
             name = "/" + name
         nsp = self._nsps.get(name)
         if nsp is None:
-            nsp = self._nsps[name] = Namespace(self, name)
+            for pattern, parent in self._parent_patterns.items():
+                if pattern.search(name):
+                    nsp = parent.create_child(name)
+                    break
+            else:
+                nsp = self._nsps[name] = Namespace(self, name)
+                if name != "/":
+                    self.sockets.emit_local("new_namespace", nsp)
+        if fn is not None:
+            nsp.on("connect", fn)
         return nsp
+
+    def _parent(
+        self, name: re.Pattern[str] | Callable[..., Any], fn: Callable[..., Any] | None
+    ) -> ParentNamespace:
+        parent = ParentNamespace(self)
+        if isinstance(name, re.Pattern):
+            if not isinstance(name.pattern, str):
+                from ..errors import ERR_INVALID_ARG_TYPE
+
+                raise ERR_INVALID_ARG_TYPE("name", "a str pattern", "bytes pattern")
+            pattern = name
+
+            def check(nsp: str, auth: Any, next_: Callable[..., Any]) -> None:
+                next_(None, pattern.search(nsp) is not None)
+
+            self._parent_nsps[check] = parent
+            self._parent_patterns[pattern] = parent
+        else:
+            self._parent_nsps[name] = parent
+        if fn is not None:
+            parent.on("connect", fn)
+        return parent
+
+    def _check_namespace(
+        self, name: str, auth: Any, done: Callable[[Namespace | None], Any]
+    ) -> None:
+        """Ask the parents, in order, for a namespace ``name``: ``done(nsp or None)``."""
+        parents = list(self._parent_nsps.items())
+
+        def answer(i: int, args: tuple[Any, ...]) -> bool:
+            err = args[0] if args else None
+            if err is not None or len(args) < 2 or not args[1]:
+                return True  # this parent declines: ask the next one
+            nsp = self._nsps.get(name)  # made in the meantime?
+            done(nsp if nsp is not None else parents[i][1].create_child(name))
+            return False
+
+        run_steps(
+            len(parents),
+            lambda i, next_: parents[i][0](name, auth, next_),
+            answer,
+            lambda: done(None),
+        )
 
     def _on_connection(self, conn: Any) -> None:
         Client(self, conn)
@@ -270,12 +342,12 @@ class Server:
     # closing ------------------------------------------------------------------------------
     def close(self, callback: Callable[..., Any] | None = None) -> None:
         """Disconnect everyone, close the adapters and the HTTP server."""
-        for nsp in self._nsps.values():
+        # a child namespace may close itself (and leave _nsps) as its last socket goes
+        for nsp in list(self._nsps.values()):
             for socket in list(nsp.sockets.values()):
                 socket._on_close("server shutting down")
-            result = nsp.adapter.close()
-            if result is not None and hasattr(result, "__await__"):
-                runtime.spawn(_await(result))
+            if self._nsps.get(nsp.name) is nsp:
+                self._close_adapter(nsp)
         self.engine.close()
         server = self.http_server
         if server is not None:
@@ -285,6 +357,11 @@ class Server:
                 runtime.call_soon(callback)
         elif callback is not None:
             runtime.call_soon(callback)
+
+    def _close_adapter(self, nsp: Namespace) -> None:
+        result = nsp.adapter.close()
+        if result is not None and hasattr(result, "__await__"):
+            runtime.spawn(_await(result))
 
     def __repr__(self) -> str:
         return f"<socketio.Server path={self.path!r} namespaces={sorted(self._nsps)}>"
