@@ -43,6 +43,7 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress
 import os
+import re
 import ssl
 import tempfile
 import warnings
@@ -499,6 +500,13 @@ def _name(common_name: str, organization: str | None = None) -> x509.Name:
     return x509.Name(attrs)
 
 
+# A DNS name in a SAN: labels of letters, digits, '-' and '_' (seen in the wild), the
+# left-most possibly with one '*' (RFC 6125 6.4.3).
+_DNS_NAME = re.compile(
+    r"(?:[A-Za-z0-9_-]+|[A-Za-z0-9_-]*\*[A-Za-z0-9_-]*)(?:\.[A-Za-z0-9_-]+)*", re.ASCII
+)
+
+
 def _sans(hosts: Iterable[str]) -> list[x509.GeneralName]:
     out: list[x509.GeneralName] = []
     for host in hosts:
@@ -508,11 +516,15 @@ def _sans(hosts: Iterable[str]) -> list[x509.GeneralName]:
             name: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host.strip("[]")))
         except ValueError:
             try:
-                name = x509.DNSName(
-                    host.encode("idna").decode("ascii") if "*" not in host else host
-                )
+                dns = host.encode("idna").decode("ascii") if "*" not in host else host
             except UnicodeError:
-                raise CertError(f"not a valid host name: {host!r}") from None
+                dns = ""
+            dns = dns[:-1] if dns.endswith(".") else dns  # a SAN holds no root dot
+            if not _DNS_NAME.fullmatch(dns):
+                # 'localhost,127.0.0.1' would make one name that matches nothing
+                hint = " (one host per name: give each separately)" if "," in host else ""
+                raise CertError(f"not a valid host name: {host!r}{hint}") from None
+            name = x509.DNSName(dns)
         if name not in out:
             out.append(name)
     return out

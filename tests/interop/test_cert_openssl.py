@@ -224,6 +224,7 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         # an existing file is kept (openssl would overwrite it): a step writes nothing
         ("key -o other-key.pem", "other-key.pem: already exists (--force overwrites it)"),
         (f"server localhost {CA_ARGS} --ca-passin pw --key-out s.csr", "s.csr: already exists"),
+        (f"server localhost,::1 {CA_ARGS} --ca-passin pw", "give each separately"),
     ],
 )
 def test_cli_failures_are_one_line_and_exit_1(bad_inputs: Path, args: str, message: str) -> None:
@@ -245,3 +246,35 @@ def test_force_overwrites_and_a_second_ca_keeps_the_first_key(tmp_path: Path) ->
     assert (tmp_path / "ca-key.pem").read_bytes() != first
     assert stat.S_IMODE((tmp_path / "ca-key.pem").stat().st_mode) == 0o600
     assert certs.load_ca(tmp_path / "ca-cert.pem", tmp_path / "ca-key.pem").common_name == "Second"
+
+
+def test_ctrl_c_ends_a_long_key_generation_at_once(tmp_path: Path) -> None:
+    """As openssl does: no traceback, no key file, and no wait for the generation."""
+    import os
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nodish", "cert", "key", "--bits", "16384", "-o", "big.pem"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def cpu_seconds() -> float:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    try:
+        deadline = time.monotonic() + 60
+        while cpu_seconds() < 1.0:  # past the imports: generating the key
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGINT
+    assert "Traceback" not in err
+    assert not (tmp_path / "big.pem").exists()

@@ -179,3 +179,17 @@ def test_bad_names_are_refused(ca: certs.CA) -> None:
         certs.create_ca("")
     with pytest.raises(certs.CertError):
         ca.issue_server("localhost", days=0)
+    # names no certificate can match: a comma-joined list, blanks, empty labels
+    for host in ("localhost,127.0.0.1", "bad host", "a..b", ".", "**.x", "x.*.y"):
+        with pytest.raises(certs.CertError, match="not a valid host name"):
+            ca.issue_server(host)
+    with pytest.raises(certs.CertError, match="give each separately"):
+        certs.create_csr(certs.create_key("ec"), "x", hosts=["a.test,b.test"])
+    sans = ca.issue_server("*.b.test", "_srv.test", "example.com.", "bücher.test").cert
+    names = sans.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == [
+        "*.b.test",
+        "_srv.test",
+        "example.com",
+        "xn--bcher-kva.test",
+    ]

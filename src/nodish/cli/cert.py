@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from typing import Any
 
 _PASS_HELP = "passphrase (or env:VAR to read it from the environment variable VAR)"
@@ -141,6 +143,11 @@ def _cmd_leaf(args: argparse.Namespace) -> None:
 def _run(args: argparse.Namespace) -> int:
     from .. import certs
 
+    # Ctrl-C ends the command at once, as it ends openssl: a KeyboardInterrupt would wait
+    # for a key generation that does not look at signals, then print a traceback.
+    restore = None
+    if threading.current_thread() is threading.main_thread():
+        restore = signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         args.handler(args)
     except (certs.CertError, _UsageError) as exc:
@@ -150,6 +157,9 @@ def _run(args: argparse.Namespace) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"nodish cert {args.cert_command}: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
+    finally:
+        if restore is not None:
+            signal.signal(signal.SIGINT, restore)
     return 0
 
 
