@@ -190,9 +190,11 @@ async def _client_error_then_served(server: tls.Server, **opts: object) -> BaseE
 async def test_a_bad_sni_callback_result_fails_that_handshake_alone(result, code) -> None:
     """Node: a bad context given to SNICallback's callback fails the handshake with
     'tlsClientError'; it is no uncaught exception and the server serves on."""
-    server = _server(sni_callback=lambda name: result if name == "bad.test" else None)
+    server = _server(sni_callback=lambda name: result if name == "x.bad.test" else None)
+    # a refused name is not served from add_context() either
+    server.add_context("*.bad.test", tls.create_secure_context(P().server_options()))
     await server.listen(0, "127.0.0.1")
-    err = await _client_error_then_served(server, servername="bad.test")
+    err = await _client_error_then_served(server, servername="x.bad.test")
     assert err.code == code
     good = await _served(server.address().port)
     good.destroy()

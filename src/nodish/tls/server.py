@@ -241,6 +241,8 @@ class Server(NetServer):
         try:
             if self._sni_callback is not None:
                 ctx = self._call_sni(conn, name)
+                if self._refusals and conn.get_app_data() in self._refusals:
+                    return  # refused: no add_context() fallback
             if ctx is None:
                 parts = _split_host(name)
                 for pattern, candidate in reversed(self._contexts):
