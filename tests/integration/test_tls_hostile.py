@@ -407,3 +407,42 @@ async def test_https_agent_with_bad_certificates_and_two_cas() -> None:
     for server in (ours, theirs):
         server.close()
         await wait_event(server, "close")
+
+
+async def test_only_false_turns_verification_off() -> None:
+    """Node: rejectUnauthorized !== false. A None, 0 or '' (a config's empty value)
+    keeps verification on, for clients and for servers that request certificates."""
+    p = P()
+    server = _server(**p.server_options(p.foreign_server))
+    await server.listen(0, "127.0.0.1")
+    for value in (None, 0, ""):
+        with pytest.raises(tls.TLSError) as info:
+            await tls.connect(
+                server.address().port, "localhost", ca=p.ca.cert_pem, reject_unauthorized=value
+            )
+        assert info.value.code == "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+    server.close()
+    await wait_event(server, "close")
+    mutual = _server(request_cert=True, reject_unauthorized=None, ca=p.ca.cert_pem)
+    await mutual.listen(0, "127.0.0.1")
+    refused = next_event(mutual, "tlsClientError")
+    anonymous = tls.connect(mutual.address().port, "localhost", ca=p.ca.cert_pem)
+    anonymous.on("error", lambda err: None)  # TLS 1.3: the refusal comes after 'secureConnect'
+    (err, _sock) = await wait_for(refused)
+    assert err.code == "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE", err.code
+    await wait_event(anonymous, "close", error_rejects=False)
+    good = await _served(mutual.address().port, key=p.client.key_pem(), cert=p.client.chain_pem)
+    good.destroy()
+    mutual.close()
+    await wait_event(mutual, "close")
+
+
+async def test_bad_passphrase_and_set_secure_context_types() -> None:
+    enc = P().server.key_pem("secret")
+    with pytest.raises(TypeError) as info:
+        tls.create_server(key=enc, cert=P().server.chain_pem, passphrase=5)
+    assert info.value.code == "ERR_INVALID_ARG_TYPE"
+    server = tls.create_server(key=enc, cert=P().server.chain_pem, passphrase=b"secret")
+    with pytest.raises(TypeError) as info:
+        server.set_secure_context(5)  # type: ignore[arg-type]
+    assert info.value.code == "ERR_INVALID_ARG_TYPE"

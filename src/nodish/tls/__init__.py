@@ -183,7 +183,8 @@ def connect(
         raise ERR_TLS_INVALID_CONTEXT("options.secure_context")
     sock = TLSSocket(
         secure_context=secure_context,
-        reject_unauthorized=reject_unauthorized,
+        # Node: only False turns verification off (None, 0 or '' from a config keep it)
+        reject_unauthorized=reject_unauthorized is not False,
         servername=servername,
         alpn_protocols=alpn_protocols,
         session=session,

@@ -333,6 +333,10 @@ class SecureContext:
 
     def _load_identity(self, ctx: SSL.Context, o: dict[str, Any]) -> None:
         passphrase = o.get("passphrase")
+        if passphrase is not None and not isinstance(passphrase, (str, bytes)):
+            raise ERR_INVALID_ARG_TYPE(
+                "options.passphrase", "of type str or bytes", type(passphrase).__name__
+            )
         key: Any = None
         chain: list[x509.Certificate] = []
         pfx = o.get("pfx")

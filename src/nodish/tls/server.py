@@ -131,7 +131,7 @@ class Server(NetServer):
             secure_context.use_ticket_keys(self._ticket_keys)
         self._secure_context = secure_context
         self._request_cert = request_cert
-        self._reject_unauthorized = reject_unauthorized
+        self._reject_unauthorized = reject_unauthorized is not False  # Node's rule
         self._alpn = alpn_list(alpn_protocols, "options.alpn_protocols") or None
         self._alpn_callback = alpn_callback
         self._sni_callback = sni_callback
@@ -151,6 +151,8 @@ class Server(NetServer):
         ``setSecureContext``); connections already open keep theirs. Bad options raise
         here and leave the old context in place. The server's ticket keys and
         ``session_id_context`` carry over (sessions stay resumable) unless given."""
+        if options is not None and not isinstance(options, dict):
+            raise ERR_INVALID_ARG_TYPE("options", "of type dict", type(options).__name__)
         opts = dict(options or {}, **kwargs)
         if opts.get("session_id_context") is None:
             opts["session_id_context"] = self._secure_context.options.get("session_id_context")
