@@ -33,6 +33,7 @@ listener (Node's rule), so a worker whose script is done exits.
 
 from __future__ import annotations
 
+import _socket as _csocket
 import asyncio
 import errno as _errno
 import os
@@ -261,6 +262,16 @@ class _RoundRobinSlot:
     stop_accepting = close
 
 
+class _Conn(_socket.socket):
+    """A handed or accepted connection. ``family`` and ``type`` read as the plain
+    ints they are (``socket.socket`` converts them to enums on every read, and the
+    loop reads them three times while it adopts a connection)."""
+
+    __slots__ = ()
+    family = _csocket.socket.family  # type: ignore[assignment]
+    type = _csocket.socket.type  # type: ignore[assignment]
+
+
 class _SharedServer:
     """A ``SCHED_NONE`` server: this worker accepting from the primary's socket.
 
@@ -269,10 +280,11 @@ class _SharedServer:
     first worker awake take a whole burst: Node's "very unbalanced" SCHED_NONE).
     """
 
-    __slots__ = ("key", "loop", "server", "sock", "stopped")
+    __slots__ = ("family", "key", "loop", "server", "sock", "stopped")
 
     def __init__(self, sock: _socket.socket, key: str, server: Any, backlog: int) -> None:
         self.sock = sock
+        self.family = int(sock.family)
         self.key = key
         self.server = server
         self.stopped = False
@@ -283,13 +295,14 @@ class _SharedServer:
 
     def _accept(self) -> None:
         try:
-            conn, _addr = self.sock.accept()
+            fd, _addr = self.sock._accept()  # type: ignore[attr-defined]
         except (BlockingIOError, InterruptedError):
             return  # another worker took it
         except OSError as exc:
             if exc.errno not in (_errno.ECONNABORTED, _errno.EPROTO):
                 runtime.logger.error("cluster: accept failed: %s", exc)
             return
+        conn = _Conn(self.family, _socket.SOCK_STREAM, 0, fd)
         self.loop.create_task(_adopt(self.server, conn))
 
     def close(self) -> None:
@@ -499,7 +512,7 @@ def _on_newconn(msg: dict[str, Any], handle: Any) -> None:
         if handle is not None:
             os.close(handle[1])
         return
-    sock = _socket.socket(fileno=handle[1])
+    sock = _Conn(fileno=handle[1])
     wrong = _peer_mismatch(sock, msg.get("peer"))
     if wrong is not None:
         # the descriptor is not the connection the primary meant: serving it could
