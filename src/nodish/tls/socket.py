@@ -370,7 +370,8 @@ class TLSSocket(Socket):
         self._conn = conn
         if self._hs_timeout:
             self._hs_timer = self._loop.call_later(self._hs_timeout, self._on_handshake_timeout)
-        self._handshake()
+        if not self._is_server:
+            self._handshake()  # the ClientHello (a server waits for it)
 
     def _verify_cb(self, conn: Any, cert: Any, errno: int, depth: int, ok: int) -> bool:
         if not ok:
