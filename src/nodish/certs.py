@@ -407,6 +407,23 @@ class CA(Certificate):
     def __post_init__(self) -> None:
         if self.cert.public_key() != self.key.public_key():
             raise CertError("the CA key does not match the CA certificate")
+        # What it signed would never verify (openssl signs it anyway): a server's own
+        # certificate given for the CA's is the usual slip. A v1 certificate, without
+        # extensions, may still act as a CA, as OpenSSL allows.
+        exts = self.cert.extensions
+        try:
+            is_ca = exts.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = True
+        try:
+            is_ca = is_ca and exts.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+        except x509.ExtensionNotFound:
+            pass
+        if not is_ca:
+            raise CertError(
+                f"the certificate of {self.common_name!r} is not a CA's "
+                "(it may not sign certificates): give the CA certificate"
+            )
 
 
 def create_ca(

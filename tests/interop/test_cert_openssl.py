@@ -194,10 +194,13 @@ CA_ARGS = "--ca ca-cert.pem --ca-key ca-key.pem"
 
 @pytest.fixture(scope="module")
 def bad_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A CA with an encrypted key, another key, a CSR and a forged CSR (read only)."""
+    """A CA with an encrypted key, a server certificate, another key, a CSR and a forged
+    CSR (read only)."""
     d = tmp_path_factory.mktemp("bad")
     ok(nodish_cert(d, "ca", "--passout", "pw"))
     ok(nodish_cert(d, "key", "-o", "other-key.pem"))
+    leaf = ("--cert-out", "leaf-cert.pem", "--key-out", "leaf-key.pem")
+    ok(nodish_cert(d, "server", "leaf.test", *CA_ARGS.split(), "--ca-passin", "pw", *leaf))
     ok(nodish_cert(d, "csr", "--key", "other-key.pem", "--cn", "victim", "-o", "s.csr"))
     der = ok(openssl(d, "req", "-in", "s.csr", "-outform", "PEM"))
     forged = certs.load_csr(der.encode()).public_bytes(Encoding.DER)
@@ -225,6 +228,7 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("key -o other-key.pem", "other-key.pem: already exists (--force overwrites it)"),
         (f"server localhost {CA_ARGS} --ca-passin pw --key-out s.csr", "s.csr: already exists"),
         (f"server localhost,::1 {CA_ARGS} --ca-passin pw", "give each separately"),
+        ("sign s.csr --ca leaf-cert.pem --ca-key leaf-key.pem", "'leaf.test' is not a CA's"),
     ],
 )
 def test_cli_failures_are_one_line_and_exit_1(bad_inputs: Path, args: str, message: str) -> None:

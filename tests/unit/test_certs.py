@@ -168,6 +168,11 @@ def test_tampered_csr_is_refused(ca: certs.CA) -> None:
 def test_ca_key_must_match(ca: certs.CA) -> None:
     with pytest.raises(certs.CertError, match="does not match"):
         certs.load_ca(ca.cert_pem, certs.key_pem(certs.create_key()))
+    leaf = ca.issue_server("leaf.test")  # a server's certificate given for the CA's
+    with pytest.raises(certs.CertError, match=r"'leaf\.test' is not a CA's"):
+        certs.load_ca(leaf.cert_pem, leaf.key_pem())
+    inter = ca.create_intermediate("Intermediate")
+    assert certs.load_ca(inter.cert_pem, inter.key_pem()).common_name == "Intermediate"
 
 
 def test_bad_names_are_refused(ca: certs.CA) -> None:
