@@ -97,3 +97,40 @@ async def test_round_trip(mode: str) -> None:
     server_a.disconnect()
     assert (await wait_for(kicked))[0] == "io server disconnect"
     await closed(io)
+
+
+async def test_listeners_any_listeners_and_engine_data_listeners_all_hear_an_event() -> None:
+    # one listener is called inline (the common case); several, 'error' and onAny
+    # take EventEmitter.emit's path: both must see what Node's would
+    io, url = await listening(transports=["websocket"])
+    heard: list[Any] = []
+
+    def on_connection(socket: socketio.Socket) -> None:
+        socket.on("one", lambda x, ack: (heard.append(("one", x)), ack(x + 1)))
+        socket.on("two", lambda x: heard.append(("two-a", x)))
+        socket.on("two", lambda x: heard.append(("two-b", x)))
+        socket.on("error", lambda x: heard.append(("error", x)))
+        socket.on_any(lambda *args: heard.append(("any", args[0])))
+        socket.conn.on("data", lambda text: heard.append(("data", text[:1])))
+
+    io.on("connection", on_connection)
+    client = socketio.connect(url, transports=["websocket"], force_new=True)
+    await wait_event(client, "connect")
+    answers: list[Any] = []
+    client.emit("one", 1, callback=answers.append)
+    client.emit("two", 2)
+    client.emit("error", 3)
+    await until(lambda: answers and len(heard) == 10)
+    assert answers == [2]
+    assert [h for h in heard if h[0] != "data"] == [
+        ("any", "one"),
+        ("one", 1),
+        ("any", "two"),
+        ("two-a", 2),
+        ("two-b", 2),
+        ("any", "error"),
+        ("error", 3),
+    ]
+    assert heard.count(("data", "2")) == 3
+    client.disconnect()
+    await closed(io)

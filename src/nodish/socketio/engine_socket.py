@@ -127,7 +127,11 @@ class EngineSocket(EventEmitter):
     def _on_text(self, text: str) -> None:
         # a text MESSAGE, from a transport that skips making the packet
         if self.ready_state == "open":
-            self.emit("data", text)
+            listeners = self._events.get("data")
+            if listeners is not None and len(listeners) == 1:
+                listeners[0](text)  # emit()'s path for one listener, inline: every message
+            else:
+                self.emit("data", text)
 
     def _on_packet(self, packet: eio.Packet) -> None:
         if self.ready_state != "open":

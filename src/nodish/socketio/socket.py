@@ -279,6 +279,11 @@ class Socket(EventEmitter):
                     listener(*args)
             if self._fns:
                 self._dispatch(args)
+                return
+            listeners = self._events.get(args[0])
+            if listeners is not None and len(listeners) == 1 and args[0] != "error":
+                # emit()'s path for one listener, inline: every event passes here
+                listeners[0](*args[1:])
             else:
                 EventEmitter.emit(self, *args)
         elif type_ == sio.ACK:

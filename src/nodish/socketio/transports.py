@@ -395,8 +395,10 @@ class WebSocketTransport(Transport):
             # a client that does not read: ws's rule for a send buffer that piles up
             ws.terminate()
             return
-        # over the socket's high-water mark: the size is checked before the next write
-        self._full = not sock.write(data)
+        # the WebSocket's own write of a whole frame: straight into the transport when
+        # nothing is queued, with ws's backpressure (a peer that does not read is not
+        # read either); over the high-water mark, the size is checked before the next
+        self._full = not ws._write(data)
 
     def close(self, callback: Callable[[], Any] | None = None, force: bool = False) -> None:
         if not self.closed:
