@@ -74,6 +74,16 @@ def test_output_nobody_reads_never_blocks_the_worker_and_is_held_up_to_the_limit
     assert primary_err.count("worker 1's stdout is not read") == 1, primary_err
 
 
+def test_a_paused_consumer_holds_the_worker_back_as_in_node_and_loses_nothing() -> None:
+    report, _, _ = run("paused", "uvloop")
+    written = b"".join(b"%07d\n" % i for i in range(3 * 1024 * 1024 // 8))
+    paused = report["while_paused"]
+    assert not paused["exited"] and paused["discarded"] == 0, paused
+    assert 0 < paused["held"] < 1024 * 1024, paused  # a pipe's worth or so, not 3 MiB
+    assert report["stdout"].encode("latin-1") == written
+    assert report["code"] == 0
+
+
 @pytest.mark.parametrize("loop", LOOPS)
 def test_stdin_is_a_writable_pipe_to_the_worker_and_end_gives_it_eof(loop: str) -> None:
     report, _, _ = run("stdin", loop)

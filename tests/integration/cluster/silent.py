@@ -10,6 +10,8 @@ flood: silent; the worker writes 3 MiB to stdout and exits, and the primary read
 loud:  not silent; the worker's output is the primary's (inherited).
 stdin: silent; the primary writes 200 kB to the worker's stdin (more than a pipe
        holds) and ends it; the worker answers with what it read, upper-cased.
+paused: silent; the primary consumes stdout and pauses it at once, while the worker
+       writes 3 MiB; half a second later it resumes.
 epipe: silent; the worker closes its stdin, then the primary writes to it; and once
        the worker has exited, again.
 """
@@ -87,6 +89,31 @@ if cluster.is_primary:
         proc.stdin.on("error", failed)
         proc.stdout.once("data", lambda _: proc.stdin.write(b"closed already"))
         worker.on("exit", exited)
+    elif scenario == "paused":
+        exited = []
+        worker.on("exit", lambda code, signal: exited.append(code))
+        collect("stdout", proc.stdout)
+        collect("stderr", proc.stderr)
+        proc.stdout.pause()
+
+        def check():
+            # paused: the primary stopped reading, so the worker waits in write()
+            report["while_paused"] = {
+                "exited": bool(exited),
+                "held": proc.stdout.readable_length,
+                "discarded": proc.stdout.discarded,
+            }
+            proc.stdout.resume()
+
+        def started():
+            # the window opens once the worker has written (it may start slowly)
+            if proc.stdout.readable_length:
+                nodish.timers.set_timeout(check, 0.5)
+            else:
+                nodish.timers.set_timeout(started, 0.05)
+
+        started()
+        proc.stdout.on("close", lambda: done(worker.process.exit_code))
     elif scenario == "flood":
         # nobody reads while the worker writes: it must still exit
         def exited(code, signal):
@@ -129,7 +156,7 @@ else:
         os.close(0)
         print("stdin closed", flush=True)
         time.sleep(30)  # until the primary kills it
-    if scenario == "flood":
+    if scenario in ("flood", "paused"):
         sys.stdout.buffer.write(b"".join(b"%07d\n" % i for i in range(3 * MIB // 8)))
         sys.stdout.flush()
         sys.stderr.write("flood done\n")
