@@ -54,6 +54,11 @@ BAD_OPTIONS = [
         lambda: _server(min_version="TLSv1.3", max_version="TLSv1.2"),
         "ERR_TLS_PROTOCOL_VERSION_CONFLICT",
     ),
+    (
+        "max below the default min",
+        lambda: tls.create_secure_context(max_version="TLSv1.1"),
+        "ERR_TLS_PROTOCOL_VERSION_CONFLICT",
+    ),
     ("unknown version", lambda: _connect(min_version="TLSv9"), "ERR_TLS_INVALID_PROTOCOL_VERSION"),
     ("version int", lambda: _server(max_version=13), "ERR_TLS_INVALID_PROTOCOL_VERSION"),
     ("bad ciphers", lambda: _connect(ciphers="NOPE"), "ERR_SSL_NO_CIPHER_MATCH"),

@@ -291,7 +291,11 @@ class SecureContext:
         lowest = _version(o.get("min_version"), "minimum", DEFAULT_MIN_VERSION)
         highest = _version(o.get("max_version"), "maximum", DEFAULT_MAX_VERSION)
         if lowest > highest:
-            raise ERR_TLS_PROTOCOL_VERSION_CONFLICT(o.get("min_version"), o.get("max_version"))
+            # Node accepts this and fails every connection; here it fails at once
+            raise ERR_TLS_PROTOCOL_VERSION_CONFLICT(
+                o.get("min_version") or DEFAULT_MIN_VERSION,
+                o.get("max_version") or DEFAULT_MAX_VERSION,
+            )
         ctx.set_min_proto_version(lowest)
         ctx.set_max_proto_version(highest)
         # No renegotiation (TLS 1.2 client-initiated renegotiation is a DoS vector).
