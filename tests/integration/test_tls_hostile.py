@@ -451,3 +451,27 @@ async def test_bad_passphrase_and_set_secure_context_types() -> None:
     with pytest.raises(TypeError) as info:
         server.set_secure_context(5)  # type: ignore[arg-type]
     assert info.value.code == "ERR_INVALID_ARG_TYPE"
+
+
+async def test_an_empty_ca_list_trusts_nothing(tmp_path, monkeypatch) -> None:
+    """Node: ``ca: []`` replaces the default roots with none; it must not fall back to
+    them. The test CA is made a "default root" through SSL_CERT_FILE to show it."""
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(P().ca.cert_pem)
+    monkeypatch.setenv("SSL_CERT_FILE", str(roots))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    server = _server()
+    await server.listen(0, "127.0.0.1")
+    port = server.address().port
+    by_default = tls.create_secure_context(is_server=False)
+    sock = await tls.connect(port, "localhost", secure_context=by_default)
+    assert sock.authorized  # the default roots, which now hold the test CA
+    sock.destroy()
+    for ca in ([], ()):
+        with pytest.raises(tls.TLSError) as info:
+            await tls.connect(
+                port, "localhost", secure_context=tls.create_secure_context(ca=ca, is_server=False)
+            )
+        assert info.value.code == "SELF_SIGNED_CERT_IN_CHAIN"  # the server sends its root
+    server.close()
+    await wait_event(server, "close")

@@ -391,7 +391,9 @@ class SecureContext:
 
     def _load_ca(self, ctx: SSL.Context, ca: Any) -> None:
         pems = _pem_list(ca, "ca")
-        if not pems:
+        # Node: any list replaces the default roots, an empty one too (a filter that
+        # kept no CA must not fall back to trusting every public one).
+        if not pems and not isinstance(ca, (list, tuple)):
             paths = _stdssl.get_default_verify_paths()
             ctx.load_verify_locations(paths.cafile, paths.capath)
             return
