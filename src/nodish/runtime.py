@@ -676,7 +676,6 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
     loop = get_loop()
     state = loop_state(loop)
     state.thread = threading.current_thread()
-    state.driver = threading.get_ident()
     interrupted = False
     main_task: asyncio.Task[None] | None = None
 
@@ -715,6 +714,7 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
         ctrl_c = _CtrlC(loop, on_sigint, lambda: bool(process.listener_count("SIGINT")))
     _run_loops.append(loop)
     try:
+        state.driver = threading.get_ident()
         main_task = loop.create_task(_main())
         try:
             loop.run_until_complete(main_task)

@@ -64,6 +64,7 @@ from ..errors import (
     translate_os_error,
     validate_callback,
 )
+from ..stream._base import Stream
 from ..stream.duplex import Duplex
 
 __all__ = ["Socket"]
@@ -132,11 +133,24 @@ class Socket(Duplex, asyncio.Protocol):
         high_water_mark: int | None = None,
         _server: Any = None,
     ) -> None:
-        super().__init__(
-            allow_half_open=allow_half_open,
-            emit_close=False,
-            high_water_mark=high_water_mark,
+        # Duplex.__init__ without its keyword processing (a socket is made per
+        # connection): no hooks, no _construct, Node's defaults but emitClose false.
+        Stream.__init__(self, emit_close=False)
+        self._init_duplex(
+            allow_half_open,
+            True,
+            True,
+            high_water_mark,
+            None,
+            None,
+            False,
+            False,
+            False,
+            None,
+            "utf8",
+            True,
         )
+        self._start_construct()  # a subclass may define _construct
         self._transport: asyncio.Transport | None = None
         self._server = _server
         self._handle = runtime.HandleRef(self._loop, self.destroy)

@@ -479,6 +479,9 @@ class Readable(Stream):
         """
         if size is None:
             return self._read_next()
+        if size == 0 and type(size) is int:
+            self._read_zero()
+            return None
         if not isinstance(size, int) or isinstance(size, bool):
             raise ERR_INVALID_ARG_TYPE("size", "of type int", type(size).__name__)
         n: int | None = size
@@ -551,6 +554,42 @@ class Readable(Stream):
             self._r_data_emitted = True
             self.emit("data", ret)
         return ret
+
+    def _read_zero(self) -> None:
+        # read(0), the general path's steps for n == 0 (several per connection: resume,
+        # flow, end of stream). It never returns data: it may call _read, schedule
+        # 'readable' or 'end', and sets the same flags.
+        length = self._r_length
+        ended = self._r_ended
+        if self._r_need_readable and (
+            (length >= self._r_hwm if self._r_hwm else length > 0) or ended
+        ):
+            if not length and ended:
+                self._end_readable()
+            else:
+                self._emit_readable()
+            return
+        if ended:
+            if not length:
+                self._end_readable()
+            return
+        if (
+            (self._r_need_readable or not length or length < self._r_hwm)
+            and not (self._r_reading or self._destroyed)
+            and self._errored is None
+            and self._constructed
+        ):
+            self._r_reading = True
+            self._r_sync = True
+            if not length:
+                self._r_need_readable = True
+            try:
+                self._read(self._r_hwm)
+            except Exception as exc:
+                self._error_or_destroy(exc)
+            self._r_sync = False
+        if self._r_length <= self._r_hwm or (not self._r_length and not self._r_ended):
+            self._r_need_readable = True
 
     def _read_next(self) -> Any:
         # read() without a size: read(size) with Node's NaN, specialised (it runs once
