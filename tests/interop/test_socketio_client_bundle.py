@@ -185,3 +185,11 @@ async def test_cors_headers_and_other_listeners() -> None:
     finally:
         io.close()
         await wait_event(server, "close")
+
+
+def test_a_wrong_serve_client_is_refused_at_once(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        socketio.Server(serve_client=tmp_path / "missing.js")
+    with pytest.raises(TypeError) as err:
+        socketio.Server(serve_client=42)  # type: ignore[arg-type]
+    assert err.value.code == "ERR_INVALID_ARG_TYPE"  # type: ignore[attr-defined]

@@ -27,12 +27,15 @@ once, on first request, and kept with their compressed forms.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import zlib
 from pathlib import Path
 from typing import Any
+
+from ..errors import ERR_INVALID_ARG_TYPE
 
 __all__ = ["CLIENT_DIR", "CLIENT_VERSION", "ClientFiles"]
 
@@ -66,7 +69,14 @@ class ClientFiles:
         if source is True:
             self.etag = f'"{CLIENT_VERSION}"'
         else:
-            where = Path(os.fspath(source))  # type: ignore[arg-type]
+            if not isinstance(source, (str, os.PathLike)):
+                raise ERR_INVALID_ARG_TYPE(
+                    "serve_client", "a bool or a path", type(source).__name__
+                )
+            where = Path(os.fspath(source))
+            if not where.exists():
+                # a bad argument is refused at once, not by a 404 on every request
+                raise FileNotFoundError(errno.ENOENT, "no client bundle here", str(where))
             if where.is_dir():
                 self._dir = where
             else:
