@@ -17,6 +17,10 @@ nodish.certs): nodish (bench/servers/nodish_https_hello.py), Node's ``https``
   is a full one (RSA signature and all) while nodish's are nearly all resumptions
   (PSK with ECDHE, no signature). The servers count both kinds and the notes give the
   share of resumed ones: the rates are not like for like.
+- full handshakes/s, like for like: three ``openssl s_time -new`` clients (every
+  connection a full TLS 1.3 handshake with the RSA signature, then an HTTP/1.0 GET).
+  s_time waits for each answer, so the rate may be the clients'; the per server
+  CPU-second figure is the server's cost either way.
 
 Contenders are interleaved run by run. Beside every figure the notes give wrk's CPU
 use and the server's (1.0 = one core busy): wrk near 100% means the figure is wrk's
@@ -41,6 +45,7 @@ UVICORN_SERVER = harness.BENCH_DIR / "servers" / "uvicorn_https_hello.py"
 NODE_SERVER = harness.BENCH_DIR / "peers" / "https_hello.js"
 KEEPALIVE_CONNS = 64
 CLOSE_CONNS = 32
+STIME_CLIENTS = 3
 
 
 @dataclass
@@ -94,13 +99,51 @@ def _wrk(port: int, conns: int, duration: float, close: bool) -> tuple[float, fl
     return float(m.group(1)), (usage.ru_utime + usage.ru_stime) / wall
 
 
+def _s_time(port: int, duration: float) -> tuple[float, float]:
+    """Full handshakes/s (no resumption: ``openssl s_time -new``, each an HTTP/1.0 GET)
+    from STIME_CLIENTS clients, and their CPU use (cores)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise BenchError("openssl is not installed (scripts/setup-system installs it)")
+    cmd = [openssl, "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-www", "/"]
+    cmd += ["-time", str(max(1, round(duration)))]
+    start = time.monotonic()
+    procs = [
+        subprocess.Popen(
+            harness.pinned(cmd, harness.CLIENT_CORE),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(STIME_CLIENTS)
+    ]
+    conns, cpu = 0, 0.0
+    for proc in procs:
+        out = proc.stdout.read() if proc.stdout else ""
+        _pid, _status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+        cpu += usage.ru_utime + usage.ru_stime
+        m = re.search(r"(\d+) connections in [\d.]+s", out)
+        if m is None:
+            raise BenchError(f"openssl s_time printed no count: {out}")
+        conns += int(m.group(1))
+    wall = time.monotonic() - start
+    return conns / wall, cpu / wall
+
+
 def _measure(cmd: list[str], conns: int, duration: float, close: bool, tally: Tally) -> None:
     with Server(cmd) as server:
         _wait_listening(server.port)
-        _wrk(server.port, 4, 1, close)  # warm-up
+        if conns:
+            _wrk(server.port, 4, 1, close)  # warm-up
+        else:
+            _s_time(server.port, 1)
         cpu0 = server.cpu_seconds()
         t0 = time.monotonic()
-        rate, client_cpu = _wrk(server.port, conns, duration, close)
+        if conns:
+            rate, client_cpu = _wrk(server.port, conns, duration, close)
+        else:
+            rate, client_cpu = _s_time(server.port, duration)
         wall = time.monotonic() - t0
         server.check_alive()
         tally.server_cpu.append((server.cpu_seconds() - cpu0) / wall)
@@ -123,7 +166,9 @@ def _per_cpu(t: Tally) -> float | None:
     return harness.median(rates)
 
 
-def _row(name: str, tallies: dict[str, Tally], notes: str, close: bool = False) -> Row:
+def _row(
+    name: str, tallies: dict[str, Tally], notes: str, close: bool = False, client: str = "wrk"
+) -> Row:
     med = {k: harness.median(t.values) for k, t in tallies.items()}
     order = "/".join(tallies)
     eff = {k: _per_cpu(t) for k, t in tallies.items()}
@@ -131,7 +176,7 @@ def _row(name: str, tallies: dict[str, Tally], notes: str, close: bool = False) 
     if eff["nodish"] and eff["node"]:
         ratio = f" (nodish/Node {eff['nodish'] / eff['node']:.2f})"
     cpu = (
-        f"wrk CPU {order} {'/'.join(_pct(t.client_cpu) for t in tallies.values())}; "
+        f"{client} CPU {order} {'/'.join(_pct(t.client_cpu) for t in tallies.values())}; "
         f"server CPU {'/'.join(_pct(t.server_cpu) for t in tallies.values())}; "
         f"per server CPU-second {'/'.join(harness.fmt_value(v) for v in eff.values())}{ratio}."
     )
@@ -180,11 +225,13 @@ def run(quick: bool = False) -> list[Row]:
     for label, conns, close in (
         (f"HTTPS keep-alive hello, wrk -t1 -c{KEEPALIVE_CONNS}", KEEPALIVE_CONNS, False),
         (f"new TLS handshakes (Connection: close), wrk -t1 -c{CLOSE_CONNS}", CLOSE_CONNS, True),
+        (f"full TLS handshakes, openssl s_time -new x{STIME_CLIENTS}", 0, True),
     ):
         harness.log(f"{label}: {reps} x {len(commands)} servers")
         tallies = {k: Tally() for k in commands}
         for _ in range(reps):
             for name, cmd in commands.items():
                 _measure(cmd, conns, duration, close, tallies[name])
-        rows.append(_row(label, tallies, f"RSA-2048, TLS 1.3. {which}", close))
+        client = "wrk" if conns else "s_time"
+        rows.append(_row(label, tallies, f"RSA-2048, TLS 1.3. {which}", close, client))
     return rows
