@@ -75,6 +75,14 @@ async def test_pattern_namespace_children_share_middleware_listeners_and_broadca
         io.of("/dynamic-7").emit("only", "b")
         got = await node.wait_kind("event")
         assert (got["name"], got["event"]) == ("b", "only")
+        # a room across children: parent.to(room) reaches the members in any child
+        for socket in io.of("/dynamic-101").sockets.values():
+            socket.join("r")
+        parent.to("r").emit("in-room", "a")
+        got = await node.wait_kind("event")
+        assert (got["name"], got["event"], got["args"]) == ("a", "in-room", ["a"])
+        io.of("/dynamic-7").emit("marker")  # b's next event: it got no "in-room"
+        assert (await node.wait_kind("event", name="b"))["event"] == "marker"
         assert node.of_kind("event", name="main") == []
         # io.of() of a matching name is that child, made once
         assert io.of("/dynamic-101") is io.of("/dynamic-101")
