@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 from typing import Any
 
 import pytest
@@ -101,6 +102,31 @@ async def test_a_malformed_frame_closes_the_channel_with_err_ipc_bad_message() -
     assert getattr(err, "code", None) == "ERR_IPC_BAD_MESSAGE"
     assert end.got == [{"ok": 1}]
     # the peer sees the channel closed
+    raw.settimeout(5)
+    assert raw.recv(10) == b""
+    raw.close()
+
+
+@pytest.mark.parametrize("stray", [False, True])
+async def test_descriptors_out_of_step_with_handle_messages_close_the_channel(
+    stray: bool,
+) -> None:
+    # a handle message whose descriptor never came, or a descriptor sent beside a plain
+    # message: either would pair later descriptors with the wrong messages
+    raw, end = _raw()
+    r, w = os.pipe()
+    try:
+        if stray:
+            anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, r.to_bytes(4, sys.byteorder))]
+            raw.sendmsg([b'{"ok":1}\n'], anc)
+        else:
+            raw.sendall(b'{"ok":1}\n{"cmd":"NODE_HANDLE","type":"net.Socket","msg":2}\n')
+        err = await wait_for(end.closed)
+    finally:
+        os.close(r)
+        os.close(w)
+    assert getattr(err, "code", None) == "ERR_IPC_BAD_MESSAGE"
+    assert end.got == [{"ok": 1}] and end.handles == []
     raw.settimeout(5)
     assert raw.recv(10) == b""
     raw.close()

@@ -77,6 +77,21 @@ def test_malformed_ipc_closes_that_workers_channel_only() -> None:
         assert p.proc.poll() is None
 
 
+@pytest.mark.parametrize("flag", ["--bad-handle", "--close-channel"])
+def test_a_broken_channel_ends_that_worker_alone_with_a_clear_error(flag: str) -> None:
+    # --bad-handle: a handle message whose descriptor never came (the primary closes
+    # that channel: descriptors and messages would be out of step); --close-channel:
+    # the worker closes its IPC descriptor by hand (it logs EBADF and exits 1, where
+    # Node 20's worker dies of an unhandled EBADF 'error')
+    with Primary("rr", flag) as p:
+        port = p.event(lambda e: e["ev"] == "listening" and e["id"] == 2)["port"]
+        assert p.event(lambda e: e["ev"] == "disconnect")["id"] == 1
+        gone = p.event(lambda e: e["ev"] == "exit" and e["id"] == 1)
+        assert gone["code"] == (1 if flag == "--close-channel" else 0)
+        assert {fetch(port)[0] for _ in range(10)} == {2}
+        assert p.proc.poll() is None
+
+
 @pytest.mark.parametrize("mode", ["rr", "none"])
 def test_heartbeat_kills_a_worker_whose_loop_is_blocked(mode: str) -> None:
     # beats every 0.25 s (scaled on slow machines): the blocked worker is killed

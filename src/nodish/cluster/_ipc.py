@@ -184,7 +184,14 @@ class Endpoint:
         self.channel.send_frame(head + str(seq).encode() + tail, handle, sent, batch=True)
 
     def send(self, message: Any, handle: Any = None, callback: Any = None) -> bool:
-        """Send a user message, with an optional ``net.Socket`` handle."""
+        """Send a user message, with an optional ``net.Socket`` handle.
+
+        Raises:
+            ERR_INVALID_THREAD: called from a thread other than the channel's loop's.
+        """
+        loop = self.channel.loop
+        if not runtime.on_loop(loop):
+            runtime.check_thread(loop, "cluster send()")
         if self.before_send is not None:
             self.before_send()
         if handle is None:

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import runtime
-from ..errors import ERR_IPC_CHANNEL_CLOSED, NodeError
+from ..errors import ERR_IPC_BAD_MESSAGE, ERR_IPC_CHANNEL_CLOSED, NodeError
 from .framing import DEFAULT_MAX_MESSAGE, Decoder, encode
 
 __all__ = ["Channel"]
@@ -249,7 +249,14 @@ class Channel:
         if failed is not None:
             self._close(failed)
             return False
-        return True
+        if self._fds and self.connected and not self._decoder.buffered:
+            # every frame of this read is in, yet descriptors are left: the peer sent
+            # them without their handle messages, so they would go with the wrong ones
+            self._close(
+                ERR_IPC_BAD_MESSAGE("IPC channel: a descriptor came without its handle message")
+            )
+            return False
+        return self.connected
 
     def _dispatch(self, messages: list[Any]) -> None:
         for msg in messages:
@@ -258,8 +265,16 @@ class Channel:
             handle: tuple[str, int] | None = None
             if type(msg) is dict and msg.get("cmd") == "NODE_HANDLE":
                 htype = msg.get("type")
-                if self._fds and isinstance(htype, str):
-                    handle = (htype, self._fds.popleft())
+                if not self._fds or not isinstance(htype, str):
+                    # a handle message whose descriptor never came (or of no type):
+                    # the descriptors and messages are out of step from here on
+                    self._close(
+                        ERR_IPC_BAD_MESSAGE(
+                            "IPC channel: a handle message came without its descriptor"
+                        )
+                    )
+                    return
+                handle = (htype, self._fds.popleft())
                 msg = msg.get("msg")
             try:
                 self._on_message(msg, handle)
@@ -335,7 +350,10 @@ class Channel:
         if self._writing:
             self._writing = False
             self._loop.remove_writer(fd)
-        self._sock.close()
+        try:
+            self._sock.close()
+        except OSError:
+            pass  # EBADF: the descriptor was closed behind our back (os.close by hand)
         while self._fds:
             _close_fd(self._fds.popleft())
         pending, self._queue = self._queue, deque()

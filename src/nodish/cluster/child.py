@@ -154,8 +154,13 @@ def _on_user(msg: Any, handle: Any) -> None:
     process.emit("message", msg, handle)
 
 
+_channel_failed = False  # the channel closed on an error, not on the primary's EOF
+
+
 def _on_closed(err: BaseException | None) -> None:
+    global _channel_failed
     if err is not None:
+        _channel_failed = True
         runtime.logger.error("cluster: IPC channel to the primary failed: %s", err)
     ep = _endpoint
     if ep is not None:
@@ -172,8 +177,9 @@ def _on_process_disconnect() -> None:
     w.emit("disconnect")
     if not w.exited_after_disconnect:
         # the primary went away (or closed the channel unasked): stop now, as Node
-        # does; from the loop, not from inside whatever call noticed the channel close
-        runtime.call_soon(process.exit, 0)
+        # does (code 1 when the channel failed: Node's worker dies of the error then);
+        # from the loop, not from inside whatever call noticed the channel close
+        runtime.call_soon(process.exit, 1 if _channel_failed else 0)
 
 
 def _on_internal(msg: dict[str, Any], handle: Any) -> None:

@@ -62,6 +62,7 @@ from ..errors import (
     ERR_INVALID_ARG_TYPE,
     ERR_INVALID_ARG_VALUE,
     ERR_IPC_CHANNEL_CLOSED,
+    ERR_OUT_OF_RANGE,
     ERR_UNKNOWN_SIGNAL,
 )
 from ..events import EventEmitter
@@ -117,6 +118,7 @@ class _State:
         self.intercom = EventEmitter()
         self.deaths = 0  # consecutive young deaths, for the respawn backoff
         self.stopping = False
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop of the first fork
 
 
 state = _State()
@@ -172,9 +174,14 @@ def setup_primary(**options: Any) -> None:
     Raises:
         ERR_INVALID_ARG_VALUE: an unknown keyword.
     """
+    _check_thread("cluster.setup_primary()")
     for key in options:
         if key not in _SETTING_KEYS:
             raise ERR_INVALID_ARG_VALUE("options", key, "is not a cluster setting")
+    options = _checked_settings(options)
+    from . import _policy
+
+    policy = state.policy if state.initialized else _policy()  # frozen at the first call
     base = state.settings or _default_settings()
     settings = {**base, **options}
     if options.get("exec") is not None and "module" not in options:
@@ -185,16 +192,68 @@ def setup_primary(**options: Any) -> None:
     state.settings.clear()
     state.settings.update(settings)
     if not state.initialized:
+        state.policy = policy
         state.initialized = True
-        from . import _policy
-
-        state.policy = _policy()
         sig = settings.get("reload_signal")
         if sig:
             _install_reload_signal(sig)
     elif options.get("reload_signal"):
         _install_reload_signal(options["reload_signal"])
     runtime.next_tick(emitter.emit, "setup", dict(settings))
+
+
+def _check_thread(what: str) -> None:
+    if state.loop is not None and not runtime.on_loop(state.loop):
+        runtime.check_thread(state.loop, what)
+
+
+def _checked_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` checked before any is applied (a bad one changes nothing)."""
+    checked = dict(options)
+    for key in ("args", "exec_argv"):
+        value = options.get(key)
+        if value is not None and not isinstance(value, (list, tuple)):
+            raise ERR_INVALID_ARG_TYPE(f"settings.{key}", "a list", type(value).__name__)
+    for key in ("exec", "cwd"):
+        value = options.get(key)
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise ERR_INVALID_ARG_TYPE(f"settings.{key}", "a path", type(value).__name__)
+    if options.get("module") is not None and not isinstance(options["module"], str):
+        raise ERR_INVALID_ARG_TYPE("settings.module", "a str", type(options["module"]).__name__)
+    for key in ("heartbeat", "stop_timeout"):
+        value = options.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ERR_INVALID_ARG_TYPE(f"settings.{key}", "a number", type(value).__name__)
+        if not value > 0:
+            raise ERR_OUT_OF_RANGE(f"settings.{key}", "> 0", value)
+    if options.get("reload_signal"):
+        _signum(options["reload_signal"])
+    if options.get("env") is not None:
+        checked["env"] = _checked_env(options["env"], "settings.env")
+    return checked
+
+
+def _checked_env(env: Any, name: str) -> dict[str, str]:
+    """``env`` as strings: numbers become their text (Node stringifies every value);
+    anything else is refused rather than turned into ``'None'`` or a dict's repr."""
+    if not isinstance(env, dict):
+        raise ERR_INVALID_ARG_TYPE(name, "a dict", type(env).__name__)
+    out = {}
+    for key, value in env.items():
+        if not isinstance(key, str):
+            raise ERR_INVALID_ARG_TYPE(f"{name} key", "a str", type(key).__name__)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        elif not isinstance(value, str):
+            raise ERR_INVALID_ARG_TYPE(
+                f"{name}[{key!r}]", "a str or a number", type(value).__name__
+            )
+        if "\0" in key or "=" in key or not key or "\0" in value:
+            raise ERR_INVALID_ARG_VALUE(f"{name}[{key!r}]", value, "is not a valid variable")
+        out[key] = value
+    return out
 
 
 def _install_reload_signal(name: str) -> None:
@@ -205,11 +264,18 @@ def _install_reload_signal(name: str) -> None:
 
 
 def _signum(name: str | int) -> int:
-    if isinstance(name, int):
-        return name
+    """A signal's number; 0 (a check that the process exists) as Node allows it.
+
+    Raises:
+        ERR_UNKNOWN_SIGNAL: not a signal's name or number (``-1``, ``'SIGBOGUS'``).
+    """
     try:
+        if isinstance(name, bool):
+            raise KeyError(name)
+        if isinstance(name, int):
+            return 0 if name == 0 else int(_signal.Signals(name))
         return int(_signal.Signals[name])
-    except KeyError:
+    except (KeyError, ValueError, TypeError):
         raise ERR_UNKNOWN_SIGNAL(name) from None
 
 
@@ -369,6 +435,7 @@ class PrimaryWorker(Worker):
     def disconnect(self) -> PrimaryWorker:
         """Ask the worker to close its servers and its channel (it then exits when
         nothing else keeps it alive); ``exited_after_disconnect`` becomes True."""
+        _check_thread("cluster.Worker.disconnect()")
         self.exited_after_disconnect = True
         if self.process.connected:
             self.process.endpoint.request({"act": "disconnect"})
@@ -379,6 +446,7 @@ class PrimaryWorker(Worker):
 
     def kill(self, signal: str = "SIGTERM") -> None:
         """Disconnect, then send ``signal`` (at once if already disconnected)."""
+        _check_thread("cluster.Worker.kill()")
         _signum(signal)
         proc = self.process
         if self.is_connected():
@@ -395,13 +463,18 @@ def fork(env: dict[str, str] | None = None) -> PrimaryWorker:
     """Start a worker (Node's ``cluster.fork``); ``env`` is added to its environment.
 
     Raises:
-        ERR_INVALID_ARG_TYPE: ``env`` is not a dict.
+        ERR_INVALID_ARG_TYPE: ``env`` is not a dict of strings (numbers are taken as
+            their text, as Node stringifies them).
+        ERR_INVALID_THREAD: called from a thread other than the primary's loop's.
         ERR_INVALID_ARG_VALUE: no script to run (the primary was started with ``-c``
             or interactively, and ``setup_primary(exec=...)`` was not given).
     """
-    if env is not None and not isinstance(env, dict):
-        raise ERR_INVALID_ARG_TYPE("env", "a dict", type(env).__name__)
+    _check_thread("cluster.fork()")
+    if env is not None:
+        env = _checked_env(env, "env")
     setup_primary()
+    if state.loop is None:
+        state.loop = runtime.get_loop()
     settings = state.settings
     if settings.get("exec") is None and settings.get("module") is None:
         raise ERR_INVALID_ARG_VALUE(
@@ -879,6 +952,7 @@ def _peer_name(conn: _socket.socket) -> str:
 
 def disconnect(callback: Callable[[], Any] | None = None) -> None:
     """Disconnect every worker; ``callback`` once all have disconnected."""
+    _check_thread("cluster.disconnect()")
     if callback is not None and not callable(callback):
         raise ERR_INVALID_ARG_TYPE("callback", "a function", type(callback).__name__)
     if not workers:

@@ -38,6 +38,7 @@ def reload(
         ERR_OUT_OF_RANGE: ``timeout`` is not above 0.
     """
     global _running
+    primary._check_thread("cluster.reload()")
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
         raise ERR_INVALID_ARG_TYPE("timeout", "a number", type(timeout).__name__)
     if not timeout > 0:

@@ -32,6 +32,14 @@ parser.add_argument(
     "--garbage", action="store_true", help="worker 1 writes non-JSON on its channel"
 )
 parser.add_argument(
+    "--close-channel", action="store_true", help="worker 1 closes its IPC descriptor by hand"
+)
+parser.add_argument(
+    "--bad-handle",
+    action="store_true",
+    help="worker 1 sends a handle message without its descriptor",
+)
+parser.add_argument(
     "--mismatch-first",
     action="store_true",
     help="worker 1 takes its first handed connection for another one",
@@ -179,6 +187,12 @@ else:
             server = net.create_server(answer)
         server.on("error", on_error)
         server.listen(opts.port, "127.0.0.1", **kw)
+        if opts.close_channel and cluster.worker.id == 1:
+            ipc_sock = nodish.process._ipc.channel._sock
+            server.once("listening", lambda: os.close(ipc_sock.fileno()))
+        if opts.bad_handle and cluster.worker.id == 1:
+            frame = b'{"cmd":"NODE_HANDLE","type":"net.Socket","msg":"no fd"}\n'
+            server.once("listening", lambda: nodish.process._ipc.channel._sock.send(frame))
         if opts.garbage and cluster.worker.id == 1:
             # bypass the encoder: bytes that are no JSON frame at all
             server.once("listening", lambda: nodish.process._ipc.channel._sock.send(b"{oops\n"))

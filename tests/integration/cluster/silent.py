@@ -113,7 +113,17 @@ if cluster.is_primary:
                 nodish.timers.set_timeout(started, 0.05)
 
         started()
-        proc.stdout.on("close", lambda: done(worker.process.exit_code))
+        # the report needs both the whole output and the exit code, which may come in
+        # either order
+        closed = []
+
+        def both(*_):
+            closed.append(1)
+            if len(closed) == 2:
+                done(worker.process.exit_code)
+
+        proc.stdout.on("close", both)
+        worker.on("exit", both)
     elif scenario == "flood":
         # nobody reads while the worker writes: it must still exit
         def exited(code, signal):
