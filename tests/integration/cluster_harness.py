@@ -37,11 +37,19 @@ class Primary:
 
     factor = FACTOR
 
-    def __init__(self, *args: str, script: Path = SERVE, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        *args: str,
+        script: Path = SERVE,
+        env: dict[str, str] | None = None,
+        stderr: bool = False,
+    ):
+        # stderr=True: kept for stderr() (the scenario must write little to it)
         self.proc = subprocess.Popen(
             [sys.executable, str(script), *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if stderr else None,
             env={**os.environ, **(env or {})},
         )
         self.events: list[dict[str, Any]] = []
@@ -97,6 +105,11 @@ class Primary:
         self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
         self.proc.stdin.flush()
 
+    def stderr(self) -> str:
+        """What the primary (and its workers) wrote to stderr, once it has exited."""
+        assert self.proc.stderr is not None and self.proc.poll() is not None
+        return self.proc.stderr.read().decode()
+
     def close(self) -> int:
         if self.proc.poll() is None:
             try:
@@ -109,6 +122,8 @@ class Primary:
             self.proc.stdin.close()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
         return self.proc.returncode
 
 

@@ -160,3 +160,81 @@ def test_workers_exit_when_the_primary_is_killed() -> None:
         finally:
             for fd in fds:
                 os.close(fd)
+
+
+def test_a_stop_signal_kills_a_busy_worker_after_stop_timeout_and_exit_names_the_signal() -> None:
+    # Ctrl-C while worker 1's loop is busy (it cannot hear the disconnect): worker 2
+    # stops at once, worker 1 is SIGKILLed after stop_timeout; the primary exits
+    # 128 + SIGINT, the code a shell shows for Node's primary dying of the signal
+    with Primary("rr", "--stop-timeout", "1") as p:
+        p.ready()
+        p.command(cmd="send", id=1, msg={"block": 30})
+        p.event(lambda e: e["ev"] == "message" and e["msg"] == {"blocked": 1})
+        start = time.monotonic()
+        p.proc.send_signal(signal.SIGINT)
+        exits = {e["id"]: e for e in (p.event(lambda e: e["ev"] == "exit") for _ in "12")}
+        assert p.proc.wait(10 * p.factor) == 128 + signal.SIGINT
+        took = time.monotonic() - start
+    assert exits[2]["code"] == 0 and exits[2]["asked"]
+    assert exits[1]["signal"] == "SIGKILL" and exits[1]["code"] is None
+    assert 1.0 <= took < 1 + 5 * p.factor, took
+
+
+def test_a_primary_message_listener_that_raises_is_reported_and_the_cluster_serves_on() -> None:
+    # Node's primary dies of an uncaught exception; nodish's rule everywhere: the
+    # traceback is logged, the loop goes on, and the exit code says something failed
+    with Primary("rr", "--raise-on-message", stderr=True) as p:
+        ready = p.ready()
+        p.command(cmd="send", id=1, msg={"stats": True})  # its answer meets the bug
+        p.command(cmd="send", id=2, msg={"stats": True})
+        assert p.event(lambda e: e["ev"] == "message")["id"] == 2
+        assert {fetch(ready.port)[0] for _ in range(4)} == {1, 2}
+        p.command(cmd="send", id=1, msg={"stats": True})  # worker 1's channel still works
+        assert p.event(lambda e: e["ev"] == "message")["id"] == 1
+        p.command(cmd="disconnect")
+        assert p.proc.wait(10 * p.factor) == 1
+        err = p.stderr()
+    assert "ValueError: a bug in the primary's 'message' listener" in err
+    assert err.count("Traceback") == 1
+
+
+def test_reload_of_workers_that_never_listen_waits_for_online_not_listening() -> None:
+    with Primary("rr", "--no-listen") as p:
+        for i in (1, 2):
+            p.event(lambda e, i=i: e["ev"] == "online" and e["id"] == i)
+        p.command(cmd="reload", timeout=5)
+        assert p.event(lambda e: e["ev"] == "reloaded", timeout=20 * p.factor)["err"] is None
+        p.command(cmd="workers")
+        assert p.event(lambda e: e["ev"] == "workers")["ids"] == [3, 4]
+
+
+def test_a_replacement_not_listening_within_the_timeout_fails_the_reload_and_the_old_stays() -> (
+    None
+):
+    with Primary("rr", "--slow-start", "1.5") as p:
+        ready = p.ready()
+        p.command(cmd="reload", timeout=0.3)
+        err = p.event(lambda e: e["ev"] == "reloaded", timeout=20 * p.factor)["err"]
+        assert "worker 3 was not listening within 0.3 s" in err
+        gone = p.event(lambda e: e["ev"] == "exit" and e["id"] == 3)
+        assert gone["signal"] == "SIGKILL"
+        p.command(cmd="workers")
+        assert p.event(lambda e: e["ev"] == "workers")["ids"] == [1, 2]
+        assert {fetch(ready.port)[0] for _ in range(4)} == {1, 2}
+
+
+def test_a_worker_flooding_the_primary_is_read_in_order_with_bounded_memory() -> None:
+    # 100 MB sent at once by a worker that ignores send()'s False: as in Node the
+    # queue is the sender's; the primary reads as it goes (its peak grows far less than
+    # what was sent), keeps the order, and serves connections meanwhile
+    n = 100_000
+    with Primary("rr", "--flood", str(n)) as p:
+        ready = p.ready()
+        assert {fetch(ready.port)[0] for _ in range(4)} == {1, 2}
+        refused = p.event(lambda e: e["ev"] == "message" and "first_refused" in e["msg"])
+        # False once 1024 frames wait (beyond what the socket buffer took at once)
+        assert 1024 <= refused["msg"]["first_refused"] < 5000, refused
+        done = p.event(lambda e: e["ev"] == "flooded", timeout=30 * p.factor)
+        assert done["n"] == n and done["in_order"]
+        assert done["growth_kb"] < 40 * 1024, done
+        assert {fetch(ready.port)[0] for _ in range(4)} == {1, 2}

@@ -1,13 +1,15 @@
 """Rolling reload: every worker replaced, one at a time, without refusing a connection.
 
 For each worker alive when :func:`reload` starts: fork a replacement (same ``env``),
-wait for its ``'listening'``, then disconnect the old one (its servers stop taking
-connections and it exits once they have drained) and ``SIGKILL`` it if it has not
-exited within ``timeout`` seconds. Under ``SCHED_RR`` and ``SCHED_NONE`` the port is
-the primary's and never closes, so no connection is refused; under ``reuse_port`` the
-kernel resets the connections it had queued on the old worker's socket when that
-closes (the kernel's behaviour, not ours; ``net.ipv4.tcp_migrate_req=1`` makes Linux
-5.14+ move them to another socket of the group instead).
+wait for its ``'listening'`` (its ``'online'`` when the old one never listened; at most
+``timeout`` seconds, else the replacement is killed and the reload fails), then
+disconnect the old one (its servers stop taking connections and it exits once they
+have drained) and ``SIGKILL`` it if it has not exited within ``timeout`` seconds.
+Under ``SCHED_RR`` and ``SCHED_NONE`` the port is the primary's and never closes, so
+no connection is refused; under ``reuse_port`` the kernel resets the connections it
+had queued on the old worker's socket when that closes (the kernel's behaviour, not
+ours; ``net.ipv4.tcp_migrate_req=1`` makes Linux 5.14+ move them to another socket of
+the group instead).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ def reload(
     """Replace every worker in turn; returns a future done when all are replaced.
 
     A reload asked for while one runs joins it. ``callback(err)`` is called at the end
-    (``err`` when a replacement exited before listening; the old worker then stays).
+    (``err`` when a replacement exited before listening, or did not listen within
+    ``timeout``: it is killed then; the old worker stays either way).
 
     Raises:
         ERR_INVALID_ARG_TYPE: ``timeout`` is not a number.
@@ -63,6 +66,9 @@ async def _reload(timeout: float) -> None:
         if old.is_dead() or not old.is_connected():
             continue
         assert isinstance(old, primary.PrimaryWorker)
+        # a worker that listens is replaced once its replacement listens; one that
+        # never listened (a worker that only does jobs) once its replacement is online
+        event = "listening" if old.state == "listening" else "online"
         new = primary.fork(old._env)
         ready: asyncio.Future[bool] = loop.create_future()
 
@@ -74,12 +80,20 @@ async def _reload(timeout: float) -> None:
             if not ready.done():
                 ready.set_result(False)
 
-        new.once("listening", listening)
+        new.once(event, listening)
         new.once("exit", exited)
-        ok = await ready
+        try:
+            ok = await asyncio.wait_for(asyncio.shield(ready), timeout)
+        except asyncio.TimeoutError:
+            # the old worker stays; the replacement that never got ready goes
+            new.remove_listener("exit", exited)
+            new.process.kill("SIGKILL")
+            raise RuntimeError(
+                f"cluster.reload: worker {new.id} was not {event} within {timeout:g} s"
+            ) from None
         new.remove_listener("exit", exited)
         if not ok:
-            raise RuntimeError(f"cluster.reload: worker {new.id} exited before listening")
+            raise RuntimeError(f"cluster.reload: worker {new.id} exited before {event}")
         gone: asyncio.Future[None] = loop.create_future()
 
         def on_exit(*_: Any, gone: asyncio.Future[None] = gone) -> None:

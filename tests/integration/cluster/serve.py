@@ -24,6 +24,14 @@ parser.add_argument("--http", action="store_true", help="an HTTP server (keep-al
 parser.add_argument("--respawn", action="store_true")
 parser.add_argument("--heartbeat", type=float, default=0)
 parser.add_argument("--reload-signal", default=None)
+parser.add_argument("--stop-timeout", type=float, default=0)
+parser.add_argument(
+    "--raise-on-message", action="store_true", help="the primary's first 'message' raises"
+)
+parser.add_argument("--no-listen", action="store_true", help="workers never listen")
+parser.add_argument(
+    "--flood", type=int, default=0, help="worker 1 sends this many 1 kB messages at once"
+)
 parser.add_argument("--crash", action="store_true", help="workers fail at start-up")
 parser.add_argument(
     "--slow-start", type=float, default=0, help="workers start their loop this late"
@@ -61,6 +69,8 @@ if cluster.is_primary:
         settings["heartbeat"] = opts.heartbeat
     if opts.reload_signal:
         settings["reload_signal"] = opts.reload_signal
+    if opts.stop_timeout:
+        settings["stop_timeout"] = opts.stop_timeout
     cluster.setup_primary(**settings)
     listening = set()
 
@@ -86,6 +96,34 @@ if cluster.is_primary:
         ),
     )
     cluster.on("message", lambda w, m, h: out(ev="message", id=w.id, msg=m))
+    if opts.flood:
+        import resource
+
+        def peak_kb():
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+        flood = {"n": 0, "in_order": True, "peak_before": peak_kb()}
+
+        def count(w, m, h):
+            if not isinstance(m, str):
+                return
+            flood["in_order"] &= int(m[:8]) == flood["n"]
+            flood["n"] += 1
+            if flood["n"] == opts.flood:
+                out(ev="flooded", growth_kb=peak_kb() - flood.pop("peak_before"), **flood)
+
+        cluster.remove_all_listeners("message")
+        cluster.on("message", count)
+        cluster.on(
+            "message", lambda w, m, h: isinstance(m, dict) and out(ev="message", id=w.id, msg=m)
+        )
+    if opts.raise_on_message:
+
+        def buggy(w, m, h):
+            cluster.remove_listener("message", buggy)
+            raise ValueError("a bug in the primary's 'message' listener")
+
+        cluster.prepend_listener("message", buggy)
 
     # the primary lives while the test drives it, even with no worker left
     keepalive = nodish.timers.set_interval(lambda: None, 3600)
@@ -170,7 +208,9 @@ else:
         nodish.process.send({"error": err.code, "syscall": err.syscall})
         cluster.worker.disconnect()
 
-    if opts.udp:
+    if opts.no_listen:
+        pass  # the channel's 'message' listener keeps this worker alive
+    elif opts.udp:
         sock = dgram.create_socket("udp4")
         sock.on("message", lambda data, rinfo: sock.send(me, rinfo.port, rinfo.address))
         sock.on("error", on_error)
@@ -187,6 +227,17 @@ else:
             server = net.create_server(answer)
         server.on("error", on_error)
         server.listen(opts.port, "127.0.0.1", **kw)
+        if opts.flood and cluster.worker.id == 1:
+
+            def flood():
+                # careless: ignores send()'s False (Node's backpressure hint) and
+                # queues everything at once; the queue is this worker's memory
+                refused = [
+                    i for i in range(opts.flood) if not nodish.process.send(f"{i:08d}" + "x" * 992)
+                ]
+                nodish.process.send({"first_refused": refused[0] if refused else None})
+
+            server.once("listening", flood)
         if opts.close_channel and cluster.worker.id == 1:
             ipc_sock = nodish.process._ipc.channel._sock
             server.once("listening", lambda: os.close(ipc_sock.fileno()))
