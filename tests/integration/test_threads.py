@@ -21,7 +21,7 @@ import pytest
 from tests.helpers import DEFAULT_TIMEOUT, next_event, wait_event, wait_for
 
 import nodish
-from nodish import dgram, errors, net
+from nodish import dgram, errors, net, runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -173,3 +173,56 @@ def test_run_returns_when_a_thread_closes_the_server_through_call_from_thread(
         "closed from the thread",
         "run returned",
     ]
+
+
+async def short_connection_log() -> list[Any]:
+    """One short connection's server-side events, ticks included; another thread's
+    write is refused on the way."""
+    log: list[Any] = []
+
+    def on_connection(sock: net.Socket) -> None:
+        log.append("connection")
+        for name in ("end", "finish", "prefinish", "resume"):
+            sock.on(name, lambda *_, name=name: log.append(name))
+        sock.on("close", lambda had_error: log.append(["close", had_error]))
+
+        def on_data(data: bytes) -> None:
+            log.append(["data", data])
+            runtime.next_tick(log.append, "tick after data")
+            sock.end(b"bye", callback=lambda *_: log.append("end callback"))
+
+        sock.once("data", on_data)
+
+    server = net.create_server(on_connection)
+    await server.listen(0, "127.0.0.1")
+    client = await net.connect(server.address().port, "127.0.0.1")
+    with pytest.raises(errors.ERR_INVALID_THREAD):
+        await in_thread(lambda: client.write(b"from another thread"))
+    client.resume()  # read the answer to its end, so the client closes too
+    client.end(b"hi")
+    await wait_event(client, "close")
+    server.close()
+    await wait_event(server, "close")
+    return log
+
+
+def test_run_driving_its_loop_keeps_event_order_and_thread_checks(
+    loop_kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # run() lets the hot paths know its loop without asking asyncio (no getpid() per
+    # lookup on 3.11): the events of a connection, and the refusal of a call from
+    # another thread, are the same as on a loop that run() does not drive.
+    monkeypatch.setenv("NODISH_LOOP", loop_kind)
+    loop = runtime.new_event_loop()
+    try:
+        undriven = loop.run_until_complete(short_connection_log())
+    finally:
+        loop.close()
+    driven: list[Any] = []
+
+    async def main() -> None:
+        driven.extend(await short_connection_log())
+
+    nodish.run(main)
+    assert driven == undriven
+    assert driven[:2] == ["connection", "resume"] and driven[-1] == ["close", False]
