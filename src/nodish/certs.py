@@ -110,6 +110,8 @@ def create_key(kind: str = "rsa", *, bits: int = 2048, curve: str = "P-256") -> 
     if kind == "rsa":
         if not isinstance(bits, int) or bits < 1024:
             raise CertError(f"RSA keys must be at least 1024 bits, not {bits!r}")
+        if bits > 16384:  # OpenSSL's OPENSSL_RSA_MAX_MODULUS_BITS: it would never use it
+            raise CertError(f"RSA keys must be at most 16384 bits, not {bits!r}")
         if bits < 2048:
             warnings.warn(
                 f"a {bits}-bit RSA key is refused by OpenSSL 3 at its default security "
@@ -119,7 +121,10 @@ def create_key(kind: str = "rsa", *, bits: int = 2048, curve: str = "P-256") -> 
         return rsa.generate_private_key(public_exponent=65537, key_size=bits)
     if kind == "ec":
         try:
-            return ec.generate_private_key(_CURVES[curve]())
+            curve_class = (
+                _CURVES.get(curve) or {k.lower(): v for k, v in _CURVES.items()}[str(curve).lower()]
+            )
+            return ec.generate_private_key(curve_class())
         except KeyError:
             names = ", ".join(sorted(_CURVES))
             raise CertError(f"unknown curve {curve!r} (one of {names})") from None
@@ -478,6 +483,10 @@ def _base_builder(
     if not isinstance(days, int) or days < 1:
         raise CertError(f"days must be a positive integer, not {days!r}")
     now = _dt.datetime.now(_dt.timezone.utc)
+    try:
+        now + _dt.timedelta(days=days)
+    except OverflowError:
+        raise CertError(f"days must end before the year 10000, not {days!r}") from None
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -511,9 +520,12 @@ def _name(common_name: str, organization: str | None = None) -> x509.Name:
     if not isinstance(common_name, str) or not common_name:
         raise CertError(f"a common name must be a non-empty string, not {common_name!r}")
     attrs = []
-    if organization:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    try:
+        if organization:
+            attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    except ValueError as exc:  # RFC 5280's upper bound: 64 characters for a CN
+        raise CertError(f"not a valid name: {exc}") from None
     return x509.Name(attrs)
 
 

@@ -229,6 +229,8 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (f"server localhost {CA_ARGS} --ca-passin pw --key-out s.csr", "s.csr: already exists"),
         (f"server localhost,::1 {CA_ARGS} --ca-passin pw", "give each separately"),
         ("sign s.csr --ca leaf-cert.pem --ca-key leaf-key.pem", "'leaf.test' is not a CA's"),
+        ("key -o new-key.pem --passout=", "an empty passphrase cannot encrypt a key"),
+        ("key -o new-key.pem --bits 100000", "at most 16384 bits"),
     ],
 )
 def test_cli_failures_are_one_line_and_exit_1(bad_inputs: Path, args: str, message: str) -> None:

@@ -184,6 +184,14 @@ def test_bad_names_are_refused(ca: certs.CA) -> None:
         certs.create_ca("")
     with pytest.raises(certs.CertError):
         ca.issue_server("localhost", days=0)
+    # limits that cryptography or datetime would raise on with a traceback
+    with pytest.raises(certs.CertError, match="before the year 10000"):
+        ca.issue_server("localhost", days=10**8)
+    with pytest.raises(certs.CertError, match="not a valid name"):
+        certs.create_ca("x" * 65)
+    with pytest.raises(certs.CertError, match="at most 16384 bits"):
+        certs.create_key(bits=100_000)  # would run for hours; OpenSSL would not use it
+    assert certs.create_key("ec", curve="p-384").curve.name == "secp384r1"
     # names no certificate can match: a comma-joined list, blanks, empty labels
     for host in ("localhost,127.0.0.1", "bad host", "a..b", ".", "**.x", "x.*.y"):
         with pytest.raises(certs.CertError, match="not a valid host name"):

@@ -29,12 +29,14 @@ from typing import Any
 _PASS_HELP = "passphrase (or env:VAR to read it from the environment variable VAR)"
 
 
-def _passphrase(value: str | None) -> str | None:
+def _passphrase(value: str | None, *, new: bool = False) -> str | None:
     if value and value.startswith("env:"):
         name = value[4:]
         if name not in os.environ:
             raise _UsageError(f"environment variable {name} is not set")
-        return os.environ[name]
+        value = os.environ[name]
+    if new and value == "":  # it would write the key unencrypted, unasked
+        raise _UsageError("an empty passphrase cannot encrypt a key")
     return value
 
 
@@ -83,7 +85,7 @@ def _cmd_key(args: argparse.Namespace) -> None:
         key = certs.create_key(args.type, bits=args.bits, curve=args.curve)
     for w in caught:
         print(f"nodish cert: warning: {w.message}", file=sys.stderr)
-    _out(args, args.out, certs.key_pem(key, _passphrase(args.passout)), private=True)
+    _out(args, args.out, certs.key_pem(key, _passphrase(args.passout, new=True)), private=True)
 
 
 def _cmd_pubkey(args: argparse.Namespace) -> None:
@@ -104,7 +106,7 @@ def _cmd_ca(args: argparse.Namespace) -> None:
         key = certs.create_key(args.type)
     ca = certs.create_ca(args.cn, key=key, days=args.days, organization=args.org)
     if not args.key:  # the key first: a CA certificate without its key is no use
-        _out(args, args.key_out, ca.key_pem(_passphrase(args.passout)), private=True)
+        _out(args, args.key_out, ca.key_pem(_passphrase(args.passout, new=True)), private=True)
     _out(args, args.out, ca.cert_pem)
 
 
@@ -136,7 +138,7 @@ def _cmd_leaf(args: argparse.Namespace) -> None:
         issued = ca.issue_server(*args.hosts, days=args.days)
     else:
         issued = ca.issue_client(args.cn, hosts=args.san, days=args.days)
-    _out(args, args.key_out, issued.key_pem(_passphrase(args.passout)), private=True)
+    _out(args, args.key_out, issued.key_pem(_passphrase(args.passout, new=True)), private=True)
     _out(args, args.cert_out, issued.chain_pem)
 
 
@@ -149,6 +151,8 @@ def _run(args: argparse.Namespace) -> int:
     if threading.current_thread() is threading.main_thread():
         restore = signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
+        if getattr(args, "passout", None) is not None:
+            _passphrase(args.passout, new=True)  # before any work: a key takes seconds
         args.handler(args)
     except (certs.CertError, _UsageError) as exc:
         print(f"nodish cert {args.cert_command}: {exc}", file=sys.stderr)
