@@ -166,6 +166,9 @@ def resume_socket(sock: Any) -> None:
 
 
 _CL, _TE, _CHUNKED, _CONN, _CLOSE, _DATE, _TRAILER = 1, 2, 4, 8, 16, 32, 64
+# _render's cache: its inputs -> (head before Date, Date wanted, head after, chunked,
+# last, keep-alive)
+_RENDERED: dict[tuple[Any, ...], tuple[bytes, bool, bytes, bool, bool, bool]] = {}
 
 
 def scan_headers(items: Iterable[tuple[str, Any]]) -> tuple[bytes, int]:
@@ -362,7 +365,37 @@ class OutgoingMessage(Writable):
 
         ``extra``: header pairs given to ``write_head``; ``scanned``: their
         :func:`scan_headers` result when the caller already has it (a cache hit).
+
+        A head made of ``scanned`` lines alone (``write_head(code, HEADERS)`` with a
+        dict used for every response) is rendered once per distinct input: the lines
+        around the per-second ``Date`` and the framing state they decide are cached.
         """
+        if (
+            scanned is not None
+            and not self._headers
+            and self._removed is None
+            and not self._last
+            and not self._chunked
+        ):
+            key = (
+                first_line,
+                scanned,
+                self.send_date,
+                self._keep_alive,
+                self._use_chunked,
+                self._has_body,
+                self._content_length,
+                self._keep_alive_lines(),
+            )
+            hit = _RENDERED.get(key)
+            if hit is None:
+                hit = self._render_parts(first_line, scanned[0], scanned[1])
+                if len(_RENDERED) >= 256:
+                    _RENDERED.clear()
+                _RENDERED[key] = hit
+            before, dated, after, self._chunked, self._last, self._keep_alive = hit
+            self._header = before + date_line() + after if dated else before + after
+            return
         flags = 0
         block = b""
         if self._headers:
@@ -372,36 +405,49 @@ class OutgoingMessage(Writable):
         if scanned is not None:
             block += scanned[0]
             flags |= scanned[1]
+        before, dated, after, self._chunked, self._last, self._keep_alive = self._render_parts(
+            first_line, block, flags
+        )
+        self._header = before + date_line() + after if dated else before + after
+
+    def _render_parts(
+        self, first_line: bytes, block: bytes, flags: int
+    ) -> tuple[bytes, bool, bytes, bool, bool, bool]:
+        """The head before the ``Date`` line, whether one goes in, the head after it,
+        and the framing state (chunked, last message, keep-alive) the headers decide."""
+        chunked = self._chunked
+        last = self._last
+        keep_alive = self._keep_alive
         seen_cl = flags & _CL
         seen_te = flags & _TE
         seen_conn = flags & _CONN
         seen_date = flags & _DATE
         seen_trailer = flags & _TRAILER
         if flags & _CHUNKED:
-            self._chunked = True
-        keep_alive = self._keep_alive
+            chunked = True
         if flags & _CLOSE:
-            self._last = True
-            keep_alive = self._keep_alive = False
+            last = True
+            keep_alive = False
         removed = self._removed
         tail: list[bytes] = []
-        if self.send_date and not seen_date and (removed is None or "date" not in removed):
-            tail.append(date_line())
+        dated = bool(
+            self.send_date and not seen_date and (removed is None or "date" not in removed)
+        )
         if not seen_conn and (removed is None or "connection" not in removed):
             send_keep_alive = keep_alive and (seen_cl or self._use_chunked or self._is_client())
             if send_keep_alive:
                 tail.append(self._keep_alive_lines())
             else:
-                self._last = True
-                self._keep_alive = False
+                last = True
+                keep_alive = False
                 tail.append(b"Connection: close\r\n")
         elif removed is not None and "connection" in removed and not keep_alive:
-            self._last = True
+            last = True
         if not seen_cl and not seen_te:
             if not self._has_body:
-                self._chunked = False
+                chunked = False
             elif not self._use_chunked:
-                self._last = True
+                last = True
             elif (
                 not seen_trailer
                 and self._content_length is not None
@@ -410,13 +456,11 @@ class OutgoingMessage(Writable):
                 tail.append(b"Content-Length: %d\r\n" % self._content_length)
             elif removed is None or "transfer-encoding" not in removed:
                 tail.append(b"Transfer-Encoding: chunked\r\n")
-                self._chunked = True
+                chunked = True
             else:
-                self._last = True
-        if tail:
-            self._header = first_line + block + b"".join(tail) + b"\r\n"
-        else:
-            self._header = first_line + block + b"\r\n"
+                last = True
+        tail.append(b"\r\n")
+        return first_line + block, dated, b"".join(tail), chunked, last, keep_alive
 
     def _is_client(self) -> bool:
         return False

@@ -493,13 +493,13 @@ class Connection:
     # ------------------------------------------------------------------ engine events
 
     def on_message_begin(self) -> None:
-        if self._phase != _HEAD and not self._engine.stopped:
+        if self._phase != _HEAD and not self._engine._stopped:
             self._phase = _HEAD
             self._since = self.loop.time()
             self._arm()
 
     def on_headers(self, head: Head) -> None:
-        if self._engine.stopped:
+        if self._engine._stopped:  # the attribute: no property call per request
             # RFC 9112 9.6: a request pipelined after one that said Connection: close
             return
         self._phase = _BODY
