@@ -29,6 +29,7 @@ connection (Node's ``maxCachedSessions``), so new connections resume.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -69,6 +70,16 @@ _HTTP_OPTIONS = (
     "require_host_header",
     "insecure_http_parser",
 )
+
+
+def _no_node_spelling(options: dict[str, Any]) -> None:
+    """http's request options pass unknown names through, as Node's do; but Node's own
+    spelling of a TLS option (``rejectUnauthorized=False``) would be ignored quietly,
+    the request then failing, or verifying in a way its author did not mean."""
+    for name in options:
+        if name != name.lower() and name.isidentifier():
+            snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+            raise TypeError(f"unknown option {name!r}: nodish spells Node's options {snake}=")
 
 
 class Server(HttpServerMixin, tls.Server):
@@ -137,6 +148,7 @@ class Agent(_HttpAgent):
             )
         if max_cached_sessions < 0:
             raise ERR_OUT_OF_RANGE("options.max_cached_sessions", ">= 0", max_cached_sessions)
+        _no_node_spelling(options)
         super().__init__(**options)
         self.default_port = 443
         self.protocol = "https:"
@@ -248,6 +260,7 @@ def get(
 
 
 def _with_agent(options: dict[str, Any]) -> dict[str, Any]:
+    _no_node_spelling(options)
     agent = options.get("agent")
     if agent is None:
         options["agent"] = global_agent

@@ -45,6 +45,12 @@ BAD_OPTIONS = [
     ),
     ("agent sessions str", lambda: https.Agent(max_cached_sessions="x"), "ERR_INVALID_ARG_TYPE"),
     ("agent sessions < 0", lambda: https.Agent(max_cached_sessions=-1), "ERR_OUT_OF_RANGE"),
+    (
+        "Node's spelling",
+        lambda: https.request("https://127.0.0.1:1/", rejectUnauthorized=False, agent=False),
+        TypeError,
+    ),
+    ("Node's spelling, agent", lambda: https.Agent(keepAlive=True), TypeError),
     ("key is a path", lambda: _server(key="/etc/ssl/server-key.pem"), "ERR_OSSL_UNSUPPORTED"),
     ("cert is a path", lambda: _server(cert="server.pem"), "ERR_OSSL_PEM_NO_START_LINE"),
     ("ca holds an int", lambda: _server(ca=[P().ca.cert_pem, 5]), "ERR_INVALID_ARG_TYPE"),
@@ -475,3 +481,13 @@ async def test_an_empty_ca_list_trusts_nothing(tmp_path, monkeypatch) -> None:
         assert info.value.code == "SELF_SIGNED_CERT_IN_CHAIN"  # the server sends its root
     server.close()
     await wait_event(server, "close")
+
+
+async def test_nodes_spelling_of_an_https_option_names_ours() -> None:
+    """http passes unknown options through, as Node; rejectUnauthorized=False would be
+    dropped quietly (the request then fails to verify, or verifies unlike its author
+    meant): it is refused, naming nodish's spelling."""
+    with pytest.raises(TypeError, match="reject_unauthorized="):
+        https.get("https://127.0.0.1:1/", rejectUnauthorized=False)
+    with pytest.raises(TypeError, match="alpn_protocols="):
+        https.request("https://127.0.0.1:1/", ALPNProtocols=["h2"])
