@@ -72,6 +72,14 @@ class NodeProcess:
             raise AssertionError(f"node exited early: {err.decode(errors='replace')}")
         return json.loads(line)
 
+    async def messages_until(self, event: str) -> list[Any]:
+        """The script's messages up to and including the first ``{"event": event}``."""
+        msgs = []
+        while True:
+            msgs.append(await self.message())
+            if msgs[-1].get("event") == event:
+                return msgs
+
     async def send(self, obj: Any) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.write((json.dumps(obj) + "\n").encode())

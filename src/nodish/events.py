@@ -156,6 +156,17 @@ _CO_COROUTINE = inspect.CO_COROUTINE
 _MARKERS = sys.version_info >= (3, 12)
 
 
+def takes_two(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` takes two positional arguments: a Node-style callback option
+    given as ``fn(value, callback)`` answers through ``callback`` (now or later)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2
+
+
 def _is_coroutine_function(fn: Any) -> bool:
     """``inspect.iscoroutinefunction``, with a fast answer for plain functions and
     bound methods (listeners are added per connection)."""

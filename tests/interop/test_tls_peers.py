@@ -121,12 +121,7 @@ async def node_client(port: int, host: str = "localhost", **opts: object) -> lis
     node = await NodeProcess.start(
         NODE_CLIENT, json.dumps({"port": port, "host": host, "reject": True, **opts})
     )
-    msgs = []
-    while True:
-        msg = await node.message()
-        msgs.append(msg)
-        if msg["event"] == "close":
-            break
+    msgs = await node.messages_until("close")
     await node.finish()
     return msgs
 

@@ -89,7 +89,8 @@ def create_server(
     Options: ``key``, ``cert``, ``ca``, ``passphrase``, ``pfx`` (PEM/PKCS#12 bytes or
     str; ``key``/``cert``/``ca`` may be lists), ``request_cert``,
     ``reject_unauthorized`` (True), ``alpn_protocols`` or ``alpn_callback``,
-    ``sni_callback(servername) -> SecureContext | dict | None``, ``min_version``
+    ``sni_callback(servername) -> SecureContext | dict | None`` (or answering later:
+    a coroutine function, or Node's ``(servername, callback)``), ``min_version``
     (``'TLSv1.2'``), ``max_version``, ``ciphers``, ``session_timeout``,
     ``ticket_keys`` (48 bytes, shared by servers that resume each other's sessions),
     ``session_id_context`` (sessions resume only where it is the same; ``'nodish'``),

@@ -16,6 +16,13 @@ random bytes (as Node does). Where OpenSSL's ticket-key call cannot be reached
 (see ``_openssl``), servers keep OpenSSL's own random keys per context and the three
 ticket-key entry points raise ``ERR_METHOD_NOT_IMPLEMENTED``.
 
+An ``sni_callback`` that answers later (a coroutine function, or Node's two-argument
+``(servername, callback)``, told apart by signature) cannot run in OpenSSL's servername
+callback, which must answer at once: each socket of such a server reads its ClientHello
+first (``_hello.HelloReader``, no handshake step run meanwhile), ``_ask_sni`` asks the
+callback, and ``_sni_answer`` sets the chosen context (or a refusal) on the connection
+before OpenSSL reads the held hello. A synchronous one keeps the servername-callback path.
+
 OpenSSL callbacks (SNI, ALPN, keylog) are installed on a context the first time a
 connection uses it; pyOpenSSL forbids changing a context once it has served one.
 """
@@ -35,6 +42,7 @@ from ..errors import (
     ERR_TLS_ALPN_CALLBACK_INVALID_RESULT,
     ERR_TLS_INVALID_CONTEXT,
 )
+from ..events import _is_coroutine_function, takes_two
 from ..net.server import Server as NetServer
 from .context import (
     CONTEXT_OPTIONS,
@@ -73,6 +81,7 @@ class Server(NetServer):
         "_reject_unauthorized",
         "_request_cert",
         "_secure_context",
+        "_sni_async",
         "_sni_callback",
         "_ticket_keys",
     )
@@ -135,6 +144,11 @@ class Server(NetServer):
         self._alpn = alpn_list(alpn_protocols, "options.alpn_protocols") or None
         self._alpn_callback = alpn_callback
         self._sni_callback = sni_callback
+        # An sni_callback that answers later (a coroutine function, or Node's
+        # (servername, callback)): its sockets read the ClientHello first (_hello).
+        self._sni_async = sni_callback is not None and (
+            _is_coroutine_function(sni_callback) or takes_two(sni_callback)
+        )
         self._handshake_timeout = handshake_timeout
         self._contexts: list[tuple[list[str], SecureContext]] = []
         self._configured: set[int] = set()
@@ -233,8 +247,10 @@ class Server(NetServer):
     # ------------------------------------------------------------------ callbacks
 
     def _on_servername(self, conn: SSL.Connection) -> None:
-        if self._sni_callback is None and not self._contexts:
-            return  # one certificate for every name (the callback stays: add_context may come)
+        if (self._sni_callback is None and not self._contexts) or self._sni_async:
+            # one certificate for every name (the callback stays: add_context may
+            # come), or the context was chosen before the handshake (_ask_sni)
+            return
         raw = conn.get_servername()
         if not raw:
             return
@@ -246,11 +262,7 @@ class Server(NetServer):
                 if self._refusals and conn.get_app_data() in self._refusals:
                     return  # refused: no add_context() fallback
             if ctx is None:
-                parts = _split_host(name)
-                for pattern, candidate in reversed(self._contexts):
-                    if _check(parts, ".".join(pattern), True):
-                        ctx = candidate
-                        break
+                ctx = self._added_context(name)
         except BaseException as exc:
             sock = conn.get_app_data()
             runtime.report_uncaught(exc, sock)
@@ -258,6 +270,14 @@ class Server(NetServer):
         if ctx is not None:
             self._configure(ctx, first=False)
             conn.set_context(ctx.context)
+
+    def _added_context(self, name: str) -> SecureContext | None:
+        """The last ``add_context`` context whose host pattern matches ``name``."""
+        parts = _split_host(name)
+        for pattern, candidate in reversed(self._contexts):
+            if _check(parts, ".".join(pattern), True):
+                return candidate
+        return None
 
     def _call_sni(self, conn: SSL.Connection, name: str) -> SecureContext | None:
         cb = self._sni_callback
@@ -269,11 +289,71 @@ class Server(NetServer):
             return as_context(ctx, "sni_callback result", is_server=True)
         except Exception as exc:
             # Node: a bad context given to SNICallback's callback fails that handshake
-            # ('tlsClientError'), it is not an uncaught exception. A context with no
-            # certificate makes OpenSSL end the handshake with an alert.
-            self._refusals[conn.get_app_data()] = exc
-            conn.set_context(SSL.Context(SSL.TLS_SERVER_METHOD))
+            # ('tlsClientError'), it is not an uncaught exception.
+            self._refuse(conn, exc)
             return None
+
+    def _refuse(self, conn: SSL.Connection, exc: BaseException) -> None:
+        """Fail this handshake with ``exc`` as its 'tlsClientError': a context with no
+        certificate makes OpenSSL end it with an alert."""
+        self._refusals[conn.get_app_data()] = exc
+        conn.set_context(SSL.Context(SSL.TLS_SERVER_METHOD))
+
+    def _ask_sni(self, sock: TLSSocket, name: str) -> None:
+        """Ask an asynchronous ``sni_callback`` for ``name``'s context; the socket's
+        handshake waits (its ClientHello held) until the answer, which may come now."""
+        cb = self._sni_callback
+        assert cb is not None
+        answered = False
+
+        def answer(err: Any = None, ctx: Any = None) -> None:
+            nonlocal answered
+            loop = sock._loop
+            if not runtime.on_loop(loop):  # called from a worker thread: hand it over
+                loop.call_soon_threadsafe(answer, err, ctx)
+                return
+            if answered:
+                return  # Node ignores a second call too
+            answered = True
+            self._sni_answer(sock, name, err, ctx)
+
+        if _is_coroutine_function(cb):
+
+            async def ask() -> None:
+                try:
+                    ctx = await cb(name)
+                except Exception as exc:
+                    answer(exc)
+                    return
+                answer(None, ctx)
+
+            sock._hello = runtime.spawn(ask(), sock)
+            return
+        try:
+            cb(name, answer)
+        except Exception as exc:
+            answer(exc)
+
+    def _sni_answer(self, sock: TLSSocket, name: str, err: Any, value: Any) -> None:
+        conn = sock._conn
+        if sock.destroyed or sock._tls_failed or conn is None:
+            return  # the client left (or timed out) meanwhile
+        ctx: SecureContext | None = None
+        if err:  # Node: callback(err) destroys that socket with err ('tlsClientError')
+            if not isinstance(err, BaseException):
+                err = RuntimeError(str(err))
+            self._refuse(conn, err)
+        elif value is None:
+            ctx = self._added_context(name)
+        else:
+            try:
+                ctx = as_context(value, "sni_callback result", is_server=True)
+            except Exception as exc:
+                self._refuse(conn, exc)
+        if ctx is not None:
+            self._configure(ctx, first=False)
+            conn.set_context(ctx.context)
+        sock._hello_answered()
 
     def _on_alpn(self, conn: SSL.Connection, offered: list[bytes]) -> bytes | Any:
         if self._alpn_callback is not None:

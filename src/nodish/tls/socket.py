@@ -54,6 +54,7 @@ from ..errors import (
     system_error,
 )
 from ..net.socket import Socket
+from ._hello import HelloError, HelloReader
 from .context import SecureContext, TLSError, alpn_list, ssl_error, verify_error
 from .identity import PeerCertificate, ascii_host, check_server_identity, peer_certificate
 
@@ -211,6 +212,7 @@ class TLSSocket(Socket):
     __slots__ = (
         "_conn",
         "_ctx",
+        "_hello",
         "_hs_timeout",
         "_hs_timer",
         "_is_server",
@@ -288,6 +290,9 @@ class TLSSocket(Socket):
         self._verify_errno = 0
         self._hs_timeout = handshake_timeout
         self._hs_timer: asyncio.TimerHandle | None = None
+        # Asynchronous sni_callback (server): the ClientHello reader, then whatever
+        # stands for the pending answer (its task), then None once the context is set.
+        self._hello: Any = None
         self._plain: Socket | None = None
         self._read_failure: SSL.Error | None = None
         self._session_pending = 0  # the session's size before a TLS 1.3 ticket
@@ -349,6 +354,8 @@ class TLSSocket(Socket):
             server = self._server
             if server is not None:
                 server._prepare_connection(self, conn)
+                if server._sni_async:
+                    self._hello = HelloReader()
             conn.set_accept_state()
         else:
             name = o["servername"]
@@ -372,6 +379,41 @@ class TLSSocket(Socket):
             self._hs_timer = self._loop.call_later(self._hs_timeout, self._on_handshake_timeout)
         if not self._is_server:
             self._handshake()  # the ClientHello (a server waits for it)
+
+    def _wait_hello(self, data: bytes) -> bool:
+        """Asynchronous sni_callback: True while the handshake must wait (the bytes stay
+        in OpenSSL's input BIO, no handshake step run) for the rest of the ClientHello
+        or for the callback's answer."""
+        reader = self._hello
+        if not isinstance(reader, HelloReader):
+            return True  # the callback has not answered yet
+        try:
+            if not reader.feed(data):
+                return True
+        except HelloError:
+            self._hello = None
+            return False  # not a ClientHello: OpenSSL reads it and refuses it as usual
+        name = reader.servername
+        if name is None:
+            self._hello = None
+            return False  # no SNI: the default context, as Node (no callback call)
+        self._hello = True  # pending (or the coroutine's task, set by _ask_sni)
+        self._server._ask_sni(self, name)
+        return True
+
+    def _hello_answered(self) -> None:
+        """The sni_callback answered and the context is set: run the held handshake."""
+        self._hello = None
+        try:
+            self._handshake()
+        except Exception as exc:
+            self._handshake_failed(exc)
+
+    def _drop_hello(self) -> None:
+        """The handshake failed or the client left: stop waiting for the callback."""
+        pending, self._hello = self._hello, None
+        if isinstance(pending, asyncio.Future):
+            pending.cancel()
 
     def _verify_cb(self, conn: Any, cert: Any, errno: int, depth: int, ok: int) -> bool:
         if not ok:
@@ -405,6 +447,8 @@ class TLSSocket(Socket):
             return
         self._tls_failed = True
         self._stop_hs_timer()
+        if self._hello is not None:
+            self._drop_hello()
         if self._is_server:
             server = self._server
             self.destroy()
@@ -583,6 +627,8 @@ class TLSSocket(Socket):
                 self._fail(exc)
                 return
         if not self._secure:
+            if self._hello is not None and self._wait_hello(data):
+                return
             self._handshake()
             if not self._secure or self.destroyed:
                 return
@@ -643,6 +689,8 @@ class TLSSocket(Socket):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_hs_timer()
+        if self._hello is not None:
+            self._drop_hello()
         if not self._secure and not self._tls_failed and not self.destroyed:
             self._tls_failed = True
             if self._is_server:

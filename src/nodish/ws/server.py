@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from .. import runtime
 from ..errors import ERR_INVALID_ARG_TYPE, ERR_SERVER_NOT_RUNNING
-from ..events import EventEmitter
+from ..events import EventEmitter, takes_two
 from .deflate import DeflateOptions, PerMessageDeflate, accept_offer
 from .handshake import (
     HandshakeError,
@@ -202,7 +202,7 @@ class WebSocketServer(EventEmitter):
                 _abort(socket, code, message or "", headers)
 
         try:
-            if _takes_two(verify):
+            if takes_two(verify):
                 verify(info, decided)
                 return
             result = verify(info)
@@ -324,15 +324,6 @@ def _get(headers: Any, name: str) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(value)
     return str(value)
-
-
-def _takes_two(fn: Callable[..., Any]) -> bool:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 2
 
 
 def _destroy_on_error(*_: Any) -> None:
