@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import pytest
@@ -174,3 +175,92 @@ async def test_coroutine_middleware_and_listeners() -> None:
     assert await accepted.timeout(5).emit_with_ack("whoami") == "u1"
     accepted.disconnect()
     await stopped(io)
+
+
+async def test_calls_from_another_thread_raise_err_invalid_thread() -> None:
+    io, url = await started()
+    sock = ws_client(url)
+    await wait_event(sock, "connect")
+    (server_sock,) = io.sockets.sockets.values()
+    calls: dict[str, Any] = {
+        "Socket.emit": lambda: server_sock.emit("x"),
+        "Socket.join": lambda: server_sock.join("room"),
+        "Socket.disconnect": lambda: server_sock.disconnect(),
+        "Server.emit": lambda: io.emit("x"),
+        "to.emit": lambda: io.to("room").emit("x"),
+        "Server.close": lambda: io.close(),
+        "ClientSocket.emit": lambda: sock.emit("x"),
+        "ClientSocket.disconnect": lambda: sock.disconnect(),
+    }
+
+    def from_thread() -> dict[str, str]:
+        raised = {}
+        for name, call in calls.items():
+            try:
+                call()
+                raised[name] = "returned"
+            except Exception as exc:
+                raised[name] = getattr(exc, "code", repr(exc))
+        return raised
+
+    raised = await asyncio.get_running_loop().run_in_executor(None, from_thread)
+    assert raised == dict.fromkeys(calls, "ERR_INVALID_THREAD")
+    # nothing was touched: the same pair still talks
+    server_sock.on("echo", lambda x, ack: ack(x))
+    assert await sock.emit_with_ack("echo", "fine") == "fine"
+    sock.disconnect()
+    await stopped(io)
+
+
+async def test_values_json_cannot_carry_raise_with_nothing_left_behind() -> None:
+    # Node's JSON.stringify sends a Set as {} silently; here the emit raises TypeError
+    io, url = await started()
+    early = ws_client(url)
+    with pytest.raises(TypeError):
+        early.emit("x", {1, 2})  # buffered until connected: refused now, not at connect
+    await wait_event(early, "connect")
+    (server_sock,) = io.sockets.sockets.values()
+    for side in (early, server_sock):
+        with pytest.raises(TypeError):
+            side.emit("x", {1, 2}, callback=lambda *a: None)
+        with pytest.raises(TypeError):
+            side.timeout(0.05).emit("x", object(), callback=lambda *a: None)
+        assert side.acks == {}
+    # bytes anywhere inside the arguments travel as binary attachments, both ways
+    nested = {"a": b"\x00\x01", "l": [b"z", {"b": b""}], "n": None}
+    server_sock.on("echo", lambda x, ack: ack(x))
+    early.on("echo", lambda x, ack: ack(x))
+    assert await early.emit_with_ack("echo", nested) == nested
+    assert await server_sock.emit_with_ack("echo", nested) == nested
+    early.disconnect()
+    await stopped(io)
+
+
+async def test_reconnection_to_a_closed_port_gives_up_after_its_attempts() -> None:
+    io, url = await started()
+    await stopped(io)
+    uncaught: list[BaseException] = []
+    process.on("uncaughtException", lambda exc, origin: uncaught.append(exc))
+    try:
+        sock = socketio.connect(
+            url,
+            transports=["websocket"],
+            force_new=True,
+            reconnection_attempts=3,
+            reconnection_delay=0.02,
+            reconnection_delay_max=1,
+            randomization_factor=0,
+        )
+        attempts: list[tuple[int, float]] = []
+        loop = asyncio.get_running_loop()
+        sock.io.on("reconnect_attempt", lambda n: attempts.append((n, loop.time())))
+        failed = loop.create_future()
+        sock.io.on("reconnect_failed", lambda: failed.set_result(None))
+        await wait_for(failed)  # the manager's 'error's along the way are expected
+        assert [n for n, _ in attempts] == [1, 2, 3]
+        gaps = [b - a for (_, a), (_, b) in itertools.pairwise(attempts)]
+        assert gaps[0] >= 0.039 and gaps[1] >= 0.079  # the backoff doubles: 40 ms, 80 ms
+        assert not sock.connected
+        assert uncaught == []  # the failing WebSocket closed quietly
+    finally:
+        process.remove_all_listeners("uncaughtException")

@@ -11,6 +11,7 @@ once all have answered, or with a :class:`TimeoutError` (carrying the answers so
 from __future__ import annotations
 
 import asyncio
+from asyncio import _get_running_loop
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,13 @@ def check_event(event: Any) -> None:
         raise ERR_INVALID_ARG_TYPE("event", "of type string", type(event).__name__)
     if event in sio.RESERVED_EVENTS:
         raise ValueError(f'"{event}" is a reserved event name')
+
+
+def check_loop(loop: asyncio.AbstractEventLoop, what: str) -> None:
+    """``ERR_INVALID_THREAD`` when called from a thread other than ``loop``'s (one
+    comparison on the loop)."""
+    if _get_running_loop() is not loop:
+        runtime.check_thread(loop, what)
 
 
 def check_callback(callback: Any) -> None:
@@ -104,6 +112,7 @@ class BroadcastOperator:
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> bool:
         """Send ``event`` to every targeted client; ``callback(err, responses)`` for acks."""
+        check_loop(self.adapter.nsp.server._loop, "socketio.Server.emit()")
         check_event(event)
         check_callback(callback)
         packet = sio.Packet(sio.EVENT, [event, *args])

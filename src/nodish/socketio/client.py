@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .. import runtime, timers
 from ..events import EventEmitter
 from . import parser as sio
-from .broadcast import check_callback, check_event
+from .broadcast import check_callback, check_event, check_loop
 from .engine_client import EngineClient
 
 __all__ = ["ClientSocket", "ConnectError", "Manager", "connect"]
@@ -107,6 +107,7 @@ class Manager(EventEmitter):
         self.auto_connect = auto_connect
         self.backoff = _Backoff(reconnection_delay, reconnection_delay_max, randomization_factor)
         self.engine: EngineClient | None = None
+        self._loop = runtime.get_loop()
         self.ready_state = "closed"
         self.nsps: dict[str, ClientSocket] = {}
         self.decoder = sio.Decoder()
@@ -300,7 +301,7 @@ class ClientSocket(EventEmitter):
         self.connected = False
         self.acks: dict[int, Callable[..., Any]] = {}
         self._ids = 0
-        self._send_buffer: list[sio.Packet] = []
+        self._send_buffer: list[list[str | bytes]] = []
         self._flags: dict[str, Any] = {}
         self._subs: list[tuple[str, Callable[..., Any]]] = []
         if io.auto_connect:
@@ -317,6 +318,7 @@ class ClientSocket(EventEmitter):
 
     def connect(self) -> ClientSocket:
         """Connect (or reconnect after :meth:`disconnect`)."""
+        check_loop(self.io._loop, "socketio.ClientSocket.connect()")
         if self.connected:
             return self
         self._subscribe()
@@ -404,8 +406,11 @@ class ClientSocket(EventEmitter):
         self.id = sid
         self.connected = True
         buffered, self._send_buffer = self._send_buffer, []
-        for packet in buffered:
-            self.io.packet(packet)
+        engine = self.io.engine
+        if engine is not None:
+            for messages in buffered:
+                for message in messages:
+                    engine.write(message)
         EventEmitter.emit(self, "connect")
 
     def _ack(self, id: int) -> Callable[..., None]:
@@ -423,14 +428,18 @@ class ClientSocket(EventEmitter):
     # sending ----------------------------------------------------------------------------------
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> bool:  # type: ignore[override]
         """Send ``event`` to the server; ``callback`` gets the server's ack arguments."""
+        check_loop(self.io._loop, "socketio.ClientSocket.emit()")
         check_event(event)
         check_callback(callback)
-        packet = sio.Packet(sio.EVENT, [event, *args], self.nsp)
         flags, self._flags = self._flags, {}
+        id = None
         if callback is not None:
             id = self._ids
             self._ids += 1
-            packet.id = id
+        # encoded first: a value JSON cannot carry raises here, with nothing registered
+        messages = sio.encode_parts(sio.EVENT, [event, *args], self.nsp, id)
+        if id is not None:
+            assert callback is not None
             timeout = flags.get("timeout")
             if timeout is None:
                 self.acks[id] = callback
@@ -448,10 +457,12 @@ class ClientSocket(EventEmitter):
                     callback(None, *answer)
 
                 self.acks[id] = answered
-        if self.connected and self.io.engine is not None:
-            self.io.packet(packet)
+        engine = self.io.engine
+        if self.connected and engine is not None:
+            for message in messages:
+                engine.write(message)
         elif not flags.get("volatile"):
-            self._send_buffer.append(packet)
+            self._send_buffer.append(messages)
         return True
 
     async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
@@ -494,6 +505,7 @@ class ClientSocket(EventEmitter):
 
     def disconnect(self) -> ClientSocket:
         """Leave the namespace; the connection closes when no namespace uses it."""
+        check_loop(self.io._loop, "socketio.ClientSocket.disconnect()")
         if self.connected:
             self.io.packet(sio.Packet(sio.DISCONNECT, None, self.nsp))
         self._destroy()

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from .. import runtime
 from ._client import Client
 from .adapter import Adapter
-from .broadcast import BroadcastOperator
+from .broadcast import BroadcastOperator, check_loop
 from .client_bundle import ClientFiles
 from .engine import EngineServer
 from .namespace import Namespace, run_steps
@@ -74,6 +74,7 @@ class Server:
         cleanup_empty_child_namespaces: bool = False,
     ) -> None:
         self.path = "/" + path.strip("/")
+        self._loop = runtime.get_loop()
         self.connect_timeout = connect_timeout
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         # dynamic namespaces: a check (name, auth, next) -> its parent, in order made
@@ -342,6 +343,7 @@ class Server:
     # closing ------------------------------------------------------------------------------
     def close(self, callback: Callable[..., Any] | None = None) -> None:
         """Disconnect everyone, close the adapters and the HTTP server."""
+        check_loop(self._loop, "socketio.Server.close()")
         # a child namespace may close itself (and leave _nsps) as its last socket goes
         for nsp in list(self._nsps.values()):
             for socket in list(nsp.sockets.values()):

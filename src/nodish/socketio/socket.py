@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .. import runtime, timers
 from ..events import EventEmitter
 from . import parser as sio
-from .broadcast import BroadcastOperator, check_callback, check_event
+from .broadcast import BroadcastOperator, check_callback, check_event, check_loop
 from .engine_parser import MESSAGE
 
 if TYPE_CHECKING:
@@ -120,6 +120,7 @@ class Socket(EventEmitter):
         After :meth:`timeout`, ``callback(err, *args)``: ``err`` is a
         :class:`TimeoutError` when the client did not answer in time, else None.
         """
+        check_loop(self.server._loop, "socketio.Socket.emit()")
         check_event(event)
         check_callback(callback)
         flags = self._flags
@@ -128,11 +129,15 @@ class Socket(EventEmitter):
             self._flags = {}
         if callback is not None:
             id = self.nsp.next_ack_id()
-            self._register_ack(id, callback, flags.get("timeout"))
         client = self.client
         if client.conn.ready_state == "open":
+            # encoded first: a value JSON cannot carry raises here, with nothing registered
             encoded = sio.encode_parts(sio.EVENT, [event, *args], self.nsp.name, id)
+            if id is not None:
+                self._register_ack(id, callback, flags.get("timeout"))  # type: ignore[arg-type]
             client.write_to_engine(encoded, bool(flags.get("volatile")) if flags else False)
+        elif id is not None:
+            self._register_ack(id, callback, flags.get("timeout"))  # type: ignore[arg-type]
         return True
 
     async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
@@ -228,6 +233,7 @@ class Socket(EventEmitter):
     # rooms ---------------------------------------------------------------------------
     def join(self, rooms: Any) -> None:
         """Join a room or a list of rooms."""
+        check_loop(self.server._loop, "socketio.Socket.join()")
         if self._cleaned:
             return
         self.adapter.add_all(self.id, rooms if isinstance(rooms, (list, tuple, set)) else [rooms])
@@ -340,6 +346,7 @@ class Socket(EventEmitter):
 
     def disconnect(self, close: bool = False) -> Socket:
         """Leave the namespace; ``close=True`` closes the whole connection."""
+        check_loop(self.server._loop, "socketio.Socket.disconnect()")
         if not self.connected:
             return self
         if close:

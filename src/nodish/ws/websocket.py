@@ -805,6 +805,9 @@ class WebSocket(EventEmitter):
             if self._close_frame_received and self._socket is not None and self._is_server:
                 self._socket.end()
             return
+        if state == CLOSING:
+            # failing (an 'error' listener closing it, as Node's ws: nothing more to do)
+            return
         self._ready_state = CLOSING
         self._send_close(code, raw)
         if self._close_frame_received:
