@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from tests.helpers import next_event, wait_event, wait_for
@@ -264,3 +265,41 @@ async def test_reconnection_to_a_closed_port_gives_up_after_its_attempts() -> No
         assert uncaught == []  # the failing WebSocket closed quietly
     finally:
         process.remove_all_listeners("uncaughtException")
+
+
+async def test_middleware_that_never_answers_or_answers_twice() -> None:
+    # Node: a middleware calling next() twice emits 'connection' twice (and the client
+    # 'connect' twice); here the second call is ignored. One that never answers: the
+    # server closes the connection after connect_timeout, the client hears 'disconnect'
+    io = socketio.Server(connect_timeout=0.3)
+    await io.listen(0, "127.0.0.1")
+    url = f"http://127.0.0.1:{io.address().port}"
+
+    def middleware(socket: socketio.Socket, next: Any) -> None:
+        mode = socket.handshake["auth"].get("mode")
+        if mode == "twice":
+            next()
+            next()
+        elif mode != "hang":
+            next()
+
+    connections: list[Any] = []
+    io.use(middleware)
+    io.on(
+        "connection",
+        lambda s: (connections.append(s.handshake["auth"]), s.on("echo", lambda x, ack: ack(x))),
+    )
+    hung = socketio.connect(url, auth={"mode": "hang"}, force_new=True, reconnection=False)
+    twice = ws_client(url, auth={"mode": "twice"})
+    connects: list[Any] = []
+    twice.on("connect", lambda: connects.append(twice.id))
+    assert await wait_event(hung, "disconnect") == ("transport close", ANY)
+    assert not hung.connected
+    assert await twice.emit_with_ack("echo", 1) == 1
+    assert connections == [{"mode": "twice"}] and len(connects) == 1
+    good = ws_client(url)
+    await wait_event(good, "connect")
+    assert await good.emit_with_ack("echo", "fine") == "fine"
+    for s in (hung, twice, good):
+        s.disconnect()
+    await stopped(io)

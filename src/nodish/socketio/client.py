@@ -338,7 +338,7 @@ class ClientSocket(EventEmitter):
             ("open", self._on_open),
             ("packet", self._on_packet),
             ("error", self._on_error),
-            ("close", self._on_close),
+            ("close", self._on_io_close),
         ]
         for event, fn in self._subs:
             io.on(event, fn)
@@ -369,6 +369,13 @@ class ClientSocket(EventEmitter):
         self.id = None
         if was:
             EventEmitter.emit(self, "disconnect", reason, description)
+
+    def _on_io_close(self, reason: str, description: Any = None) -> None:
+        # as socket.io-client: 'disconnect' even when the namespace never connected (the
+        # server closed the connection while its middleware had not answered)
+        self.connected = False
+        self.id = None
+        EventEmitter.emit(self, "disconnect", reason, description)
 
     def _on_packet(self, packet: sio.Packet) -> None:
         if packet.nsp != self.nsp:
