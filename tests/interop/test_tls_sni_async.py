@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import threading
 from typing import Any
 
 import pytest
@@ -270,15 +271,47 @@ async def test_a_client_gone_or_too_slow_while_the_callback_waits() -> None:
     assert cancelled == ["vanish.test", "slow.test"]
     w.close()
 
+    # a client that floods while the callback waits: refused once 128 KiB are held
+    _r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(client_hello(b"flood.test"))
+    await until(lambda: started[-1] == "flood.test")
+    w.write(b"\x17\x03\x03\x40\x00" + bytes(16384) * 9)
+    await until(lambda: len(errors) == 3)
+    assert errors[2].code == "ERR_SSL_EXCESSIVE_MESSAGE_SIZE"  # type: ignore[attr-defined]
+    assert cancelled[-1] == "flood.test"
+    w.transport.abort()
+
     # plain HTTP: OpenSSL's own refusal, as a server without a callback gives
     _r, w = await asyncio.open_connection("127.0.0.1", port)
     w.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    await until(lambda: len(errors) == 3)
-    assert errors[2].code == "ERR_SSL_HTTP_REQUEST"  # type: ignore[attr-defined]
+    await until(lambda: len(errors) == 4)
+    assert errors[3].code == "ERR_SSL_HTTP_REQUEST"  # type: ignore[attr-defined]
     w.close()
 
     good = await tls.connect(port, "127.0.0.1", servername="localhost", ca=pki().ca.cert_pem)
     assert good.authorized
     good.destroy()
     release.set()
+    await close(server)
+
+
+async def test_tls_1_2_a_hello_retry_and_an_answer_from_another_thread(ca_file) -> None:
+    """TLS 1.2's hello, and TLS 1.3's second ClientHello after a HelloRetryRequest
+    (read by OpenSSL alone), with a callback answered from a worker thread."""
+    asked: list[str] = []
+
+    def sni(servername: str, callback: Any) -> None:
+        asked.append(servername)
+        threading.Timer(DELAY, callback, (None, b_context())).start()
+
+    server = await serve(sni_callback=sni)
+    port = server.address().port
+    for extra in (["-tls1_2"], ["-groups", "ffdhe2048:X25519", "-msg"]):
+        out = await s_client(
+            port, "-servername", "x.b.test", "-CAfile", ca_file, "-verify_return_error", *extra
+        )
+        assert "subject=CN = b.test" in out and "Verify return code: 0 (ok)" in out, out
+        if "-msg" in extra:
+            assert out.count("ClientHello") == 2, out  # the retry happened
+    assert asked == ["x.b.test", "x.b.test"]
     await close(server)

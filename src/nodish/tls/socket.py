@@ -62,6 +62,9 @@ __all__ = ["TLSSocket"]
 
 _BIO = 65536
 _RECORD = 16384
+# What a server holds unread while an asynchronous sni_callback answers: a client sends
+# nothing after its ClientHello until the server's reply, so more is a flood.
+_HELD_MAX = 131072
 # The hot path calls OpenSSL directly, checking return codes (pyOpenSSL's recv/bio_read
 # raise an exception each time the buffers run dry, i.e. once per read), and reads
 # into one scratch buffer per thread that every socket of that thread's loop shares:
@@ -385,8 +388,16 @@ class TLSSocket(Socket):
         in OpenSSL's input BIO, no handshake step run) for the rest of the ClientHello
         or for the callback's answer."""
         reader = self._hello
-        if not isinstance(reader, HelloReader):
-            return True  # the callback has not answered yet
+        if not isinstance(reader, HelloReader):  # the callback has not answered yet
+            conn = self._conn
+            assert conn is not None
+            if _BIO_pending(conn._into_ssl, _NULL) > _HELD_MAX:  # a client flooding
+                self._handshake_failed(
+                    TLSError(
+                        "ERR_SSL_EXCESSIVE_MESSAGE_SIZE", "SSL routines::excessive message size"
+                    )
+                )
+            return True
         try:
             if not reader.feed(data):
                 return True
