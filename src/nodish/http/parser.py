@@ -203,16 +203,16 @@ class Engine:
     """
 
     __slots__ = (
-        "_count",
         "_d",
         "_error",
         "_head",
         "_head_buf",
         "_head_only",
         "_lenient",
-        "_max_count",
+        "_max_raw",
         "_max_size",
         "_p",
+        "_raw",
         "_raw_fed",
         "_request",
         "_size",
@@ -235,17 +235,18 @@ class Engine:
         self._d = delegate
         self._request = request
         self._max_size = max_header_size
-        self._max_count = max_headers_count
+        # header lines counted as the raw list's length (names and values)
+        self._max_raw = 2 * max_headers_count if max_headers_count else 1 << 62
         self._lenient = lenient
         self._p: Any = None
         self._new_parser()
         self._state = _IDLE
         self._head: Head | None = None
+        self._raw: list[bytes] | None = None  # the head's raw list while in the head
         self._url_parts: list[bytes] = []
         self._status_parts: list[bytes] = []
         self._trailers: list[bytes] | None = None
         self._size = 0
-        self._count = 0
         self._raw_fed = 0
         self._error: ParseError | None = None
         self._stopped = False
@@ -387,12 +388,14 @@ class Engine:
 
     def on_message_begin(self) -> None:
         self._state = _HEAD
-        self._head = None
+        head = self._head = Head()
+        self._raw = head.raw
         self._trailers = None
         self._size = 0
-        self._count = 0
-        self._url_parts.clear()
-        self._status_parts.clear()
+        if self._url_parts:
+            self._url_parts.clear()
+        if self._status_parts:
+            self._status_parts.clear()
         self._d.on_message_begin()
 
     def on_url(self, url: bytes) -> None:
@@ -404,34 +407,31 @@ class Engine:
         self._size += len(status)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self._state == _BODY:
+        raw = self._raw
+        if raw is None:  # past the head: a trailer
             trailers = self._trailers
             if trailers is None:
                 trailers = self._trailers = []
             trailers.append(name)
             trailers.append(value)
             return
-        head = self._head
-        if head is None:
-            head = self._head = Head()
-        raw = head.raw
         raw.append(name)
         raw.append(value)
         n = len(name)
         if n == 4 or n == 6:
             low = name.lower()
             if low == b"host":
-                head.has_host = True
+                self._head.has_host = True  # type: ignore[union-attr]
             elif low == b"expect":
-                head.expect = value
-        self._count += 1
-        self._size += len(name) + len(value) + 4
-        if (self._max_count and self._count > self._max_count) or self._size > self._max_size:
+                self._head.expect = value  # type: ignore[union-attr]
+        size = self._size = self._size + n + len(value) + 4
+        if size > self._max_size or len(raw) > self._max_raw:
             self._error = header_overflow()
             raise self._error
 
     def on_headers_complete(self) -> None:
         p = self._p
+        self._raw = None
         head = self._head
         if head is None:
             head = self._head = Head()

@@ -112,6 +112,21 @@ class ServerResponse(OutgoingMessage):
         if headers is None and status_message is not None and not isinstance(status_message, str):
             headers, status_message = status_message, None
         if (
+            type(headers) is dict
+            and type(status_code) is int
+            and status_message is None
+            and not self._headers
+            and not self.strict_content_length
+        ):
+            # the usual handler: write_head(200, HEADERS) with the same dict each time
+            entry = _SCANNED.get(id(headers))
+            if entry is not None and 200 <= status_code <= 999 and entry[0] == headers:
+                self.status_code = status_code
+                if status_code == 204 or status_code == 304:
+                    self._has_body = False
+                self._render(status_line(status_code), None, entry[1])
+                return self
+        if (
             not isinstance(status_code, int)
             or isinstance(status_code, bool)
             or not 100 <= status_code <= 999
