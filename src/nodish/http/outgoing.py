@@ -231,7 +231,7 @@ class OutgoingMessage(Writable):
 
     _finish_tick = False
 
-    def __init__(self) -> None:
+    def __init__(self, keep_alive: bool = True, send_date: bool = False) -> None:
         self._events = {}
         self._max_listeners = None
         self._warned = None
@@ -244,7 +244,7 @@ class OutgoingMessage(Writable):
         self._chunked = False
         self._use_chunked = True
         self._content_length: int | None = None
-        self._keep_alive = True
+        self._keep_alive = keep_alive
         self._last = False
         self._ended = False
         self._finished = False
@@ -253,7 +253,7 @@ class OutgoingMessage(Writable):
         self._output: list[bytes] | None = None
         self._trailer = b""
         self._removed: set[str] | None = None
-        self.send_date = False
+        self.send_date = send_date
         self.socket: Any = None
         self.strict_content_length = False
         self._sent_body = 0
@@ -481,14 +481,14 @@ class OutgoingMessage(Writable):
         if not data:
             return True
         sock = self.socket
-        if sock is not None and self._output is None and not sock.writable:
-            return False  # the connection is ending or gone: nothing can be sent
         if sock is None or self._output is not None:
             out = self._output
             if out is None:
                 out = self._output = []
             out.append(data)
             return False
+        if not sock.writable:
+            return False  # the connection is ending or gone: nothing can be sent
         return sock_write(sock, data, self._ended)
 
     def _attach(self, sock: Any) -> None:
@@ -573,7 +573,12 @@ class OutgoingMessage(Writable):
                 else:
                     self.once("finish", callback)
             return self
-        data = b"" if chunk is None else _to_bytes(chunk, encoding)
+        if chunk is None:
+            data = b""
+        elif type(chunk) is bytes:
+            data = chunk
+        else:
+            data = _to_bytes(chunk, encoding)
         if callback is not None:
             self.once("finish", callback)
         if self._msg_destroyed:

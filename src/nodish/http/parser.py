@@ -23,7 +23,9 @@ trailing data give the same calls (tests/protocols/test_http_engine.py checks it
 Limits llhttp does not enforce itself (httptools accepts a 100 KiB head): the head's
 size (request or status line plus header lines, as Node counts it) against
 ``max_header_size`` and the number of header lines against ``max_headers_count``
-raise :class:`ParseError` with status 431 (``HPE_HEADER_OVERFLOW``). A head that never
+raise :class:`ParseError` with status 431 (``HPE_HEADER_OVERFLOW``), checked when the
+head completes and after each chunk fed while one is in progress (not per header line:
+that is the hot path; a chunk's worth of lines at most is held past the limit). A head that never
 ends is cut off once the raw bytes received while in the head pass the limit plus one
 read's worth, so memory stays bounded even before a complete header line arrives.
 Every other llhttp rejection is a :class:`ParseError` with status 400 and the
@@ -215,7 +217,6 @@ class Engine:
         "_raw",
         "_raw_fed",
         "_request",
-        "_size",
         "_state",
         "_status_parts",
         "_stopped",
@@ -246,7 +247,6 @@ class Engine:
         self._url_parts: list[bytes] = []
         self._status_parts: list[bytes] = []
         self._trailers: list[bytes] | None = None
-        self._size = 0
         self._raw_fed = 0
         self._error: ParseError | None = None
         self._stopped = False
@@ -316,8 +316,12 @@ class Engine:
         if self._state == _HEAD:
             if state != _HEAD:
                 self._raw_fed = 0
-            self._raw_fed += len(data)
-            if self._raw_fed > self._max_size + _RAW_SLACK:
+            fed = self._raw_fed = self._raw_fed + len(data)
+            limit = self._max_size
+            raw = self._raw
+            if (fed > limit and (fed > limit + _RAW_SLACK or self._head_size() > limit)) or (
+                raw is not None and len(raw) > self._max_raw
+            ):
                 self._stopped = True
                 err = header_overflow()
                 err.raw_packet = data
@@ -391,7 +395,6 @@ class Engine:
         head = self._head = Head()
         self._raw = head.raw
         self._trailers = None
-        self._size = 0
         if self._url_parts:
             self._url_parts.clear()
         if self._status_parts:
@@ -400,11 +403,9 @@ class Engine:
 
     def on_url(self, url: bytes) -> None:
         self._url_parts.append(url)
-        self._size += len(url)
 
     def on_status(self, status: bytes) -> None:
         self._status_parts.append(status)
-        self._size += len(status)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         raw = self._raw
@@ -424,21 +425,25 @@ class Engine:
                 self._head.has_host = True  # type: ignore[union-attr]
             elif low == b"expect":
                 self._head.expect = value  # type: ignore[union-attr]
-        size = self._size = self._size + n + len(value) + 4
-        if size > self._max_size or len(raw) > self._max_raw:
-            self._error = header_overflow()
-            raise self._error
+
+    def _head_size(self) -> int:
+        """The head's size so far as Node counts it: the request target or reason
+        phrase, and each header line's name and value plus 4."""
+        raw = self._raw or ()
+        line = self._url_parts if self._request else self._status_parts
+        return sum(map(len, line)) + sum(map(len, raw)) + 2 * len(raw)
 
     def on_headers_complete(self) -> None:
         p = self._p
-        self._raw = None
         head = self._head
         if head is None:
             head = self._head = Head()
-        self._size += 16  # request/status line framing and the final CRLF, as Node counts
-        if self._size > self._max_size:
+        # + the request/status line framing and the final CRLF, as Node counts
+        raw = head.raw
+        if len(raw) > self._max_raw or self._head_size() + 16 > self._max_size:
             self._error = header_overflow()
             raise self._error
+        self._raw = None
         version = p.get_http_version()
         head.version = version
         # 1 for HTTP/1.1 only: Node checks the Host header of 1.1 requests alone, and
@@ -457,7 +462,6 @@ class Engine:
         else:
             head.status_code = p.get_status_code()
             head.status_message = b"".join(self._status_parts).decode("latin-1")
-            raw = head.raw
             for i in range(0, len(raw), 2):
                 name = raw[i].lower()
                 if name == b"content-length":

@@ -29,7 +29,7 @@ from .outgoing import (
     validate_header_name,
     validate_header_value,
 )
-from .status import STATUS_CODES, status_line
+from .status import _LINES, STATUS_CODES, status_line
 
 if TYPE_CHECKING:
     from .incoming import IncomingMessage
@@ -75,14 +75,15 @@ class ServerResponse(OutgoingMessage):
         "status_message",
     )
 
-    def __init__(self, req: IncomingMessage, conn: Any = None) -> None:
-        OutgoingMessage.__init__(self)
+    def __init__(
+        self, req: IncomingMessage, conn: Any = None, keep_alive: bool = True, ka_line: bytes = b""
+    ) -> None:
+        OutgoingMessage.__init__(self, keep_alive, True)
         self.req = req
         self._conn = conn
         self.status_code = 200
         self.status_message: str | None = None
-        self.send_date = True
-        self._ka_line = b""
+        self._ka_line = ka_line
         if req.method == "HEAD":
             self._has_body = False
         if req.http_version != "1.1":  # Node: httpVersionMajor < 1 || httpVersionMinor < 1
@@ -124,7 +125,8 @@ class ServerResponse(OutgoingMessage):
                 self.status_code = status_code
                 if status_code == 204 or status_code == 304:
                     self._has_body = False
-                self._render(status_line(status_code), None, entry[1])
+                line = _LINES.get(status_code) or status_line(status_code)
+                self._render(line, None, entry[1])
                 return self
         if (
             not isinstance(status_code, int)

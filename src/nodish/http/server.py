@@ -521,11 +521,12 @@ class Connection:
             self.server.emit("dropRequest", req, sock)
             self._reject(_UNAVAILABLE)
             return
-        res = ServerResponse(req, self)
-        res._keep_alive = head.keep_alive and not self.closing
-        res._ka_line = opts.keep_alive_line
-        if limit and self.served >= limit:
-            res._keep_alive = False
+        res = ServerResponse(
+            req,
+            self,
+            head.keep_alive and not self.closing and not (limit and self.served >= limit),
+            opts.keep_alive_line,
+        )
         if not head.keep_alive:
             # RFC 9112 9.6: no further request is read after Connection: close; its own
             # body still is (the engine stops when this message completes)
