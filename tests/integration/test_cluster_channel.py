@@ -60,7 +60,7 @@ def _pair(**kw: Any) -> tuple[End, End]:
 
 async def test_messages_arrive_in_order_both_ways_with_big_ones_between() -> None:
     a, b = _pair()
-    big = {"blob": "y" * (1 << 20)}
+    big = {"blob": "y" * (10 << 20)}  # 10 MiB, far beyond the socket buffer
     sent: list[Any] = [{"n": i} for i in range(2000)]
     sent.insert(1000, big)
     for m in sent:

@@ -11,7 +11,7 @@ MISUSE = Path(__file__).parent / "cluster" / "misuse.py"
 
 
 def test_misuse_raises_node_codes_and_the_cluster_carries_on() -> None:
-    with Primary(script=MISUSE) as p:
+    with Primary(script=MISUSE, env={"NODE_CLUSTER_SCHED_POLICY": "garbage"}) as p:
         checks = {}
         while "reload with no workers" not in checks:
             e = p.event(lambda e: "check" in e, timeout=20 * p.factor)
@@ -19,6 +19,8 @@ def test_misuse_raises_node_codes_and_the_cluster_carries_on() -> None:
         assert p.proc.wait(10 * p.factor) == 0
     codes = {k: v.get("code") for k, v in checks.items()}
     assert codes == {
+        "policy from a garbage variable": 2,  # SCHED_RR
+        "policy in force after a late assignment": 2,
         "process.send in the primary": "ERR_IPC_CHANNEL_CLOSED",
         "setup_primary(bogus=1)": "ERR_INVALID_ARG_VALUE",
         "fork(env='x')": "ERR_INVALID_ARG_TYPE",

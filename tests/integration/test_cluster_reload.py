@@ -83,8 +83,9 @@ def test_rolling_reload_under_reuse_port_resets_only_what_the_kernel_queued() ->
     assert resets == load.failed, load.failed
     if _migrate_req():
         assert resets == []
-    # each of the four old sockets closes once: a handful of queued connections at most
-    assert len(resets) <= 10, resets
+    # each of the four old sockets closes once, and at most `concurrency` (4)
+    # connections are in flight when it does (a loaded machine queues more of them)
+    assert len(resets) <= 4 * 4, resets
 
 
 def _migrate_req() -> bool:

@@ -31,6 +31,8 @@ def in_thread(fn):
 
 
 if cluster.is_primary:
+    # the test sets NODE_CLUSTER_SCHED_POLICY=garbage: the default, as in Node
+    out(check="policy from a garbage variable", code=cluster.scheduling_policy)
     out(check="process.send in the primary", code=code_of(lambda: nodish.process.send("x")))
     out(check="setup_primary(bogus=1)", code=code_of(lambda: cluster.setup_primary(bogus=1)))
     out(check="fork(env='x')", code=code_of(lambda: cluster.fork(env="x")))
@@ -53,6 +55,7 @@ if cluster.is_primary:
     w = cluster.fork(env={"NUM": 1, "FLOAT": 2.5})
     # frozen at the first fork, as in Node: later assignments change nothing
     cluster.scheduling_policy = cluster.SCHED_NONE
+    out(check="policy in force after a late assignment", code=cluster._primary.state.policy)
     out(check="send(a set)", code=code_of(lambda: w.send({1, 2})))
     out(check="send(callback=3)", code=code_of(lambda: w.send("x", callback=3)))
     out(check="send(handle='no')", code=code_of(lambda: w.send("x", "no")))

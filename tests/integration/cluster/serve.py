@@ -9,7 +9,6 @@ Workers answer each TCP connection (or UDP datagram) with ``"<id> <pid>\\n"``.
 import argparse
 import json
 import os
-import sys
 import time
 
 import nodish
@@ -29,6 +28,9 @@ parser.add_argument(
     "--raise-on-message", action="store_true", help="the primary's first 'message' raises"
 )
 parser.add_argument("--no-listen", action="store_true", help="workers never listen")
+parser.add_argument(
+    "--exit-in-listening", action="store_true", help="worker 1 calls process.exit(5) there"
+)
 parser.add_argument(
     "--flood", type=int, default=0, help="worker 1 sends this many 1 kB messages at once"
 )
@@ -158,13 +160,20 @@ if cluster.is_primary:
                 pids=[w.process.pid for w in cluster.workers.values()],
             )
 
+    stdin_buf = [b""]
+
     def on_stdin():
-        line = sys.stdin.readline()
-        if not line:
+        # os.read, not sys.stdin.readline(): a second command that came in the same
+        # chunk would wait in Python's buffer with nothing left to wake the reader
+        chunk = os.read(0, 65536)
+        if not chunk:
             nodish.get_loop().remove_reader(0)
             nodish.timers.clear_interval(keepalive)
             return
-        command(json.loads(line))
+        *lines, stdin_buf[0] = (stdin_buf[0] + chunk).split(b"\n")
+        for line in lines:
+            if line.strip():
+                command(json.loads(line))
 
     nodish.get_loop().add_reader(0, on_stdin)
     for _ in range(opts.workers):
@@ -227,6 +236,8 @@ else:
             server = net.create_server(answer)
         server.on("error", on_error)
         server.listen(opts.port, "127.0.0.1", **kw)
+        if opts.exit_in_listening and cluster.worker.id == 1:
+            server.once("listening", lambda: nodish.process.exit(5))
         if opts.flood and cluster.worker.id == 1:
 
             def flood():
