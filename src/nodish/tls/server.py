@@ -39,6 +39,7 @@ from OpenSSL import SSL
 from .. import runtime
 from ..errors import (
     ERR_INVALID_ARG_TYPE,
+    ERR_MULTIPLE_CALLBACK,
     ERR_TLS_ALPN_CALLBACK_INVALID_RESULT,
     ERR_TLS_INVALID_CONTEXT,
 )
@@ -312,8 +313,13 @@ class Server(NetServer):
             if not runtime.on_loop(loop):  # called from a worker thread: hand it over
                 loop.call_soon_threadsafe(answer, err, ctx)
                 return
-            if answered:
-                return  # Node ignores a second call too
+            if answered:  # Node: that socket fails with ERR_MULTIPLE_CALLBACK
+                if not sock.destroyed:
+                    if sock._secure:
+                        sock.destroy(ERR_MULTIPLE_CALLBACK())
+                    else:
+                        sock._handshake_failed(ERR_MULTIPLE_CALLBACK())
+                return
             answered = True
             self._sni_answer(sock, name, err, ctx)
 
