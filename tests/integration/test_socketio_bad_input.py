@@ -386,3 +386,67 @@ async def test_close_right_after_a_waiting_polls_client_went_away() -> None:
     await wait_event(io.http_server, "close")
     assert sid not in io.engine.clients
     writer.close()
+
+
+async def test_abandoned_polling_sessions_are_reclaimed() -> None:
+    # 500 handshakes that never poll again nor upgrade: each is closed by its ping
+    # timeout (Node's rule), not kept until connect_timeout
+    async with server(ping_interval=0.2, ping_timeout=0.3, connect_timeout=60) as (io, port, _):
+        sids: list[str] = []
+        for _batch in range(10):
+            sids += await asyncio.gather(*(handshake(port) for _ in range(50)))
+        assert len(set(sids)) == 500
+        await until(lambda: not io.engine.clients, timeout=15)
+        status, body = await raw(port, "GET", f"{EIO}&sid={sids[0]}")
+        assert status == 400 and json.loads(body)["code"] == 1
+        await good_client_served(port)
+
+
+async def test_polling_request_to_an_upgraded_session_is_refused_alone() -> None:
+    # Node: 400 {"code":3,"message":"Bad request"} (TRANSPORT_MISMATCH); the upgraded
+    # session goes on over its WebSocket
+    async with server() as (io, port, closed):
+        sid = await handshake(port)
+        ws = ws_mod.WebSocket(
+            f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket&sid={sid}"
+        )
+        messages: list[Any] = []
+        ws.on("message", lambda data, binary: messages.append(str(data)))
+        await wait_event(ws, "open")
+        ws.send("2probe")
+        await until(lambda: "3probe" in messages)
+        ws.send("5")
+        await until(lambda: io.engine.clients[sid].transport.name == "websocket")
+        for method, body in (("POST", b'42["echo"]'), ("GET", b"")):
+            status, answer = await raw(port, method, f"{EIO}&sid={sid}", body)
+            assert (status, json.loads(answer)) == (400, {"code": 3, "message": "Bad request"})
+        ws.send("40")
+        ws.send('421["echo","over ws"]')
+        await until(lambda: '431["over ws"]' in messages)
+        assert closed == []
+        ws.close()
+        await good_client_served(port)
+
+
+async def test_a_client_flooding_events_without_reading_its_acks_is_not_read() -> None:
+    # the acks pile up in the server's send buffer past its high-water mark: the server
+    # stops reading that client (ws's backpressure), so the flood waits in the flooder's
+    # own memory, not the server's; others are served meanwhile (Node's socket.io reads
+    # on and buffers the acks without bound)
+    async with server() as (io, port, closed):
+        ws, messages, _ws_closed = await ws_session(port)
+        ws.send("40")
+        await until(lambda: len(messages) >= 2)  # the CONNECT answer
+        ws.pause()
+        event = '["echo","' + "x" * 200 + '"]'
+        for i in range(100_000):
+            ws.send(f"42{i}{event}")
+        (session,) = (s for s in io.engine.clients.values() if s.transport.name == "websocket")
+        server_ws = session.transport.ws
+        # past the high-water mark of its acks, the server stops reading this client
+        await until(lambda: server_ws._read_throttled, timeout=20)
+        await good_client_served(port)
+        assert server_ws.buffered_amount < 4 << 20  # of ~20 MB of acks
+        assert ws.buffered_amount > 10 << 20  # most of the ~25 MB flood never left the flooder
+        ws.terminate()
+        await until(lambda: "transport close" in closed)
