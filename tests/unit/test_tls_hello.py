@@ -4,7 +4,11 @@ by byte, re-wrapped across records; no SNI; garbage."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from OpenSSL import SSL
 
 from nodish.tls._hello import HelloError, HelloReader
@@ -90,3 +94,32 @@ def test_lengths_that_overrun_the_hello_are_errors() -> None:
     bad[6:9] = size.to_bytes(3, "big")
     with pytest.raises(HelloError):
         HelloReader().feed(bytes(bad))
+
+
+HELLO = client_hello(b"split.example.test")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=len(HELLO) - 1), max_size=12))
+def test_any_split_reads_the_same_name(cuts: list[int]) -> None:
+    reader = HelloReader()
+    edges = [0, *sorted(set(cuts)), len(HELLO)]
+    results = [reader.feed(HELLO[a:b]) for a, b in itertools.pairwise(edges)]
+    assert results[-1] is True and not any(results[:-1])
+    assert reader.servername == "split.example.test"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600), st.integers(min_value=0, max_value=len(HELLO)))
+def test_corrupt_input_is_a_hello_error_or_a_result(noise: bytes, at: int) -> None:
+    """Bytes of a real hello overwritten from ``at`` on: a HelloError, a wait for more
+    or a result, never another exception."""
+    data = HELLO[:at] + noise
+    reader = HelloReader()
+    try:
+        done = reader.feed(data)
+    except HelloError:
+        return
+    assert done in (True, False)
+    if done:
+        assert reader.servername is None or isinstance(reader.servername, str)
