@@ -376,3 +376,52 @@ async def test_https_loads_each_names_certificate_from_disk(tmp_path) -> None:
     assert loaded == ["www.b.test"]
     server.close()
     await wait_event(server, "close")
+
+
+CTRL_C_SERVER = r"""
+import asyncio
+import nodish
+from nodish import tls
+from tests.tls_fixtures import pki
+
+async def sni(name):
+    print("asked", name, flush=True)
+    await asyncio.Event().wait()  # never answers
+
+def main():
+    server = tls.create_server(lambda s: None, sni_callback=sni, **pki().server_options())
+    server.listen(0, "127.0.0.1", callback=lambda: print(server.address().port, flush=True))
+
+nodish.run(main)
+"""
+
+
+async def test_ctrl_c_while_the_callback_waits_exits_at_once() -> None:
+    import signal
+    import sys
+    from pathlib import Path
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CTRL_C_SERVER,
+        cwd=str(Path(__file__).parents[2]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    port = int(await wait_for(proc.stdout.readline(), 30))
+    _r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(client_hello(b"pending.test"))
+    await w.drain()
+    assert await wait_for(proc.stdout.readline()) == b"asked pending.test\n"
+    # the loop is free meanwhile: a second client's hello is read and asked for too
+    _r2, w2 = await asyncio.open_connection("127.0.0.1", port)
+    w2.write(client_hello(b"pending2.test"))
+    assert await wait_for(proc.stdout.readline()) == b"asked pending2.test\n"
+    proc.send_signal(signal.SIGINT)
+    _out, err = await wait_for(proc.communicate(), 20)
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err, err
+    w.close()
+    w2.close()
