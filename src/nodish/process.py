@@ -120,6 +120,7 @@ class Process(EventEmitter):
         if code is not None:
             self.exit_code = code
         runtime.guarded(None, self.emit, "exit", self.exit_code)
+        runtime.exiting_from_task()
         raise SystemExit(self.exit_code)
 
 

@@ -467,7 +467,9 @@ def _unhandled_rejection(exc: BaseException, task: asyncio.Task[Any], owner: Any
     from .process import process
 
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-        raise exc
+        # asyncio's task raised it out of the loop already, where run() handles it;
+        # raised again here (a done callback) it broke off run()'s shutdown half-way
+        return
     if owner is not process and process.listener_count("unhandledRejection"):
         try:
             process.emit("unhandledRejection", exc, task)
@@ -641,6 +643,28 @@ def close_all_handles(loop: asyncio.AbstractEventLoop) -> None:
         t.cancel()
 
 
+_exit_tasks: list[asyncio.Task[Any]] = []
+"""Tasks a ``process.exit()`` went through: the SystemExit stops ``run()``, which marks
+their exception as seen, or asyncio would log "Task exception was never retrieved"."""
+
+
+def exiting_from_task() -> None:
+    """Note the running task (if any) that a ``SystemExit`` is about to go through."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running loop
+        return
+    if task is not None:
+        _exit_tasks.append(task)
+
+
+def _forget_exit_tasks() -> None:
+    while _exit_tasks:
+        task = _exit_tasks.pop()
+        if task.done() and not task.cancelled():
+            task.exception()
+
+
 def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
     """Run ``main`` like a Node script, then keep the loop alive while handles remain.
 
@@ -725,6 +749,9 @@ def run(main: Callable[[], Awaitable[Any] | Any] | None = None) -> None:
             interrupted = True
             if ctrl_c is not None:
                 ctrl_c.forget_task()
+        except SystemExit:
+            _forget_exit_tasks()
+            raise
         if interrupted:
             process.exit_code = 130
             close_all_handles(loop)

@@ -445,3 +445,40 @@ async def test_a_raising_listening_listener_closes_its_server() -> None:
         assert [str(e) for e in seen] == ["in 'listening'"]
     finally:
         process.remove_all_listeners("uncaughtException")
+
+
+EXIT_IN_LISTENER = textwrap.dedent(
+    """
+    import sys
+    import nodish
+    from nodish import net, timers
+
+    srv = net.create_server(lambda s: None)
+    if sys.argv[1] == "listening":
+        srv.on("listening", lambda: nodish.process.exit(5))
+    else:  # an async listener: its task takes the SystemExit
+        async def leave():
+            nodish.process.exit(5)
+        srv.on("listening", leave)
+    srv.listen(0, "127.0.0.1")
+    nodish.run()
+    """
+)
+
+
+@pytest.mark.parametrize("kind", ["uvloop", "asyncio"])
+@pytest.mark.parametrize("where", ["listening", "async"])
+def test_process_exit_in_a_listener_run_by_a_task_exits_quietly(where: str, kind: str) -> None:
+    # 'listening' is emitted from the server's listen task: the SystemExit went through
+    # that task, and asyncio logged "Task exception was never retrieved" at shutdown
+    env = {**os.environ, "NODISH_LOOP": kind, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run(
+        [sys.executable, "-c", EXIT_IN_LISTENER, where],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert proc.returncode == 5, proc.stderr
+    assert proc.stderr == ""
