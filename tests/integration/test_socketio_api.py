@@ -8,7 +8,7 @@ from typing import Any
 from unittest.mock import ANY
 
 import pytest
-from tests.helpers import next_event, wait_event, wait_for
+from tests.helpers import next_event, until, wait_event, wait_for
 
 from nodish import process, socketio
 from nodish.errors import ERR_INVALID_ARG_TYPE
@@ -303,3 +303,45 @@ async def test_middleware_that_never_answers_or_answers_twice() -> None:
     for s in (hung, twice, good):
         s.disconnect()
     await stopped(io)
+
+
+async def test_odd_rooms_double_acks_zero_timeouts_and_use_after_close() -> None:
+    # each as Node's socket.io 4.8.1 on the same script
+    io, url = await started()
+    sock = ws_client(url)
+    await wait_event(sock, "connect")
+    (server_sock,) = io.sockets.sockets.values()
+    server_sock.join(123)
+    server_sock.join(None)
+    got = []
+    sock.on("room", lambda x: got.append(x))
+    io.to(123).emit("room", "number")
+    io.to("123").emit("room", "string")  # another room
+    io.to(None).emit("room", "none")
+    server_sock.on("twice", lambda ack: (ack(1), ack(2)))
+    assert await sock.emit_with_ack("twice") == 1  # the second answer is ignored
+    assert got == ["number", "none"]
+    for t in (0, -1):  # accepted, as Node's timeout(0): 1 ms
+        with pytest.raises(TimeoutError):
+            await sock.emit_with_ack("unanswered", timeout=t)
+        with pytest.raises(TimeoutError):
+            await server_sock.emit_with_ack("unanswered", timeout=t)
+    # a client that disconnects while connecting: no events, and no session left behind
+    seen: list[Any] = []
+    io.engine.on("connection", seen.append)
+    early = socketio.connect(url, force_new=True)
+    events: list[str] = []
+    for name in ("connect", "connect_error", "disconnect"):
+        early.on(name, lambda *_, name=name: events.append(name))
+    early.disconnect()
+    # and one that disconnects once its handshake reached the server, before the answer
+    late = socketio.connect(url, force_new=True, query={"late": "1"})
+    late.on("connect", lambda: events.append("late connect"))
+    io.engine.once("connection", lambda _session: late.disconnect())  # early's or late's
+    await until(lambda: any("late" in str(s.request.url) for s in seen))
+    await until(lambda: len(io.engine.clients) == 1)  # only sock's
+    assert events == [] and not early.connected and not late.connected
+    sock.disconnect()
+    await stopped(io)
+    io.close()  # twice: harmless
+    assert io.emit("x") is True and server_sock.emit("x") is True  # sends nothing

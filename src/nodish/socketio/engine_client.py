@@ -145,6 +145,7 @@ class PollingClientTransport(_ClientTransport):
         self._paused = False
         self._on_paused: Callable[[], Any] | None = None
         self._requests: set[Any] = set()
+        self._close_on_open = False
         self._http: Any = importlib.import_module("nodish.http")
         self.ready_state = "opening"
         self._poll()
@@ -205,6 +206,9 @@ class PollingClientTransport(_ClientTransport):
 
     def _on_poll_body(self, body: bytes) -> None:
         self.polling = False
+        if self._close_on_open:
+            self._tell_closed(body)
+            return
         try:
             packets = eio.decode_payload(body)
         except eio.EngineParseError as exc:
@@ -260,10 +264,24 @@ class PollingClientTransport(_ClientTransport):
         if self.ready_state == "open" and self.sid:
             # tell the server, then let the pending GET go
             self._request("POST", b"1", lambda _: None, lambda *_: None)
+        elif self.sid is None and self._requests:
+            # the handshake is in flight: let it be answered, then tell the server, as
+            # engine.io-client does (else the session would wait for its ping timeout)
+            self._close_on_open = True
         for req in list(self._requests):
-            if getattr(req, "method", "") == "GET":
+            if getattr(req, "method", "") == "GET" and not self._close_on_open:
                 req.destroy()
         self._closed("forced close")
+
+    def _tell_closed(self, handshake: bytes) -> None:
+        self._close_on_open = False
+        try:
+            for packet in eio.decode_payload(handshake):
+                if packet.type == eio.OPEN:
+                    self.sid = json.loads(packet.data)["sid"]  # type: ignore[arg-type]
+                    self._request("POST", b"1", lambda _: None, lambda *_: None)
+        except (eio.EngineParseError, TypeError, ValueError, KeyError):
+            pass  # nothing to tell
 
 
 class EngineClient(EventEmitter):
