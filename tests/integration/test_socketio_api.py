@@ -321,6 +321,15 @@ async def test_odd_rooms_double_acks_zero_timeouts_and_use_after_close() -> None
     server_sock.on("twice", lambda ack: (ack(1), ack(2)))
     assert await sock.emit_with_ack("twice") == 1  # the second answer is ignored
     assert got == ["number", "none"]
+    # the client's on_any (socket.io-client's onAny) hears every event first
+    heard: list[Any] = []
+    sock.on_any(lambda *args: heard.append(("any", *args)))
+    sock.on("room", lambda x: heard.append(x))
+    with pytest.raises(ERR_INVALID_ARG_TYPE):
+        sock.on_any("not a function")  # type: ignore[arg-type]
+    io.to(123).emit("room", "again")
+    await until(lambda: len(heard) == 2)
+    assert heard == [("any", "room", "again"), "again"] and len(sock.listeners_any()) == 1
     for t in (0, -1):  # accepted, as Node's timeout(0): 1 ms
         with pytest.raises(TimeoutError):
             await sock.emit_with_ack("unanswered", timeout=t)

@@ -22,7 +22,7 @@ from .adapter import BroadcastOptions
 if TYPE_CHECKING:
     from .adapter import Adapter
 
-__all__ = ["BroadcastOperator", "RemoteSocket"]
+__all__ = ["AnyListeners", "BroadcastOperator", "RemoteSocket"]
 
 
 def check_event(event: Any) -> None:
@@ -46,6 +46,34 @@ def check_callback(callback: Any) -> None:
         from ..errors import ERR_INVALID_ARG_TYPE
 
         raise ERR_INVALID_ARG_TYPE("callback", "of type function", type(callback).__name__)
+
+
+class AnyListeners:
+    """``on_any`` and its kin, for the sockets of both ends: ``listener(event, *args)``
+    for every incoming event, before the event's own listeners."""
+
+    _any: list[Callable[..., Any]]
+
+    def on_any(self, listener: Callable[..., Any]) -> Any:
+        """``listener(event, *args)`` for every incoming event."""
+        check_callback(listener)
+        self._any.append(listener)
+        return self
+
+    def prepend_any(self, listener: Callable[..., Any]) -> Any:
+        check_callback(listener)
+        self._any.insert(0, listener)
+        return self
+
+    def off_any(self, listener: Callable[..., Any] | None = None) -> Any:
+        if listener is None:
+            self._any.clear()
+        elif listener in self._any:
+            self._any.remove(listener)
+        return self
+
+    def listeners_any(self) -> list[Callable[..., Any]]:
+        return list(self._any)
 
 
 def _rooms(room: Any) -> list[Any]:

@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .. import runtime, timers
 from ..events import EventEmitter
 from . import parser as sio
-from .broadcast import check_callback, check_event, check_loop
+from .broadcast import AnyListeners, check_callback, check_event, check_loop
 from .engine_client import EngineClient
 
 __all__ = ["ClientSocket", "ConnectError", "Manager", "connect"]
@@ -289,7 +289,7 @@ class Manager(EventEmitter):
         self._reconnect_timer = timers.set_timeout(attempt, delay)
 
 
-class ClientSocket(EventEmitter):
+class ClientSocket(AnyListeners, EventEmitter):
     """The client's end of one namespace (socket.io-client's ``Socket``)."""
 
     def __init__(self, io: Manager, nsp: str, auth: Any = None) -> None:
@@ -303,6 +303,7 @@ class ClientSocket(EventEmitter):
         self._ids = 0
         self._send_buffer: list[list[str | bytes]] = []
         self._flags: dict[str, Any] = {}
+        self._any: list[Callable[..., Any]] = []
         self._subs: list[tuple[str, Callable[..., Any]]] = []
         if io.auto_connect:
             self.connect()
@@ -392,6 +393,8 @@ class ClientSocket(EventEmitter):
                 args = packet.data
                 if packet.id is not None:
                     args.append(self._ack(packet.id))
+                for listener in tuple(self._any):
+                    runtime.guarded(self, listener, *args)
                 runtime.guarded(self, EventEmitter.emit, self, *args)
         elif t == sio.ACK:
             ack = self.acks.pop(packet.id, None)  # type: ignore[arg-type]

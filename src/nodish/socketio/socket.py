@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .. import runtime, timers
 from ..events import EventEmitter
 from . import parser as sio
-from .broadcast import BroadcastOperator, check_callback, check_event, check_loop
+from .broadcast import AnyListeners, BroadcastOperator, check_callback, check_event, check_loop
 from .engine_parser import MESSAGE
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def js_date(t: float) -> str:
     )
 
 
-class Socket(EventEmitter):
+class Socket(AnyListeners, EventEmitter):
     """One client connected to one namespace.
 
     Events: the client's events by name; ``'disconnecting'``(reason, description) while
@@ -249,25 +249,6 @@ class Socket(EventEmitter):
         """A middleware for incoming events: ``fn(event_args, next)``."""
         self._fns.append(fn)
         return self
-
-    def on_any(self, listener: Callable[..., Any]) -> Socket:
-        """``listener(event, *args)`` for every incoming event."""
-        self._any.append(listener)
-        return self
-
-    def prepend_any(self, listener: Callable[..., Any]) -> Socket:
-        self._any.insert(0, listener)
-        return self
-
-    def off_any(self, listener: Callable[..., Any] | None = None) -> Socket:
-        if listener is None:
-            self._any.clear()
-        elif listener in self._any:
-            self._any.remove(listener)
-        return self
-
-    def listeners_any(self) -> list[Callable[..., Any]]:
-        return list(self._any)
 
     def _on_connect(self) -> None:
         self.connected = True
