@@ -186,6 +186,10 @@ async def test_calls_from_another_thread_raise_err_invalid_thread() -> None:
     calls: dict[str, Any] = {
         "Socket.emit": lambda: server_sock.emit("x"),
         "Socket.join": lambda: server_sock.join("room"),
+        "Socket.leave": lambda: server_sock.leave("room"),
+        "sockets_join": lambda: io.sockets_join("room"),
+        "disconnect_sockets": lambda: io.in_("room").disconnect_sockets(),
+        "server_side_emit": lambda: io.server_side_emit("x"),
         "Socket.disconnect": lambda: server_sock.disconnect(),
         "Server.emit": lambda: io.emit("x"),
         "to.emit": lambda: io.to("room").emit("x"),

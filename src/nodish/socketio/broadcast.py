@@ -178,12 +178,15 @@ class BroadcastOperator:
         return [RemoteSocket(self.adapter, s) if isinstance(s, dict) else s for s in found]
 
     def sockets_join(self, room: Any) -> None:
+        check_loop(self.adapter.nsp.server._loop, "socketio.Server.sockets_join()")
         self.adapter.add_sockets(self._opts(), _rooms(room))
 
     def sockets_leave(self, room: Any) -> None:
+        check_loop(self.adapter.nsp.server._loop, "socketio.Server.sockets_leave()")
         self.adapter.del_sockets(self._opts(), _rooms(room))
 
     def disconnect_sockets(self, close: bool = False) -> None:
+        check_loop(self.adapter.nsp.server._loop, "socketio.Server.disconnect_sockets()")
         self.adapter.disconnect_sockets(self._opts(), close)
 
 

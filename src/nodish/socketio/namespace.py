@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import runtime
 from ..events import EventEmitter
-from .broadcast import BroadcastOperator, check_callback, check_event
+from .broadcast import BroadcastOperator, check_callback, check_event, check_loop
 from .socket import Socket
 
 if TYPE_CHECKING:
@@ -174,6 +174,7 @@ class Namespace(EventEmitter):
 
         ``callback(err, responses)`` gets one answer per other server.
         """
+        check_loop(self.server._loop, "socketio.Server.server_side_emit()")
         check_event(event)
         check_callback(callback)
         packet: list[Any] = [event, *args]

@@ -239,6 +239,7 @@ class Socket(AnyListeners, EventEmitter):
         self.adapter.add_all(self.id, rooms if isinstance(rooms, (list, tuple, set)) else [rooms])
 
     def leave(self, room: Any) -> None:
+        check_loop(self.server._loop, "socketio.Socket.leave()")
         self.adapter.delete(self.id, room)
 
     def leave_all(self) -> None:
