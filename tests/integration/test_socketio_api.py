@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from typing import Any
 from unittest.mock import ANY
 
@@ -358,3 +359,34 @@ async def test_odd_rooms_double_acks_zero_timeouts_and_use_after_close() -> None
     await stopped(io)
     io.close()  # twice: harmless
     assert io.emit("x") is True and server_sock.emit("x") is True  # sends nothing
+
+
+async def test_a_server_that_stops_pinging_is_left_with_ping_timeout() -> None:
+    # a bare Engine.IO server that connects the namespace, then says nothing: the client
+    # gives up after ping_interval + ping_timeout, as socket.io-client, and reconnects
+    from nodish.ws import WebSocketServer
+
+    wss = await WebSocketServer(port=0, host="127.0.0.1")
+    sessions: list[Any] = []
+
+    def on_connection(ws: Any, *_: Any) -> None:
+        sessions.append(ws)
+        handshake = {"sid": f"s{len(sessions)}", "upgrades": [], "pingInterval": 100}
+        ws.send("0" + json.dumps({**handshake, "pingTimeout": 200}))
+        ws.on(
+            "message", lambda data, binary: str(data).startswith("40") and ws.send('40{"sid":"n"}')
+        )
+
+    wss.on("connection", on_connection)
+    url = f"http://127.0.0.1:{wss.address().port}"
+    sock = ws_client(url, reconnection_delay=0.01, reconnection_delay_max=0.01)
+    await wait_event(sock, "connect")
+    assert await wait_event(sock, "disconnect", timeout=5) == ("ping timeout", None)
+    await wait_event(sock, "connect")  # reconnected on a new session
+    assert len(sessions) == 2
+    sock.disconnect()
+    for ws in sessions:
+        ws.terminate()
+    closed = next_event(wss, "close")
+    wss.close()
+    await wait_for(closed)
