@@ -17,7 +17,7 @@ from tests.helpers import next_event, until, wait_event, wait_for
 
 from nodish import socketio, timers
 from nodish import ws as ws_mod
-from nodish.socketio import transports
+from nodish.socketio import engine_socket, transports
 
 
 @asynccontextmanager
@@ -450,3 +450,22 @@ async def test_a_client_flooding_events_without_reading_its_acks_is_not_read() -
         assert ws.buffered_amount > 10 << 20  # most of the ~25 MB flood never left the flooder
         ws.terminate()
         await until(lambda: "transport close" in closed)
+
+
+async def test_a_polling_client_posting_events_without_polling_is_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # its acks queue up with no poll to take them: past MAX_QUEUED packets the session is
+    # closed, as a WebSocket client that does not read (Node queues until the ping timeout)
+    monkeypatch.setattr(engine_socket, "MAX_QUEUED", 1000)
+    async with server() as (io, port, closed):
+        sid = await handshake(port)
+        await raw(port, "POST", f"{EIO}&sid={sid}", b"40")
+        await raw(port, "GET", f"{EIO}&sid={sid}")  # the CONNECT answer
+        batch = b"\x1e".join(b'42%d["echo","x"]' % i for i in range(600))
+        status, _ = await raw(port, "POST", f"{EIO}&sid={sid}", batch)
+        assert status == 200 and closed == [] and sid in io.engine.clients
+        await raw(port, "POST", f"{EIO}&sid={sid}", batch)
+        await until(lambda: closed == ["transport close"])
+        assert sid not in io.engine.clients
+        await good_client_served(port)

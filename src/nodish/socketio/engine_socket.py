@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 __all__ = ["EngineSocket"]
 
 
+# packets queued for a client that does not poll, beyond which it is dropped (as a
+# WebSocket client that does not read): a polling client POSTing events with acks and
+# never GETting them would otherwise grow the server's memory until its ping timeout
+MAX_QUEUED = 1 << 17
+
+
 class EngineSocket(EventEmitter):
     """An Engine.IO session: ``write(data)`` sends a message; ``'data'`` receives one."""
 
@@ -183,8 +189,12 @@ class EngineSocket(EventEmitter):
             # WebSocket with nothing queued: straight to the transport (the hot path)
             transport.send_one(type_, data)
             return
-        self._buffer.append(eio.Packet(type_, data))
-        if self.transport.batches:
+        buffer = self._buffer
+        buffer.append(eio.Packet(type_, data))
+        if len(buffer) > MAX_QUEUED and not transport.writable:
+            self._on_close("transport close")
+            return
+        if transport.batches:
             if not self._flush_pending:
                 self._flush_pending = True
                 runtime.call_soon(self._deferred_flush, owner=self)
