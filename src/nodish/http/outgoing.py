@@ -27,7 +27,7 @@ returns False once the socket's buffered bytes reach the high-water mark; ``'dra
 is relayed from the socket.
 
 The Writable's stream slots are never needed by this path; like IncomingMessage they
-are set up on first use (``__getattr__``), consistent with the message's own state.
+are set up on first use (see ``_lazy``), consistent with the message's own state.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ from ..errors import (
 )
 from ..events import EventEmitter
 from ..net.socket import Socket as _PlainSocket
-from ..stream._base import Stream
 from ..stream.writable import Writable
+from ._lazy import lazy_twin
 from .status import date_line
 
 __all__ = ["OutgoingMessage", "validate_header_name", "validate_header_value"]
@@ -59,7 +59,6 @@ __all__ = ["OutgoingMessage", "validate_header_name", "validate_header_value"]
 _TOKEN = re.compile(r"^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+\Z")
 _INVALID_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 _valid_names: set[str] = set()
-_LAZY = frozenset(Stream.__slots__)
 _HWM = 16384
 
 
@@ -230,6 +229,7 @@ class OutgoingMessage(Writable):
     )
 
     _finish_tick = False
+    _lazy_twin: type[Any]
 
     def __init__(self, keep_alive: bool = True, send_date: bool = False) -> None:
         self._events = {}
@@ -260,18 +260,26 @@ class OutgoingMessage(Writable):
 
     # ------------------------------------------------------------------ lazy stream
 
-    def __getattr__(self, name: str) -> Any:
-        if name in _LAZY and not self._stream_ready:
-            self._stream_ready = True
-            saved = (self._events, self._max_listeners, self._warned, self._capture_rejections)
-            Writable.__init__(self)
-            self._events, self._max_listeners, self._warned, self._capture_rejections = saved
-            # the message's own state is the truth
-            self._w_ending = self._w_ended = self._ended
-            self._w_finished = self._finished
-            self._destroyed = self._msg_destroyed
-            return object.__getattribute__(self, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls._lazy_twin)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_lazy_twin" not in cls.__dict__:
+            cls._lazy_twin = lazy_twin(cls)
+
+    def _init_stream(self) -> None:
+        """Set up the Writable's state, consistent with the message's own."""
+        if self._stream_ready:
+            return
+        self._stream_ready = True
+        saved = (self._events, self._max_listeners, self._warned, self._capture_rejections)
+        Writable.__init__(self)
+        self._events, self._max_listeners, self._warned, self._capture_rejections = saved
+        # the message's own state is the truth
+        self._w_ending = self._w_ended = self._ended
+        self._w_finished = self._finished
+        self._destroyed = self._msg_destroyed
 
     # ------------------------------------------------------------------ headers
 
@@ -702,3 +710,6 @@ class OutgoingMessage(Writable):
         """Undo a ``cork``."""
         if self.socket is not None:
             self.socket.uncork()
+
+
+OutgoingMessage._lazy_twin = lazy_twin(OutgoingMessage)
