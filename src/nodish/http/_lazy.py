@@ -23,7 +23,7 @@ from typing import Any
 
 from ..stream._base import Stream
 
-__all__ = ["lazy_twin", "wake"]
+__all__ = ["LazyStream", "lazy_twin", "wake"]
 
 
 def wake(obj: Any) -> None:
@@ -32,6 +32,25 @@ def wake(obj: Any) -> None:
     if cls.__dict__.get("_is_lazy_twin"):
         obj.__class__ = cls.__bases__[0]
     obj._init_stream()
+
+
+class LazyStream:
+    """Base of a message class whose objects start as its twin (module notes).
+
+    The class must define ``_init_stream()`` (idempotent) and a ``_stream_ready`` flag.
+    """
+
+    __slots__ = ()
+
+    _lazy_twin: type[Any]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls._lazy_twin)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_lazy_twin" not in cls.__dict__:
+            cls._lazy_twin = lazy_twin(cls)
 
 
 class _Trap:

@@ -6,8 +6,8 @@ An IncomingMessage is a full :class:`~nodish.stream.Readable`, but most requests
 use the stream: a GET has no body and a hello-world handler never reads it. So the
 stream state (some forty slots) is set up lazily. ``__init__`` sets only the message's
 own fields and the emitter's; the first read of any stream slot (``push()`` of a body
-chunk, ``on('data')``, ``pipe``, ``async for``, ``destroy()`` ...) lands in
-``__getattr__`` (Python calls it for a slot never assigned), which runs the Readable
+chunk, ``on('data')``, ``pipe``, ``async for``, ``destroy()`` ...) is trapped (see
+``_lazy``: no ``__getattr__``, so attribute loads stay fast), which runs the Readable
 initializer once and replays what happened before: a message that already ended
 pushes its EOF then. Everything after that is the ordinary Readable.
 
@@ -32,8 +32,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..events import EventEmitter
-from ..stream._base import Stream
 from ..stream.readable import Readable
+from ._lazy import LazyStream, wake
 
 if TYPE_CHECKING:
     from .parser import Head
@@ -63,8 +63,6 @@ _SINGLE = frozenset(
         "user-agent",
     }
 )
-
-_LAZY = frozenset(Stream.__slots__)
 
 
 def headers_dict(raw: list[bytes]) -> dict[str, Any]:
@@ -96,7 +94,7 @@ def headers_distinct(raw: list[bytes]) -> dict[str, list[str]]:
     return out
 
 
-class IncomingMessage(Readable):
+class IncomingMessage(LazyStream, Readable):
     """Node's ``http.IncomingMessage``: the head of a message and its body as a stream.
 
     Mirrors https://nodejs.org/docs/latest-v20.x/api/http.html#class-httpincomingmessage.
@@ -160,21 +158,17 @@ class IncomingMessage(Readable):
 
     # ------------------------------------------------------------------ lazy stream
 
-    def __getattr__(self, name: str) -> Any:
-        if name in _LAZY and not self._stream_ready:
-            self._init_stream()
-            return object.__getattribute__(self, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     def set_encoding(self, encoding: str | None) -> Readable:
         """Emit ``str`` body chunks decoded with ``encoding`` (Node's ``setEncoding``)."""
         # set_encoding assigns stream slots before it reads one: the stream must exist
         # first, or its initializer (run on that first read) would drop the decoder.
         if not self._stream_ready:
-            self._init_stream()
+            wake(self)
         return Readable.set_encoding(self, encoding)
 
     def _init_stream(self) -> None:
+        if self._stream_ready:
+            return
         self._stream_ready = True
         saved = (self._events, self._max_listeners, self._warned, self._capture_rejections)
         Readable.__init__(self)

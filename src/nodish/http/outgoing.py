@@ -51,7 +51,7 @@ from ..errors import (
 from ..events import EventEmitter
 from ..net.socket import Socket as _PlainSocket
 from ..stream.writable import Writable
-from ._lazy import lazy_twin
+from ._lazy import LazyStream
 from .status import date_line
 
 __all__ = ["OutgoingMessage", "validate_header_name", "validate_header_value"]
@@ -201,7 +201,7 @@ def scan_headers(items: Iterable[tuple[str, Any]]) -> tuple[bytes, int]:
     return "".join(lines).encode("latin-1"), flags
 
 
-class OutgoingMessage(Writable):
+class OutgoingMessage(LazyStream, Writable):
     """The common part of :class:`ServerResponse` and :class:`ClientRequest`."""
 
     __slots__ = (
@@ -229,7 +229,6 @@ class OutgoingMessage(Writable):
     )
 
     _finish_tick = False
-    _lazy_twin: type[Any]
 
     def __init__(self, keep_alive: bool = True, send_date: bool = False) -> None:
         self._events = {}
@@ -259,14 +258,6 @@ class OutgoingMessage(Writable):
         self._sent_body = 0
 
     # ------------------------------------------------------------------ lazy stream
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        return object.__new__(cls._lazy_twin)
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "_lazy_twin" not in cls.__dict__:
-            cls._lazy_twin = lazy_twin(cls)
 
     def _init_stream(self) -> None:
         """Set up the Writable's state, consistent with the message's own."""
@@ -710,6 +701,3 @@ class OutgoingMessage(Writable):
         """Undo a ``cork``."""
         if self.socket is not None:
             self.socket.uncork()
-
-
-OutgoingMessage._lazy_twin = lazy_twin(OutgoingMessage)
