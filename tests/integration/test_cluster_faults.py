@@ -235,8 +235,9 @@ def test_a_worker_flooding_the_primary_is_read_in_order_with_bounded_memory() ->
         ready = p.ready()
         assert {fetch(ready.port)[0] for _ in range(4)} == {1, 2}
         refused = p.event(lambda e: e["ev"] == "message" and "first_refused" in e["msg"])
-        # False once 1024 frames wait (beyond what the socket buffer took at once)
-        assert 1024 <= refused["msg"]["first_refused"] < 5000, refused
+        # False once 1024 frames wait beyond what the socket took: how much it took
+        # depends on how fast the primary (on the other core) read meanwhile
+        assert 1024 <= refused["msg"]["first_refused"] < n, refused
         done = p.event(lambda e: e["ev"] == "flooded", timeout=30 * p.factor)
         assert done["n"] == n and done["in_order"]
         assert done["growth_kb"] < 40 * 1024, done
