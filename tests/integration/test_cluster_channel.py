@@ -165,6 +165,24 @@ async def test_writes_beyond_the_socket_buffer_queue_and_flush_in_order() -> Non
     await wait_for(b.closed)
 
 
+async def test_send_returns_false_once_1024_frames_wait_and_all_arrive_in_order() -> None:
+    # Node's process.send() backpressure hint: nothing reads during this loop turn, so
+    # the kernel takes what fits in the socketpair and then the queue grows to 1024
+    a, b = _pair()
+    frame = "f" * 1000
+    first_refused = None
+    for i in range(20_000):
+        if not a.channel.send({"i": i, "f": frame}):
+            first_refused = i
+            break
+    assert first_refused is not None
+    assert 1024 <= first_refused < 1024 + 8192, first_refused
+    await b.count(first_refused + 1)
+    assert [m["i"] for m in b.got] == list(range(first_refused + 1))
+    a.channel.disconnect()
+    await wait_for(b.closed)
+
+
 async def test_the_peer_vanishing_is_an_end_not_an_error() -> None:
     raw, end = _raw()
     raw.sendall(b'"last words"\n')

@@ -235,9 +235,11 @@ def test_a_worker_flooding_the_primary_is_read_in_order_with_bounded_memory() ->
         ready = p.ready()
         assert {fetch(ready.port)[0] for _ in range(4)} == {1, 2}
         refused = p.event(lambda e: e["ev"] == "message" and "first_refused" in e["msg"])
-        # False once 1024 frames wait beyond what the socket took: how much it took
-        # depends on how fast the primary (on the other core) read meanwhile
-        assert 1024 <= refused["msg"]["first_refused"] < n, refused
+        # False once 1024 frames wait beyond what the socket took; the primary reads on
+        # the other core meanwhile, so it may keep up with all of it (None: seen on
+        # Python 3.10) - test_cluster_channel checks the bound with nobody reading
+        first = refused["msg"]["first_refused"]
+        assert first is None or 1024 <= first < n, refused
         done = p.event(lambda e: e["ev"] == "flooded", timeout=30 * p.factor)
         assert done["n"] == n and done["in_order"]
         assert done["growth_kb"] < 40 * 1024, done
