@@ -409,7 +409,8 @@ def readable_destroy_error(log: list[str]) -> None:
 @pytest.fixture(scope="module")
 def node_logs() -> dict[str, list[str]]:
     if shutil.which(NODE) is None:  # pragma: no cover - node is part of the dev setup
-        pytest.skip("node is not installed")
+        # a failure, not a skip: CI must not pass with the oracle silently unchecked
+        pytest.fail("node is not installed: Node.js 20 is part of the dev setup (see README)")
     out = subprocess.run(
         [NODE, "-e", NODE_SCRIPT], capture_output=True, text=True, timeout=30, check=True
     )
