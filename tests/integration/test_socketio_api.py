@@ -11,8 +11,10 @@ from unittest.mock import ANY
 import pytest
 from tests.helpers import next_event, until, wait_event, wait_for
 
-from nodish import process, socketio
+from nodish import http, process, socketio
 from nodish.errors import ERR_INVALID_ARG_TYPE
+from nodish.socketio.engine_client import EngineClient
+from nodish.ws import WebSocketServer
 
 
 async def started() -> tuple[socketio.Server, str]:
@@ -364,8 +366,6 @@ async def test_odd_rooms_double_acks_zero_timeouts_and_use_after_close() -> None
 async def test_a_server_that_stops_pinging_is_left_with_ping_timeout() -> None:
     # a bare Engine.IO server that connects the namespace, then says nothing: the client
     # gives up after ping_interval + ping_timeout, as socket.io-client, and reconnects
-    from nodish.ws import WebSocketServer
-
     wss = await WebSocketServer(port=0, host="127.0.0.1")
     sessions: list[Any] = []
 
@@ -390,3 +390,36 @@ async def test_a_server_that_stops_pinging_is_left_with_ping_timeout() -> None:
     closed = next_event(wss, "close")
     wss.close()
     await wait_for(closed)
+
+
+async def test_a_session_closed_during_the_upgrade_probe_closes_the_probe() -> None:
+    # a bare Engine.IO server: the handshake offers "websocket", the probe is never
+    # answered; closing the client then must close the probe's WebSocket too
+    server = http.create_server()
+    polls: list[Any] = []
+
+    def on_request(req: Any, res: Any) -> None:
+        if "sid=" not in req.url:
+            handshake = {"sid": "s1", "upgrades": ["websocket"], "pingInterval": 25000}
+            res.end("0" + json.dumps({**handshake, "pingTimeout": 20000, "maxPayload": 1000}))
+        elif req.method == "GET":
+            polls.append(res)  # held
+        else:
+            req.resume()
+            req.on("end", lambda: res.end("ok"))
+
+    server.on("request", on_request)
+    wss = WebSocketServer(server=server)
+    await server.listen(0, "127.0.0.1")
+    client = EngineClient(f"http://127.0.0.1:{server.address().port}")
+    await wait_event(client, "open")
+    await wait_event(wss, "connection")
+    (probe,) = wss.clients
+    closed = next_event(probe, "close")
+    client.close()
+    await wait_for(closed)
+    for res in polls:
+        res.end()
+    wss.close()
+    server.close()
+    await wait_event(server, "close")

@@ -354,11 +354,22 @@ async def test_vanishing_clients_are_noticed() -> None:
 
 async def test_a_session_that_joins_no_namespace_is_closed_after_connect_timeout() -> None:
     async with server(connect_timeout=0.2) as (io, port, _closed):
-        # the session is caught as it opens: the test may be slower than the timeout
+        # a session that polls again gets the CLOSE packet on that poll (Node's rule)
         sessions = next_event(io.engine, "connection")
         sid = await handshake(port)
         (session,) = await wait_for(sessions)
-        assert session.id == sid
+        closes = next_event(session, "close")
+        await until(lambda: session.ready_state != "open")
+        status, body = await raw(port, "GET", f"{EIO}&sid={sid}")
+        assert status == 200 and body.split(b"\x1e")[-1] == b"1"
+        assert await wait_for(closes) == ("forced close", None)
+        assert sid not in io.engine.clients
+        # one that never polls again is gone after the engine's close_timeout; the test
+        # may be slower than both timeouts, so the session is caught as it opens
+        io.engine.close_timeout = 0.2
+        sessions = next_event(io.engine, "connection")
+        sid = await handshake(port)
+        (session,) = await wait_for(sessions)
         if session.ready_state != "closed":
             await wait_event(session, "close")
         assert sid not in io.engine.clients

@@ -61,7 +61,10 @@ class Client:
     def _on_connect_timeout(self) -> None:
         self._timer = None
         if not self.nsps:
-            self.close(force=True)
+            # as Node: a polling client gets the CLOSE packet on its next poll (so that it
+            # hears "transport close"); a session that never polls again ends after the
+            # engine's close_timeout
+            self.close()
 
     # incoming ----------------------------------------------------------------------------
     def _on_data(self, data: str | bytes) -> None:

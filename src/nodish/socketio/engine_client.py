@@ -409,6 +409,7 @@ class EngineClient(EventEmitter):
                 return
             failed = True
             self._upgrading = False
+            self.remove_listener("close", fail)
             ws.remove_all_listeners()
             ws.on("error", lambda *_: None)
             ws.close()
@@ -429,6 +430,7 @@ class EngineClient(EventEmitter):
                     ws.remove_listener("packet", on_packet)
                     ws.remove_listener("error", fail)
                     ws.remove_listener("close", fail)
+                    self.remove_listener("close", fail)
                     ws.send([eio.Packet(eio.UPGRADE)])
                     old = self.transport
                     self._set_transport(ws)
@@ -448,6 +450,8 @@ class EngineClient(EventEmitter):
         ws.on("packet", on_packet)
         ws.on("error", fail)
         ws.on("close", fail)
+        # a session that ends during the probe closes the probe's WebSocket too
+        self.once("close", fail)
 
     # outgoing -----------------------------------------------------------------------------
     def write(self, data: str | bytes) -> None:
