@@ -470,6 +470,46 @@ async def test_set_no_delay_and_keep_alive_set_the_socket_options() -> None:
     await close_server(server)
 
 
+async def test_accepted_socket_has_nagle_on_from_its_second_write() -> None:
+    # Node's default (no_delay=False) is Nagle on; an accepted socket turns it on before
+    # its second write (a first write leaves at once either way), or before a first write
+    # larger than NAGLE_FIRST_WRITE; with no_delay=True it stays off.
+    def nodelay(sock: net.Socket) -> int:
+        raw = sock._transport.get_extra_info("socket")
+        return int(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    for opts, first, expect in (
+        ({}, b"a", 0),
+        ({}, b"x" * (socket_module_first_write() + 1), 0),
+        ({"no_delay": True}, b"a", 1),
+    ):
+        conn = asyncio.get_running_loop().create_future()
+        server = net.create_server(conn.set_result, **opts)
+        await server.listen(0, "127.0.0.1")
+        client = await net.connect(server.address().port, "127.0.0.1")
+        got = bytearray()
+        client.on("data", got.extend)
+        accepted = await wait_for(conn)
+        accepted.write(first)
+        if len(first) > 1:
+            assert nodelay(accepted) == expect  # on before a large first write
+        accepted.write(b"b")
+        assert nodelay(accepted) == expect
+        accepted.set_no_delay(True)
+        accepted.write(b"c")
+        assert nodelay(accepted) == 1  # set_no_delay wins over the pending switch
+        await until(lambda: got == first + b"bc")  # noqa: B023 - awaited in this round
+        client.destroy()
+        accepted.destroy()
+        await close_server(server)
+
+
+def socket_module_first_write() -> int:
+    from nodish.net.socket import NAGLE_FIRST_WRITE
+
+    return NAGLE_FIRST_WRITE
+
+
 async def test_local_address_and_port_bind_the_client_end() -> None:
     server = await echo_server()
     sock = await net.connect(server.address().port, "127.0.0.1", local_address="127.0.0.1")

@@ -129,6 +129,7 @@ def sock_write(sock: Any, data: bytes, last: bool = False) -> bool:
             and not sock._w_length
             and not sock._w_ending
             and not sock._w_corked
+            and not sock._nagle_due  # (no_delay=False: Nagle goes on before this write)
         ):
             t.write(data)
             sock._bytes_written += len(data)

@@ -111,6 +111,7 @@ class Server(EventEmitter):
         "_handle",
         "_listen_task",
         "_loop",
+        "_loop_no_delay",
         "_opts",
         "_pause_on_connect",
         "_sockname",
@@ -131,6 +132,8 @@ class Server(EventEmitter):
     ) -> None:
         super().__init__()
         self._loop = runtime.get_loop()
+        # uvloop turns Nagle off on every accepted socket; asyncio leaves it on
+        self._loop_no_delay = type(self._loop).__module__.startswith("uvloop")
         self._opts: dict[str, Any] = {
             "allow_half_open": allow_half_open,
             "no_delay": no_delay,

@@ -37,6 +37,12 @@ is emitted by the socket itself (``emit_close=False`` on the stream) once the tr
 is gone, with ``had_error``; it is the moment the handle stops keeping the process
 alive.
 
+Nagle. Node leaves Nagle's algorithm on (``no_delay=False``); asyncio and uvloop turn
+it off on every TCP transport, so the socket turns it back on: a client at once, an
+accepted plain socket just before its second write (or a first one over
+``NAGLE_FIRST_WRITE``). A first write goes out at once either way, nothing being
+unacknowledged yet, so a connection that answers once and ends spares the system calls.
+
 Connecting. ``connect()`` validates its arguments at once, then resolves the host
 (``loop.getaddrinfo``, never blocking), emits ``'lookup'``, and tries each address in
 turn (Node's ``autoSelectFamily``: an attempt that has not connected in 0.25 s gives
@@ -73,6 +79,15 @@ __all__ = ["Socket"]
 ATTEMPT_TIMEOUT = 0.25
 
 _INET = (_socket.AF_INET, _socket.AF_INET6)
+# An accepted socket's first write up to this size goes out before Nagle is turned on
+# (see connection_made); a larger one turns it on first.
+NAGLE_FIRST_WRITE = 16384
+
+
+def _loop_turns_nagle_off(server: Any) -> bool:
+    # uvloop turns Nagle off on every TCP transport, asyncio on the sockets it creates
+    # with proto IPPROTO_TCP (its connects), not on those accepted from our listeners.
+    return server is None or getattr(server, "_loop_no_delay", False)
 
 
 class Socket(Duplex, asyncio.Protocol):
@@ -109,6 +124,7 @@ class Socket(Duplex, asyncio.Protocol):
         "_keep_alive_delay",
         "_last_active",
         "_lost",
+        "_nagle_due",
         "_no_delay",
         "_peer",
         "_pending_writes",
@@ -168,6 +184,7 @@ class Socket(Duplex, asyncio.Protocol):
         self._final_cb: Callable[..., Any] | None = None
         self._final_destroy_cb: tuple[BaseException | None, Callable[..., Any]] | None = None
         self._no_delay = no_delay
+        self._nagle_due = False
         self._keep_alive = keep_alive
         self._keep_alive_delay = keep_alive_initial_delay
         self._timeout = 0.0
@@ -193,8 +210,16 @@ class Socket(Duplex, asyncio.Protocol):
         hwm = self._w_hwm
         transport.set_write_buffer_limits(high=hwm, low=hwm // 4)
         server = self._server
-        if not self._no_delay or self._keep_alive:
+        if self._no_delay:
+            if self._keep_alive or not _loop_turns_nagle_off(server):
+                self._apply_sockopts(transport, server)
+        elif self._keep_alive or server is None or type(self) is not Socket:
             self._apply_sockopts(transport, server)
+        else:
+            # An accepted plain socket turns Nagle on just before its second write: the
+            # first goes out at once with Nagle on or off (nothing is unacknowledged
+            # yet), so a connection that answers once and ends saves the system calls.
+            self._nagle_due = True
         self._handle.open()
         if server is not None:
             if self._timeout:
@@ -226,7 +251,7 @@ class Socket(Duplex, asyncio.Protocol):
         self._pause_after_connection_made()
 
     def _apply_sockopts(self, transport: asyncio.Transport, server: Any) -> None:
-        # asyncio and uvloop turn Nagle off on every TCP transport; Node leaves it on.
+        # Nagle as no_delay asks (see the module notes), and keep-alive.
         sock = transport.get_extra_info("socket")
         if sock is None:
             return
@@ -235,18 +260,22 @@ class Socket(Duplex, asyncio.Protocol):
         if family not in _INET:
             return
         try:
-            if not self._no_delay:
-                # A C-level socket object on the same descriptor: one system call,
-                # without a Python-level socket object per connection.
+            if not self._no_delay or not _loop_turns_nagle_off(server):
+                # A C-level socket object on the same descriptor, without a Python-level
+                # socket object per connection.
                 raw = _csocket.socket(family, _socket.SOCK_STREAM, 0, sock.fileno())
                 try:
-                    raw.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 0)
+                    raw.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, int(self._no_delay))
                 finally:
                     raw.detach()
             if self._keep_alive:
                 self._apply_keep_alive(sock, True, self._keep_alive_delay)
         except OSError:
             pass
+
+    def _nagle_on(self, transport: asyncio.Transport) -> None:
+        self._nagle_due = False
+        self._apply_sockopts(transport, self._server)
 
     def _pause_after_connection_made(self) -> None:
         # A pause() made before the transport existed, or from a 'connection' or
@@ -363,6 +392,8 @@ class Socket(Duplex, asyncio.Protocol):
         if self._lost:
             callback(ERR_SOCKET_CLOSED())
             return
+        if self._nagle_due and (self._bytes_written or len(chunk) > NAGLE_FIRST_WRITE):
+            self._nagle_on(t)
         t.write(chunk)
         self._bytes_written += len(chunk)
         if self._timeout:
@@ -378,8 +409,11 @@ class Socket(Duplex, asyncio.Protocol):
             self._write(b"".join(c for c, _ in chunks), "buffer", callback)
             return
         data = [c for c, _ in chunks]
+        size = sum(len(c) for c in data)
+        if self._nagle_due and (self._bytes_written or size > NAGLE_FIRST_WRITE):
+            self._nagle_on(t)
         t.writelines(data)
-        self._bytes_written += sum(len(c) for c in data)
+        self._bytes_written += size
         if self._timeout:
             self._touch()
         if self._write_paused:
@@ -550,6 +584,7 @@ class Socket(Duplex, asyncio.Protocol):
         self._bytes_read = 0
         self._bytes_written = 0
         self._write_paused = False
+        self._nagle_due = False
         self._write_cb = None
         self._final_destroy_cb = None
         self._pending_writes = None
@@ -801,6 +836,7 @@ class Socket(Duplex, asyncio.Protocol):
     def set_no_delay(self, no_delay: bool = True) -> Socket:
         """Disable (True) or enable (False) Nagle's algorithm."""
         self._no_delay = bool(no_delay)
+        self._nagle_due = False
         sock = self._raw_socket()
         if sock is not None and sock.family in (_socket.AF_INET, _socket.AF_INET6):
             try:
