@@ -507,29 +507,47 @@ def once(emitter: EventEmitter, event: Hashable) -> asyncio.Future[tuple[Any, ..
     listeners: Python's cancellation takes the place of Node's ``signal`` option.
     """
     fut = _OnceFuture(loop=runtime.get_loop())
-    watch_error = event != "error"
+    waiter = _OnceWaiter(emitter, event, fut)
+    fut.cleanup = waiter.cleanup
+    emitter.once(event, waiter.on_event)
+    if waiter.watch_error:
+        emitter.once("error", waiter.on_error)
+    return fut
 
-    def on_event(*args: Any) -> None:
-        if watch_error:
-            emitter.remove_listener("error", on_error)
+
+class _OnceWaiter:
+    """The listeners of one :func:`once` call. Methods of one object rather than
+    closures that name each other (a reference cycle): once the future is settled
+    nothing refers to the emitter any more, so reference counting frees it."""
+
+    __slots__ = ("emitter", "event", "fut", "watch_error")
+
+    def __init__(self, emitter: EventEmitter, event: Hashable, fut: _OnceFuture) -> None:
+        self.emitter = emitter
+        self.event = event
+        self.fut = fut
+        self.watch_error = event != "error"
+
+    def on_event(self, *args: Any) -> None:
+        fut = self.fut
+        fut.cleanup = None
+        if self.watch_error:
+            self.emitter.remove_listener("error", self.on_error)
         if not fut.done():
             fut.set_result(args)
 
-    def on_error(err: Any = None) -> None:
-        emitter.remove_listener(event, on_event)
+    def on_error(self, err: Any = None) -> None:
+        fut = self.fut
+        fut.cleanup = None
+        self.emitter.remove_listener(self.event, self.on_event)
         if not fut.done():
             fut.set_exception(_as_error(err))
 
-    def cleanup() -> None:
-        emitter.remove_listener(event, on_event)
-        if watch_error:
-            emitter.remove_listener("error", on_error)
-
-    fut.cleanup = cleanup
-    emitter.once(event, on_event)
-    if watch_error:
-        emitter.once("error", on_error)
-    return fut
+    def cleanup(self) -> None:
+        self.fut.cleanup = None
+        self.emitter.remove_listener(self.event, self.on_event)
+        if self.watch_error:
+            self.emitter.remove_listener("error", self.on_error)
 
 
 class _OnceFuture(asyncio.Future[tuple[Any, ...]]):

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import os
 import socket
+import sys
 import tempfile
+import weakref
 
 import pytest
 from tests.helpers import next_event, until, wait_event, wait_for
@@ -502,6 +505,37 @@ async def test_accepted_socket_has_nagle_on_from_its_second_write() -> None:
         client.destroy()
         accepted.destroy()
         await close_server(server)
+
+
+async def test_closed_sockets_are_freed_without_the_cycle_collector() -> None:
+    # A socket drops its references to itself when it closes, and events.once() leaves
+    # none behind: both ends of a connection are freed by reference counting alone,
+    # with the cycle collector off.
+    class Probe(net.Socket):  # weak-referenceable (no __slots__)
+        pass
+
+    accepted: list[net.Socket] = []
+    server = net.create_server(lambda s: (accepted.append(s), s.once("data", s.end)))
+    await server.listen(0, "127.0.0.1")
+    gc.collect()
+    gc.disable()
+    try:
+        client = Probe()
+        client.connect(server.address().port, "127.0.0.1")
+        client.write(b"ping")
+        client.on("data", lambda data: None)
+        await wait_event(client, "close")
+        ref = weakref.ref(client)
+        del client
+        assert ref() is None
+        (sock,) = accepted
+        accepted.clear()
+        if not sock._close_emitted:
+            await wait_event(sock, "close")
+        assert sys.getrefcount(sock) == 2  # the name `sock` and getrefcount's argument
+    finally:
+        gc.enable()
+    await close_server(server)
 
 
 def socket_module_first_write() -> int:

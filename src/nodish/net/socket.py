@@ -84,6 +84,10 @@ _INET = (_socket.AF_INET, _socket.AF_INET6)
 NAGLE_FIRST_WRITE = 16384
 
 
+def _closed_onwrite(err: BaseException | None = None) -> None:
+    """A closed socket's write callback: no write can be in flight once it has closed."""
+
+
 def _loop_turns_nagle_off(server: Any) -> bool:
     # uvloop turns Nagle off on every TCP transport, asyncio on the sockets it creates
     # with proto IPPROTO_TCP (its connects), not on those accepted from our listeners.
@@ -469,6 +473,11 @@ class Socket(Duplex, asyncio.Protocol):
     def _emit_close_event(self) -> None:
         self._close_due = False
         self._handle.close()
+        # The two references to itself a socket holds, dropped now that nothing can use
+        # them, so that reference counting frees a closed socket (not the cycle
+        # collector); a reconnect sets them again (_reset_for_reconnect).
+        self._handle.closer = None
+        self._w_onwrite = _closed_onwrite
         server = self._server
         pending = self._pending_writes
         if pending:
@@ -574,6 +583,8 @@ class Socket(Duplex, asyncio.Protocol):
         # Node's connect() on a destroyed socket: forget the old handle, undestroy the
         # stream (its buffers and flowing mode stay), count bytes afresh.
         self._undestroy()
+        self._handle.closer = self.destroy
+        self._w_onwrite = self._onwrite
         self._transport = None
         self._server = None
         self._lost = False
