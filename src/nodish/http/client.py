@@ -262,6 +262,7 @@ class ClientRequest(OutgoingMessage):
     )
 
     _finish_tick = True
+    _direct_end = False  # _send records what it sends (a retry replays it)
 
     def __init__(
         self,

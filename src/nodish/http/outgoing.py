@@ -110,16 +110,12 @@ def _to_bytes(chunk: Any, encoding: str | None) -> bytes:
     raise ERR_INVALID_ARG_TYPE("chunk", "of type str or bytes-like", type(chunk).__name__)
 
 
-def sock_write(sock: Any, data: bytes, last: bool = False) -> bool:
-    """Write to ``sock``; True while its buffer is under the mark.
-
-    The last bytes of a message (``last``), on a net.Socket (or TLSSocket) with nothing
-    queued and a transport under its mark, go straight into the transport: what
-    ``socket.write`` would do in the end, without the Writable's bookkeeping. Nobody
-    waits for ``'drain'`` after the last bytes, so nothing is lost by skipping it.
+def free_transport(sock: Any) -> Any:
+    """The transport of a net.Socket (or TLSSocket: it encrypts in its transport) with
+    nothing queued and a transport under its mark, to which bytes may go straight (what
+    ``socket.write`` would do in the end, without the Writable's bookkeeping); else None.
     """
-    # net.Socket and its subclasses (tls.TLSSocket encrypts in its transport)
-    if last and isinstance(sock, _PlainSocket):
+    if isinstance(sock, _PlainSocket):
         t = sock._transport
         if (
             t is not None
@@ -131,6 +127,19 @@ def sock_write(sock: Any, data: bytes, last: bool = False) -> bool:
             and not sock._w_corked
             and not sock._nagle_due  # (no_delay=False: Nagle goes on before this write)
         ):
+            return t
+    return None
+
+
+def sock_write(sock: Any, data: bytes, last: bool = False) -> bool:
+    """Write to ``sock``; True while its buffer is under the mark.
+
+    The last bytes of a message (``last``) go straight into a :func:`free_transport`.
+    Nobody waits for ``'drain'`` after the last bytes, so nothing is lost by skipping it.
+    """
+    if last:
+        t = free_transport(sock)
+        if t is not None:
             t.write(data)
             sock._bytes_written += len(data)
             return True
@@ -230,6 +239,9 @@ class OutgoingMessage(LazyStream, Writable):
     )
 
     _finish_tick = False
+    # end() may write head and body to the transport itself (a subclass whose _send
+    # does more than send says False)
+    _direct_end = True
 
     def __init__(self, keep_alive: bool = True, send_date: bool = False) -> None:
         self._events = {}
@@ -360,7 +372,9 @@ class OutgoingMessage(LazyStream, Writable):
 
     # ------------------------------------------------------------------ rendering
 
-    def _render(self, first_line: bytes, extra: Any = None, scanned: Any = None) -> None:
+    def _render(
+        self, first_line: bytes, extra: Any = None, scanned: Any = None
+    ) -> tuple[bytes, bool, bytes, bool, bool, bool]:
         """Render the head (Node's ``_storeHeader``) into ``self._header``.
 
         ``extra``: header pairs given to ``write_head``; ``scanned``: their
@@ -369,6 +383,8 @@ class OutgoingMessage(LazyStream, Writable):
         A head made of ``scanned`` lines alone (``write_head(code, HEADERS)`` with a
         dict used for every response) is rendered once per distinct input: the lines
         around the per-second ``Date`` and the framing state they decide are cached.
+        Returns those parts (head before ``Date``, ``Date`` wanted, head after, chunked,
+        last, keep-alive).
         """
         if (
             scanned is not None
@@ -395,7 +411,7 @@ class OutgoingMessage(LazyStream, Writable):
                 _RENDERED[key] = hit
             before, dated, after, self._chunked, self._last, self._keep_alive = hit
             self._header = before + date_line() + after if dated else before + after
-            return
+            return hit
         flags = 0
         block = b""
         if self._headers:
@@ -405,10 +421,10 @@ class OutgoingMessage(LazyStream, Writable):
         if scanned is not None:
             block += scanned[0]
             flags |= scanned[1]
-        before, dated, after, self._chunked, self._last, self._keep_alive = self._render_parts(
-            first_line, block, flags
-        )
+        parts = self._render_parts(first_line, block, flags)
+        before, dated, after, self._chunked, self._last, self._keep_alive = parts
         self._header = before + date_line() + after if dated else before + after
+        return parts
 
     def _render_parts(
         self, first_line: bytes, block: bytes, flags: int
@@ -590,15 +606,29 @@ class OutgoingMessage(LazyStream, Writable):
         if self.strict_content_length:
             self._check_length(len(data), True)
         self._ended = True
+        sock = self.socket
         if self._has_body and self._chunked:
             last = (b"%x\r\n%b\r\n" % (len(data), data) if data else b"") + b"0\r\n"
             last += self._trailer + b"\r\n"
             self._send(last)
-        elif self._has_body:
-            self._send(data)
+        elif (
+            # the usual response, head and whole body at once: _send and sock_write inline
+            self._direct_end
+            and not self._header_sent
+            and self._output is None
+            and (t := free_transport(sock)) is not None
+            and not sock._destroyed  # (what _send's sock.writable adds)
+            and sock._errored is None
+            and sock._w_enabled
+        ):
+            self._header_sent = True
+            head: bytes = self._header  # type: ignore[assignment]  # (rendered above)
+            data = head + data if self._has_body else head
+            t.write(data)
+            sock._bytes_written += len(data)
         else:
-            self._send(b"")
-        if self.socket is not None and self._output is None:
+            self._send(data if self._has_body else b"")
+        if sock is not None and self._output is None:
             self._on_flushed()
         return self
 

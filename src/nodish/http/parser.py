@@ -160,14 +160,22 @@ class Head:
         "version",
     )
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        raw: list[bytes] | None = None,
+        version: str = "1.1",
+        keep_alive: bool = True,
+        upgrade: bool = False,
+    ) -> None:
+        self.raw: list[bytes] = [] if raw is None else raw
+        self.version = version
+        # 1 for HTTP/1.1 only: Node checks the Host header of 1.1 requests alone, and
+        # frames the answer to any other version (0.9, 1.0, 2.0) as it does for 1.0
+        self.minor = 1 if version == "1.1" else 0
+        self.keep_alive = keep_alive
+        self.upgrade = upgrade
         self.method = ""
         self.url = ""
-        self.version = "1.1"
-        self.minor = 1
-        self.raw: list[bytes] = []
-        self.keep_alive = True
-        self.upgrade = False
         self.status_code = 0
         self.status_message = ""
         self.content_length = False
@@ -207,6 +215,9 @@ class Engine:
     __slots__ = (
         "_d",
         "_error",
+        "_expect",
+        "_feeding",
+        "_has_host",
         "_head",
         "_head_buf",
         "_head_only",
@@ -248,6 +259,9 @@ class Engine:
         self._status_parts: list[bytes] = []
         self._trailers: list[bytes] | None = None
         self._raw_fed = 0
+        self._feeding = 0  # the size of the chunk being parsed
+        self._has_host = False
+        self._expect: bytes | None = None
         self._error: ParseError | None = None
         self._stopped = False
         self._head_only = 0
@@ -294,6 +308,7 @@ class Engine:
             self._feed_head_only(data)
             return
         state = self._state
+        self._feeding = len(data)
         try:
             self._p.feed_data(data)
         except _HttpParserUpgrade as exc:
@@ -392,8 +407,10 @@ class Engine:
 
     def on_message_begin(self) -> None:
         self._state = _HEAD
-        head = self._head = Head()
-        self._raw = head.raw
+        self._head = None  # made when the head is complete
+        self._raw = []
+        self._has_host = False
+        self._expect = None
         self._trailers = None
         if self._url_parts:
             self._url_parts.clear()
@@ -422,9 +439,9 @@ class Engine:
         if n == 4 or n == 6:
             low = name.lower()
             if low == b"host":
-                self._head.has_host = True  # type: ignore[union-attr]
+                self._has_host = True
             elif low == b"expect":
-                self._head.expect = value  # type: ignore[union-attr]
+                self._expect = value
 
     def _head_size(self) -> int:
         """The head's size so far as Node counts it: the request target or reason
@@ -435,22 +452,23 @@ class Engine:
 
     def on_headers_complete(self) -> None:
         p = self._p
-        head = self._head
-        if head is None:
-            head = self._head = Head()
-        # + the request/status line framing and the final CRLF, as Node counts
-        raw = head.raw
-        if len(raw) > self._max_raw or self._head_size() + 16 > self._max_size:
+        raw = self._raw
+        if raw is None:
+            raw = []
+        # + the request/status line framing and the final CRLF, as Node counts. The
+        # head is no larger than the bytes it came in (this chunk, and earlier ones
+        # while in it) plus one per header line (Node counts ": " where a line may
+        # have ":" alone): when those fit, the exact count is not needed.
+        if len(raw) > self._max_raw or (
+            self._raw_fed + self._feeding + len(raw) + 16 > self._max_size
+            and self._head_size() + 16 > self._max_size
+        ):
             self._error = header_overflow()
             raise self._error
         self._raw = None
-        version = p.get_http_version()
-        head.version = version
-        # 1 for HTTP/1.1 only: Node checks the Host header of 1.1 requests alone, and
-        # frames the answer to any other version (0.9, 1.0, 2.0) as it does for 1.0
-        head.minor = 1 if version == "1.1" else 0
-        head.keep_alive = p.should_keep_alive()
-        head.upgrade = p.should_upgrade()
+        head = self._head = Head(
+            raw, p.get_http_version(), p.should_keep_alive(), p.should_upgrade()
+        )
         if self._request:
             m = p.get_method()
             method = _METHODS.get(m)
@@ -459,6 +477,8 @@ class Engine:
             head.method = method
             parts = self._url_parts
             head.url = (parts[0] if len(parts) == 1 else b"".join(parts)).decode("latin-1")
+            head.has_host = self._has_host
+            head.expect = self._expect
         else:
             head.status_code = p.get_status_code()
             head.status_message = b"".join(self._status_parts).decode("latin-1")

@@ -29,7 +29,7 @@ from .outgoing import (
     validate_header_name,
     validate_header_value,
 )
-from .status import _LINES, STATUS_CODES, status_line
+from .status import _LINES, STATUS_CODES, date_line, status_line
 
 if TYPE_CHECKING:
     from .incoming import IncomingMessage
@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 __all__ = ["ServerResponse"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_SCANNED: dict[int, tuple[dict[str, Any], tuple[bytes, int]]] = {}
+# write_head's cache of header dicts, by identity: (a copy to check the content, the
+# scan_headers result, the heads rendered from it, by what else decides them)
+_SCANNED: dict[int, tuple[dict[str, Any], tuple[bytes, int], dict[tuple[Any, ...], Any]]] = {}
 _PROCESSING = b"HTTP/1.1 102 Processing\r\n\r\n"
 
 
@@ -125,6 +127,29 @@ class ServerResponse(OutgoingMessage):
                 self.status_code = status_code
                 if status_code == 204 or status_code == 304:
                     self._has_body = False
+                if (
+                    self._removed is None
+                    and not self._last
+                    and not self._chunked
+                    and self._content_length is None
+                    and self.send_date
+                ):
+                    # what else decides the head (_render's cache key, less what is
+                    # known here): found without building that key
+                    key = (status_code, self._keep_alive, self._has_body, self._use_chunked)
+                    heads = entry[2]
+                    hit = heads.get(key)
+                    if hit is None or hit[6] is not self._ka_line:
+                        hit = self._render(
+                            _LINES.get(status_code) or status_line(status_code), None, entry[1]
+                        )
+                        if len(heads) >= 64:
+                            heads.clear()
+                        heads[key] = (*hit, self._ka_line)
+                        return self
+                    before, dated, after, self._chunked, self._last, self._keep_alive, _ = hit
+                    self._header = before + date_line() + after if dated else before + after
+                    return self
                 line = _LINES.get(status_code) or status_line(status_code)
                 self._render(line, None, entry[1])
                 return self
@@ -158,7 +183,7 @@ class ServerResponse(OutgoingMessage):
                 scanned = scan_headers(items)
                 if len(_SCANNED) >= 256:
                     _SCANNED.clear()
-                _SCANNED[id(headers)] = (dict(headers), scanned)
+                _SCANNED[id(headers)] = (dict(headers), scanned, {})
         elif headers:
             items = _validate_headers(headers)
             if self._headers:

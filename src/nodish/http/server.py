@@ -636,11 +636,19 @@ class Connection:
     def response_done(self, res: ServerResponse) -> None:
         """``res`` is on the wire: dump its request, then the next one (or close)."""
         req = res.req
-        try:
-            self.incoming.remove(req)
-        except ValueError:
-            pass
-        req._dump()  # an unread body is read and discarded, so keep-alive goes on
+        incoming = self.incoming
+        if incoming and incoming[0] is req:
+            incoming.popleft()
+        else:
+            try:
+                incoming.remove(req)
+            except ValueError:
+                pass
+        if not req._dumped:  # an unread body is read and discarded, so keep-alive goes on
+            if req._stream_ready or req._events:
+                req._dump()
+            else:
+                req._dumped = True  # (nothing buffered, nobody to tell)
         if "close" in res._events:
             runtime.next_tick(res.emit, "close", owner=res)
         if res is not self.current:
