@@ -149,12 +149,17 @@ class IncomingMessage(LazyStream, Readable):
             self.upgrade = False
         else:
             self._head = head
-            self.method = head.method or None
             self.url = head.url
             self.http_version = head.version
-            self.status_code = head.status_code or None
-            self.status_message = head.status_message if head.status_code else None
             self.upgrade = head.upgrade
+            if head.status_code:  # a response
+                self.method = None
+                self.status_code = head.status_code
+                self.status_message = head.status_message
+            else:
+                self.method = head.method or None
+                self.status_code = None
+                self.status_message = None
 
     # ------------------------------------------------------------------ lazy stream
 

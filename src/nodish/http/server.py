@@ -68,6 +68,11 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 # Connection phases (what the timer checks)
 _HEAD, _BODY, _WAIT, _IDLE = 0, 1, 2, 3
+_NEVER = float("inf")
+# what IncomingMessage(...) and ServerResponse(...) make (see http/_lazy.py)
+_new = object.__new__
+_Request = IncomingMessage._lazy_twin
+_Response = ServerResponse._lazy_twin
 
 
 class HttpOptions:
@@ -393,7 +398,7 @@ class Connection:
         self._phase = _HEAD
         self._since = self.loop.time()
         self._timer: asyncio.TimerHandle | None = None
-        self._deadline = 0.0
+        self._deadline = _NEVER  # when the timer fires (_NEVER: none armed)
         opts.connections.add(self)
         # tls.TLSSocket too: it hands decrypted bytes to net.Socket.data_received
         self._consumer = isinstance(socket, _PlainSocket)
@@ -495,8 +500,10 @@ class Connection:
     def on_message_begin(self) -> None:
         if self._phase != _HEAD and not self._engine._stopped:
             self._phase = _HEAD
-            self._since = self.loop.time()
-            self._arm()
+            now = self._since = self.loop.time()
+            limit = self.opts.limits[_HEAD]
+            if limit and now + limit < self._deadline:  # (_arm's test, without its call)
+                self._arm()
 
     def on_headers(self, head: Head) -> None:
         if self._engine._stopped:  # the attribute: no property call per request
@@ -505,7 +512,8 @@ class Connection:
         self._phase = _BODY
         opts = self.opts
         sock = self.socket
-        req = IncomingMessage(sock, head)
+        req = _new(_Request)  # IncomingMessage(sock, head), without LazyStream.__new__'s call
+        req.__init__(sock, head)
         self.req = req
         if opts.require_host_header and head.minor == 1 and not head.has_host:
             self._reject(_BAD_REQUEST)
@@ -521,7 +529,8 @@ class Connection:
             self.server.emit("dropRequest", req, sock)
             self._reject(_UNAVAILABLE)
             return
-        res = ServerResponse(
+        res = _new(_Response)  # ServerResponse(...), as for the request
+        res.__init__(
             req,
             self,
             head.keep_alive and not self.closing and not (limit and self.served >= limit),
@@ -590,8 +599,10 @@ class Connection:
             self._phase = _WAIT
         else:  # answered already: idle from now on
             self._phase = _IDLE
-            self._since = self.loop.time()
-            self._arm()
+            now = self._since = self.loop.time()
+            limit = self.opts.limits[_IDLE]
+            if limit and now + limit < self._deadline:  # (_arm's test, without its call)
+                self._arm()
         req._on_end(trailers)
 
     def on_upgrade(self, rest: bytes) -> bool:
@@ -754,10 +765,10 @@ class Connection:
         if not limit:
             return
         due = self._since + limit
+        if due >= self._deadline:
+            return  # the timer fires earlier and re-arms
         t = self._timer
         if t is not None:
-            if due >= self._deadline:
-                return  # the timer fires earlier and re-arms
             t.cancel()
         self._deadline = due
         self._timer = self.loop.call_at(due, self._on_timer)
@@ -766,10 +777,12 @@ class Connection:
         t = self._timer
         if t is not None:
             self._timer = None
+            self._deadline = _NEVER
             t.cancel()
 
     def _on_timer(self) -> None:
         self._timer = None
+        self._deadline = _NEVER
         due = self._due()
         if not due:
             return
