@@ -110,6 +110,43 @@ def test_trailing_data_after_a_message_is_the_next_message() -> None:
     assert events[3] == "begin"
 
 
+def versions(events: list[Any]) -> list[str]:
+    return [e[3] for e in events if isinstance(e, tuple) and e[0] == "head"]
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        # pipelined in one chunk: only the first message starts the chunk
+        [
+            b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
+            b"GET /2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+            b"GET /3 HTTP/1.1\r\nHost: a\r\n\r\n"
+        ],
+        # a body ending in the chunk that starts the next message, shaped like a
+        # request line where that message's version would be read
+        [
+            b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 20\r\n\r\n",
+            b"GET / HTTP/1.1\r\nyyyyGET / HTTP/1.0\r\n\r\n",
+        ],
+        [b"\r\nGET / HTTP/1.0\r\n\r\n"],
+    ],
+)
+def test_each_message_has_its_own_version(chunks: list[bytes]) -> None:
+    data = b"".join(chunks)
+    expected = versions(run([data[i : i + 1] for i in range(len(data))]))
+    assert "1.0" in expected
+    assert versions(run(chunks)) == versions(run([data])) == expected
+
+
+def test_response_versions() -> None:
+    data = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.0 204 No\r\n\r\n"
+    assert versions(run([data], request=False)) == ["1.1", "1.0"]
+    assert versions(run([b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"], request=False)) == [
+        "1.0"
+    ]
+
+
 def test_request_events() -> None:
     data = CHUNKED
     assert run([data]) == [

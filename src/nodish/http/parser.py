@@ -213,6 +213,7 @@ class Engine:
     """
 
     __slots__ = (
+        "_chunk",
         "_d",
         "_error",
         "_expect",
@@ -260,6 +261,7 @@ class Engine:
         self._trailers: list[bytes] | None = None
         self._raw_fed = 0
         self._feeding = 0  # the size of the chunk being parsed
+        self._chunk: bytes | None = None  # that chunk, when it began between messages
         self._has_host = False
         self._expect: bytes | None = None
         self._error: ParseError | None = None
@@ -309,6 +311,7 @@ class Engine:
             return
         state = self._state
         self._feeding = len(data)
+        self._chunk = data if state == _IDLE else None
         try:
             self._p.feed_data(data)
         except _HttpParserUpgrade as exc:
@@ -466,20 +469,33 @@ class Engine:
             self._error = header_overflow()
             raise self._error
         self._raw = None
-        head = self._head = Head(
-            raw, p.get_http_version(), p.should_keep_alive(), p.should_upgrade()
-        )
+        # llhttp's version as httptools gives it is a str.format per message: when the
+        # head began this chunk, its request or status line shows an HTTP/1.1 at once
+        chunk = self._chunk
+        self._chunk = None
         if self._request:
             m = p.get_method()
+            parts = self._url_parts
+            url = parts[0] if len(parts) == 1 else b"".join(parts)
+            k = len(m) + len(url) + 2  # "METHOD SP url SP"
+            if chunk is not None and chunk[k : k + 10] == b"HTTP/1.1\r\n" and chunk.startswith(m):
+                version = "1.1"
+            else:
+                version = p.get_http_version()
+            head = self._head = Head(raw, version, p.should_keep_alive(), p.should_upgrade())
             method = _METHODS.get(m)
             if method is None:
                 method = _METHODS[m] = m.decode("latin-1")
             head.method = method
-            parts = self._url_parts
-            head.url = (parts[0] if len(parts) == 1 else b"".join(parts)).decode("latin-1")
+            head.url = url.decode("latin-1")
             head.has_host = self._has_host
             head.expect = self._expect
         else:
+            if chunk is not None and chunk.startswith(b"HTTP/1.1 "):
+                version = "1.1"
+            else:
+                version = p.get_http_version()
+            head = self._head = Head(raw, version, p.should_keep_alive(), p.should_upgrade())
             head.status_code = p.get_status_code()
             head.status_message = b"".join(self._status_parts).decode("latin-1")
             for i in range(0, len(raw), 2):

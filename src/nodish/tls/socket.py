@@ -644,7 +644,8 @@ class TLSSocket(Socket):
             if not self._secure or self.destroyed:
                 return
         ssl = conn._ssl
-        ptr, view = _scratch()
+        tt = self._tls_transport
+        ptr, view = tt._scr if tt is not None and tt._scr is not None else _scratch()
         n = _SSL_read(ssl, ptr, _BIO)
         eof = False
         if n > 0 and not _BIO_pending(rbio, _NULL):
@@ -672,7 +673,16 @@ class TLSSocket(Socket):
         if self._session_pending and _session_id(conn) != self._session_pending:
             self._emit_session()  # a ticket arrived (before the data that followed it)
         if plain is not None:
-            Socket.data_received(self, plain)
+            consumer = self._consumer
+            if consumer is not None and not self._timeout and not self._read_paused:
+                # http's parser (Socket.data_received's common case, without its call)
+                self._bytes_read += len(plain)
+                try:
+                    consumer(plain)
+                except BaseException as exc:
+                    runtime.report_uncaught(exc, self)
+            else:
+                Socket.data_received(self, plain)
         # what OpenSSL wrote while reading (a KeyUpdate's answer, an alert): rare
         if _BIO_pending(conn._from_ssl, _NULL):
             self._flush()
