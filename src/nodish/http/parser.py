@@ -201,6 +201,30 @@ class Delegate(Protocol):
 _IDLE, _HEAD, _BODY = 0, 1, 2
 
 
+class _Callbacks:
+    """What llhttp calls back (httptools looks each one up once, when the parser is
+    made): the engine's handlers, and where no handling is needed, the destination
+    itself (the URL or reason phrase pieces' list, the delegate's ``on_body``)."""
+
+    __slots__ = (
+        "on_body",
+        "on_header",
+        "on_headers_complete",
+        "on_message_begin",
+        "on_message_complete",
+        "on_status",
+        "on_url",
+    )
+
+    on_body: Any
+    on_header: Any
+    on_headers_complete: Any
+    on_message_begin: Any
+    on_message_complete: Any
+    on_status: Any
+    on_url: Any
+
+
 class Engine:
     """One direction of one HTTP/1.x connection: feeds llhttp, calls a delegate.
 
@@ -251,13 +275,13 @@ class Engine:
         # header lines counted as the raw list's length (names and values)
         self._max_raw = 2 * max_headers_count if max_headers_count else 1 << 62
         self._lenient = lenient
+        self._url_parts: list[bytes] = []
+        self._status_parts: list[bytes] = []
         self._p: Any = None
         self._new_parser()
         self._state = _IDLE
         self._head: Head | None = None
         self._raw: list[bytes] | None = None  # the head's raw list while in the head
-        self._url_parts: list[bytes] = []
-        self._status_parts: list[bytes] = []
         self._trailers: list[bytes] | None = None
         self._raw_fed = 0
         self._feeding = 0  # the size of the chunk being parsed
@@ -270,8 +294,21 @@ class Engine:
         self._head_buf = b""
 
     def _new_parser(self) -> None:
-        cls = httptools.HttpRequestParser if self._request else httptools.HttpResponseParser
-        p = self._p = cls(self)
+        cb = _Callbacks()
+        cb.on_message_begin = self.on_message_begin
+        cb.on_header = self.on_header
+        cb.on_headers_complete = self.on_headers_complete
+        cb.on_message_complete = self.on_message_complete
+        cb.on_body = self._d.on_body
+        p: Any
+        if self._request:
+            cb.on_url = self._url_parts.append
+            cb.on_status = None
+            p = self._p = httptools.HttpRequestParser(cb)
+        else:
+            cb.on_url = None
+            cb.on_status = self._status_parts.append
+            p = self._p = httptools.HttpResponseParser(cb)
         if self._lenient:
             p.set_dangerous_leniencies(
                 lenient_headers=True,
@@ -421,12 +458,6 @@ class Engine:
             self._status_parts.clear()
         self._d.on_message_begin()
 
-    def on_url(self, url: bytes) -> None:
-        self._url_parts.append(url)
-
-    def on_status(self, status: bytes) -> None:
-        self._status_parts.append(status)
-
     def on_header(self, name: bytes, value: bytes) -> None:
         raw = self._raw
         if raw is None:  # past the head: a trailer
@@ -506,9 +537,6 @@ class Engine:
                     head.chunked = True
         self._state = _BODY
         self._d.on_headers(head)
-
-    def on_body(self, body: bytes) -> None:
-        self._d.on_body(body)
 
     def on_message_complete(self) -> None:
         self._state = _IDLE

@@ -566,7 +566,11 @@ class Connection:
                     res._last = True
                     res.end()
                     return
-            server.emit("request", req, res)
+            listeners = server._events.get("request")
+            if listeners is not None and len(listeners) == 1:
+                listeners[0](req, res)  # emit's one-listener case, without its call
+            else:
+                server.emit("request", req, res)
         except BaseException as exc:
             runtime.report_uncaught(exc, res)
 

@@ -134,7 +134,7 @@ def status_line(code: int, message: str | None = None) -> bytes:
     return f"HTTP/1.1 {code} {message}\r\n".encode("latin-1")
 
 
-_date_second = -1
+_date_start = _date_next = 0.0  # the second the cached line is for: [start, next)
 _date_line = b""
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -151,10 +151,10 @@ def imf_fixdate(seconds: float) -> str:
 
 def date_line() -> bytes:
     """``Date: <IMF-fixdate>\\r\\n`` for the current second (cached)."""
-    global _date_second, _date_line
+    global _date_start, _date_next, _date_line
     now = time.time()
-    sec = int(now)
-    if sec != _date_second:
-        _date_second = sec
+    if not _date_start <= now < _date_next:  # (a float test: no int() per call)
+        sec = int(now)
+        _date_start, _date_next = float(sec), sec + 1.0
         _date_line = b"Date: " + imf_fixdate(sec).encode("ascii") + b"\r\n"
     return _date_line
