@@ -39,7 +39,7 @@ from ..errors import (
     validate_callback,
 )
 from ..events import EventEmitter
-from .socket import Socket
+from .socket import Socket, accepted_socket_maker
 
 __all__ = ["DropInfo", "Server"]
 
@@ -112,6 +112,8 @@ class Server(EventEmitter):
         "_listen_task",
         "_loop",
         "_loop_no_delay",
+        "_make",
+        "_make_tried",
         "_opts",
         "_pause_on_connect",
         "_sockname",
@@ -142,6 +144,9 @@ class Server(EventEmitter):
             "high_water_mark": high_water_mark,
         }
         self._pause_on_connect = pause_on_connect
+        # builds the accepted sockets (accepted_socket_maker), made on the first one
+        self._make: Callable[[Server], Socket] | None = None
+        self._make_tried = False
         self._handle = runtime.HandleRef(self._loop, self.close)
         self._aserver: asyncio.AbstractServer | None = None
         self._listen_task: asyncio.Task[None] | None = None
@@ -317,6 +322,12 @@ class Server(EventEmitter):
             runtime.report_uncaught(exc, None)
 
     def _factory(self) -> Socket:
+        make = self._make
+        if make is None and not self._make_tried:
+            self._make_tried = True
+            make = self._make = accepted_socket_maker(self, self._opts)
+        if make is not None:
+            return make(self)
         return Socket(_server=self, **self._opts)
 
     # ------------------------------------------------------------------ connections

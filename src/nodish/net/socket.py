@@ -70,6 +70,7 @@ from ..errors import (
     translate_os_error,
     validate_callback,
 )
+from ..events import EventEmitter
 from ..stream._base import Stream
 from ..stream.duplex import Duplex
 
@@ -991,6 +992,69 @@ class Socket(Duplex, asyncio.Protocol):
 
     def __repr__(self) -> str:
         return f"<nodish.net.Socket {self.ready_state} {self._peer_tuple() or ''}>"
+
+
+# The slots a socket made by accepted_socket_maker gets per socket; it copies every other
+# slot's value from a prototype the constructor built.
+_PER_SOCKET = ("_capture_rejections", "_events", "_handle", "_loop", "_server", "_w_onwrite")
+
+
+def accepted_socket_maker(server: Any, opts: dict[str, Any]) -> Callable[[Any], Socket] | None:
+    """A function ``make(server)`` that builds what ``Socket(_server=server, **opts)``
+    builds, in one call: a server builds one socket per connection, and the ordinary
+    constructor (Stream, Readable, Writable, Duplex and Socket initialisers, keyword
+    processing) costs several microseconds of it.
+
+    The constructor builds one prototype; every slot it set to a plain value (None, a
+    bool, a number, a string, the empty tuple) is assigned that value as a constant,
+    and the slots in ``_PER_SOCKET`` are built afresh for each socket as the constructor
+    builds them. None when the prototype holds anything else (an option of an unusual
+    type): the server then calls the constructor.
+    """
+    proto = Socket(_server=server, **opts)
+    lines = [
+        "def make(server):",
+        "    self = new(Socket)",
+        "    loop = current_loop()",
+        "    self._loop = loop",
+        "    self._events = {}",
+        "    self._capture_rejections = EventEmitter.capture_rejections",
+        "    self._server = server",
+        "    self._handle = HandleRef(loop, self.destroy)",
+        "    self._w_onwrite = self._onwrite",
+    ]
+    names: list[str] = []
+    for klass in Socket.__mro__:
+        for name in klass.__dict__.get("__slots__", ()):
+            if name not in _PER_SOCKET and name not in names:
+                names.append(name)
+    for name in names:
+        try:
+            value = getattr(proto, name)
+        except AttributeError:
+            continue  # the constructor leaves it unset
+        if (
+            not (
+                value is None
+                or type(value) in (bool, int, float, str)
+                or (type(value) is tuple and not value)
+            )
+            or value != value
+        ):  # NaN
+            return None
+        lines.append(f"    self.{name} = {value!r}")
+    lines.append("    return self")
+    env: dict[str, Any] = {
+        "new": object.__new__,
+        "Socket": Socket,
+        "current_loop": runtime.current_loop,
+        "HandleRef": runtime.HandleRef,
+        "EventEmitter": EventEmitter,
+        "inf": math.inf,
+    }
+    exec("\n".join(lines), env)  # source built above: slot names and repr() of plain values
+    make: Callable[[Any], Socket] = env["make"]
+    return make
 
 
 def runtime_error_already_connected() -> BaseException:
