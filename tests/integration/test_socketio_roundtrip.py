@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -132,5 +133,56 @@ async def test_listeners_any_listeners_and_engine_data_listeners_all_hear_an_eve
         ("error", 3),
     ]
     assert heard.count(("data", "2")) == 3
+    client.disconnect()
+    await closed(io)
+
+
+async def test_acks_the_json_encoder_refuses_and_listeners_on_the_websocket_itself() -> None:
+    # an ack of plain JSON is one text message made at once; NaN, binary and a namespace
+    # take encode_parts' careful path. A 'message' listener added to the session's own
+    # WebSocket hears every message, and events go on (its receiver then delivers through
+    # the WebSocket's events rather than to the transport directly)
+    io, url = await listening(transports=["websocket"])
+    raw: list[Any] = []
+    sessions: list[Any] = []
+
+    def on_connection(socket: socketio.Socket) -> None:
+        socket.on("echo", lambda *args: args[-1](*args[:-1]))
+        sessions.append(socket.conn)
+
+    io.on("connection", on_connection)
+    io.of("/chat").on("connection", on_connection)
+    client = socketio.connect(url, transports=["websocket"], force_new=True)
+    chat = client.io.socket("/chat")
+    chat.connect()
+    await wait_event(client, "connect")
+    if not chat.connected:
+        await wait_event(chat, "connect")
+    odd = [float("nan"), b"\x00\x01", "\u00e9\u20ac", {"k": [1, None, 2.5]}]
+    want = [None, b"\x00\x01", "\u00e9\u20ac", {"k": [1, None, 2.5]}]
+
+    async def echo(sock: Any, *args: Any) -> list[Any]:
+        fut = asyncio.get_running_loop().create_future()
+        sock.emit("echo", *args, callback=lambda *answer: fut.set_result(list(answer)))
+        return await wait_for(fut)  # type: ignore[no-any-return]
+
+    for sock in (client, chat):
+        assert await echo(sock, *odd) == want
+        assert await echo(sock, "plain", 1) == ["plain", 1]
+    ws = sessions[0].transport.ws
+    ws.on("message", lambda data, is_binary: raw.append(data))
+    for sock in (client, chat):
+        assert await echo(sock, "heard") == ["heard"]
+        assert await echo(sock, *odd) == want
+    # per namespace: a plain EVENT, then one with an attachment (its text, then its bytes)
+    assert [r[:8] if isinstance(r, str) else r for r in raw] == [
+        "42" + raw[0][2:8],
+        "451-" + raw[1][4:8],
+        b"\x00\x01",
+        "42/chat,",
+        "451-/cha",
+        b"\x00\x01",
+    ]
+    chat.disconnect()
     client.disconnect()
     await closed(io)

@@ -506,6 +506,49 @@ async def test_frames_sent_with_the_request_wait_for_resume_after_pause() -> Non
         await close_server(wss)
 
 
+async def test_pause_from_a_listener_holds_later_frames_until_resume() -> None:
+    # flowing, the socket's bytes go straight into the receiver; a pause() from a
+    # listener sends them through the stash again, in order, until resume()
+    wss, port = await serve()
+    got: list[Any] = []
+    conns: list[WebSocket] = []
+
+    def on_message(ws: WebSocket, data: Any) -> None:
+        got.append(data)
+        if data == "pause":
+            ws.pause()
+
+    def on_connection(ws: WebSocket, req: Any) -> None:
+        conns.append(ws)
+        ws.on("message", lambda data, is_binary: on_message(ws, data))
+
+    wss.on("connection", on_connection)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(upgrade_request())
+        await wait_for(reader.readuntil(b"\r\n\r\n"))
+        await until(lambda: conns)
+        (ws,) = conns
+        for n, text in enumerate((b"1", b"2", b"pause"), 1):
+            writer.write(client_frame(1, text))
+            await until(lambda n=n: len(got) == n)  # type: ignore[misc]
+        assert ws.is_paused
+        for i in range(3, 50):
+            writer.write(client_frame(1, b"%d" % i))
+        await writer.drain()
+        ws.ping(b"round trip")  # turns of the loop in which a flowing socket reads them
+        await wait_for(reader.readexactly(12))
+        assert got == ["1", "2", "pause"]
+        ws.resume()
+        await until(lambda: len(got) == 50)
+        assert got == ["1", "2", "pause", *(str(i) for i in range(3, 50))]
+        writer.write(client_frame(1, b"after"))
+        await until(lambda: len(got) == 51)
+        writer.close()
+    finally:
+        await close_server(wss)
+
+
 async def test_attached_to_an_https_server_with_a_wss_client() -> None:
     from nodish import certs, https
 

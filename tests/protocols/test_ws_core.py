@@ -12,7 +12,7 @@ import zlib
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from nodish.ws.deflate import (
@@ -61,12 +61,9 @@ def frame(
     return head + payload
 
 
-def run(
-    stream: bytes, chunks: str = "whole", *, client: bool = False, **kw: Any
-) -> list[tuple[Any, ...]]:
-    events: list[tuple[Any, ...]] = []
-    r = Receiver(
-        client=client,
+def recording(events: list[tuple[Any, ...]], **kw: Any) -> Receiver:
+    """A receiver that appends what it reports to ``events``."""
+    return Receiver(
         on_message=lambda d, b: events.append(("message", d, b)),
         on_close=lambda c, why: events.append(("close", c, why)),
         on_fail=lambda c, msg, code: events.append(("fail", c, code)),
@@ -74,6 +71,13 @@ def run(
         on_pong=lambda p: events.append(("pong", p)),
         **kw,
     )
+
+
+def run(
+    stream: bytes, chunks: str = "whole", *, client: bool = False, **kw: Any
+) -> list[tuple[Any, ...]]:
+    events: list[tuple[Any, ...]] = []
+    r = recording(events, client=client, **kw)
     if chunks == "whole":
         r.feed(stream)
     elif chunks == "bytes":
@@ -153,6 +157,50 @@ def test_messages_round_trip_whole_and_byte_by_byte(
     stream += frame(8, close_payload(1000, b"done"), mask=not client)
     expected.append(("close", 1000, "done"))
     assert same_every_way(stream, client=client) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([0, 1, 2, 3, 8, 9, 10]),
+    st.one_of(st.binary(max_size=140), st.text(max_size=60).map(str.encode)),
+    st.booleans(),
+    st.sampled_from([0, 0x40, 0x20]),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([4, 125, 1000]),
+)
+@example(1, b"over four", True, 0, True, False, 4)  # 1009 before any payload is taken
+@example(2, b"masked", True, 0, True, True, 1000)  # a client refuses a masked frame
+@example(1, b"\xc3(", True, 0, True, False, 1000)  # 1007
+def test_one_frame_per_chunk_gives_what_the_careful_path_gives(
+    op: int, payload: bytes, fin: bool, rsv: int, mask: bool, client: bool, max_payload: int
+) -> None:
+    # a server reads most messages as one whole small frame per chunk (the receiver's
+    # short path): fed whole, byte by byte, in random chunks and with trailing bytes, a
+    # frame of any kind, right or wrong, gives the same events
+    stream = frame(op, payload, fin=fin, rsv=rsv, mask=mask)
+    events = same_every_way(stream, client=client, max_payload=max_payload)
+    if op in (1, 2) and fin and not rsv and mask and not client and len(payload) <= max_payload:
+        if op == 2:
+            assert events == [("message", payload, True)]
+        else:
+            try:
+                assert events == [("message", payload.decode(), False)]
+            except UnicodeDecodeError:
+                assert events == [("fail", 1007, "WS_ERR_INVALID_UTF8")]
+
+
+def test_messages_each_in_its_own_chunk_then_split_ones() -> None:
+    msgs = [frame(1, b"x" * n) for n in range(0, 130, 7)] + [frame(2, bytes(range(125)))]
+    expected = run(b"".join(msgs), "bytes")
+    events: list[tuple[Any, ...]] = []
+    r = recording(events, client=False)
+    for m in msgs:
+        r.feed(m)  # whole: the short path
+    for m in msgs:
+        r.feed(m[:3])  # split: the short path must not take a piece
+        r.feed(m[3:])
+    assert events == expected + expected and len(expected) == len(msgs)
 
 
 def test_text_split_inside_a_utf8_sequence_across_fragments() -> None:

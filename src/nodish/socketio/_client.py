@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Client", "ws_frames"]
 
+_PLAIN = frozenset("01234")  # packet types that carry no attachments
+
 
 def ws_frames(encoded: list[str | bytes]) -> list[bytes]:
     """Engine.IO message packets as whole WebSocket frames (server side, unmasked).
@@ -68,8 +70,13 @@ class Client:
 
     # incoming ----------------------------------------------------------------------------
     def _on_data(self, data: str | bytes) -> None:
+        decoder = self.decoder
         try:
-            packet = self.decoder.add(data)
+            if type(data) is str and data[:1] in _PLAIN and decoder._pending is None:
+                # a packet without attachments: what add() returns for it, one step less
+                packet: sio.Packet | None = sio.decode_string(data)
+            else:
+                packet = decoder.add(data)
         except sio.SocketIOParseError as exc:
             self._on_error(exc)
             return

@@ -297,10 +297,13 @@ class EngineServer(EventEmitter):
     def _ws_turn_ends(self) -> None:
         written, self._ws_written = self._ws_written, []
         for transport in written:
-            try:
-                transport._turn_ends()
-            except BaseException as exc:
-                runtime.report_uncaught(exc, transport)
+            pending = transport._pending
+            transport._pending = None
+            if pending:  # transport._turn_ends(), inline: most wrote once, at once
+                try:
+                    transport._write(pending[0] if len(pending) == 1 else b"".join(pending))
+                except BaseException as exc:
+                    runtime.report_uncaught(exc, transport)
 
     def close(self) -> None:
         """Close every session (``'server shutting down'`` to Socket.IO)."""

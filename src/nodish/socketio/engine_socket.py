@@ -75,6 +75,7 @@ class EngineSocket(EventEmitter):
     def _bind(self, transport: Transport) -> None:
         transport.sid = self.id
         transport.on_text = self._on_text
+        transport.session = self
         transport.on("packet", self._on_packet)
         transport.on("drain", self.flush)
         transport.on("ready", self.flush)
@@ -83,6 +84,7 @@ class EngineSocket(EventEmitter):
 
     def _unbind(self, transport: Transport) -> None:
         transport.on_text = None
+        transport.session = None
         transport.remove_listener("packet", self._on_packet)
         transport.remove_listener("drain", self.flush)
         transport.remove_listener("ready", self.flush)

@@ -53,6 +53,7 @@ __all__ = [
     "Decoder",
     "Packet",
     "SocketIOParseError",
+    "ack_text",
     "encode",
     "encode_parts",
     "has_binary",
@@ -198,6 +199,22 @@ def _c_json(data: Any) -> str | None:
     except Exception:
         _c_encoder = _make_c_encoder()
         return None
+
+
+def ack_text(nsp: str, id: int, args: tuple[Any, ...]) -> str | None:
+    """``encode_parts(ACK, list(args), nsp, id)`` when that is one text message (the ack
+    path), or None when JSON's C encoder refuses ``args`` (binary, NaN...)."""
+    global _c_encoder
+    if _c_encoder is None:
+        return None
+    try:
+        text = "".join(_c_encoder(args, 0))
+    except Exception:
+        _c_encoder = _make_c_encoder()
+        return None
+    if nsp == "/":
+        return f"3{id}{text}"
+    return f"3{nsp},{id}{text}"
 
 
 def _json(data: Any) -> str:

@@ -281,12 +281,6 @@ class Socket(AnyListeners, EventEmitter):
         elif type_ == sio.DISCONNECT:
             self._on_close("client namespace disconnect")
 
-    def _send_ack(self, id: int, args: tuple[Any, ...]) -> None:
-        conn = self.client.conn
-        if conn.ready_state == "open":
-            for message in sio.encode_parts(sio.ACK, list(args), self.nsp.name, id):
-                conn.send_packet(MESSAGE, message)
-
     def _dispatch(self, args: list[Any]) -> None:
         fns = list(self._fns)
 
@@ -356,7 +350,15 @@ class _Ack:
         socket = self.socket
         if socket is not None:
             self.socket = None
-            socket._send_ack(self.id, args)
+            conn = socket.client.conn
+            if conn.ready_state == "open":
+                nsp = socket.nsp.name
+                text = sio.ack_text(nsp, self.id, args)
+                if text is not None:
+                    conn.send_packet(MESSAGE, text)  # the common ack: one text message
+                    return
+                for message in sio.encode_parts(sio.ACK, list(args), nsp, self.id):
+                    conn.send_packet(MESSAGE, message)
 
     def __repr__(self) -> str:
         return f"<ack {self.id}>"

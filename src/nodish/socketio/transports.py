@@ -18,8 +18,10 @@ goes on.
 WebSocket: one packet per message, binary messages raw. The socket is the ``ws``
 module's WebSocket; a message over ``max_http_buffer_size`` closes it with 1009. A
 text MESSAGE (``"4..."``, nearly every message) goes straight to the session's
-``on_text`` without a packet object; frames out are built here and written to the
-socket directly (see :meth:`WebSocketTransport.send_frames`).
+``on_text`` without a packet object, and while nobody else listens to the WebSocket's
+messages nor to the session's data, from the WebSocket's receiver to the session's
+Socket.IO client in one step; frames out are built here and written to the socket
+directly (see :meth:`WebSocketTransport.send_frames`).
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ class Transport(EventEmitter):
     # the session's handler for MESSAGE text (``"4..."`` without its type), which a
     # transport may call instead of emitting a ``'packet'``: the common packet's path
     on_text: Callable[[str], Any] | None = None
+    # the session bound to this transport (set with on_text), for a transport whose
+    # fast path hands a message to the session's sole 'data' listener itself
+    session: Any = None
 
     def __init__(self, server: EngineServer) -> None:
         super().__init__()
@@ -298,6 +303,37 @@ class WebSocketTransport(Transport):
         ws.on("message", self._on_message)
         ws.on("close", self._on_ws_close)
         ws.on("error", self._on_ws_error)
+        # While the WebSocket's 'message' listeners are ours alone (the very tuple
+        # made when ours was added: the emitter replaces it on any change), its
+        # receiver hands each message to _on_frame, one step instead of three.
+        self._only = ws._events.get("message")
+        receiver = ws._receiver
+        only = self._only
+        if (
+            receiver is not None
+            and only is not None
+            and len(only) == 1
+            and receiver.on_message == ws._on_message
+        ):
+            receiver.on_message = self._on_frame
+
+    def _on_frame(self, data: Any, is_binary: bool) -> None:
+        # the receiver's on_message: a text MESSAGE for an open session whose sole
+        # 'data' listener is its Socket.IO client goes there at once (the path of
+        # nearly every message); anything else as the WebSocket delivers it
+        if type(data) is str and data[:1] == "4":
+            ws = self.ws
+            session = self.session
+            if (
+                ws._events.get("message") is self._only
+                and session is not None
+                and session.ready_state == "open"
+            ):
+                listeners = session._events.get("data")
+                if listeners is not None and len(listeners) == 1:
+                    listeners[0](data[1:])
+                    return
+        self.ws._on_message(data, is_binary)
 
     def _on_message(self, data: Any, is_binary: bool = False) -> None:
         if not is_binary and type(data) is str and data[:1] == "4":

@@ -22,6 +22,10 @@ invalid sequence fails at the fragment that proves it (8.1) and never after buff
 the rest. Compressed messages are inflated fragment by fragment under the remaining
 ``max_payload`` (see :mod:`.deflate`).
 
+A server reads most messages as exactly one whole, small, masked frame per chunk: that
+chunk takes a short path (one comparison for mask bit and length, the unmasking inline)
+with the same checks and results as the general loop, which takes everything else.
+
 Where a rule could go either way the RFC decides, and where ``ws`` and ``websockets``
 differ we note it: a close frame in the middle of a fragmented message is a legal
 control frame (5.4) and closes normally (``websockets`` fails it with 1002); an
@@ -122,7 +126,28 @@ class Receiver:
         if self.done:
             return
         buf = self._buf
-        if buf is not None:
+        if buf is None and self._mask_bit and not self._frag_op and type(data) is bytes:
+            # The common chunk on a server: exactly one whole, small, masked, final text
+            # or binary frame, no RSV bits (so no extension). Same checks as below, in one
+            # comparison: the second byte is the mask bit plus the length the chunk
+            # holds. Unmasked as two integers, as apply_mask does for small payloads.
+            n = len(data)
+            if 6 <= n < 132 and data[1] == n + 0x7A and n - 6 <= self._max_payload:
+                b0 = data[0]
+                if b0 == 0x81 or b0 == 0x82:
+                    ln = n - 6
+                    message: Any = (
+                        int.from_bytes(data[6:], "little")
+                        ^ int.from_bytes((data[2:6] * 32)[:ln], "little")
+                    ).to_bytes(ln, "little")
+                    if b0 == 0x81:
+                        try:
+                            message = message.decode("utf-8")
+                        except UnicodeDecodeError:
+                            return self._fail(1007, "Invalid UTF-8 sequence", "WS_ERR_INVALID_UTF8")
+                    self.on_message(message, b0 == 0x82)
+                    return None
+        elif buf is not None:
             buf += data
             if len(buf) < self._need:
                 return

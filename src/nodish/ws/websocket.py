@@ -5,9 +5,9 @@ Theory of operation
 A WebSocket takes over a connected socket and the bytes already read after the HTTP
 head (``ws``'s ``setSocket``): the socket's bytes go to the sans-I/O
 :class:`~.receiver.Receiver` (straight from ``data_received`` on a plain
-``net.Socket``, as http's parser takes them; from ``'data'`` on a TLS socket), frames
-are written with ``socket.write``. Bytes that arrive while reading is paused wait in
-a stash, in order, for ``resume()``. The client's handshake is :mod:`.client`. The
+``net.Socket``, as http's parser takes them: into ``Receiver.feed`` itself while reading
+flows; from ``'data'`` on a TLS socket), frames are written with ``socket.write``.
+Bytes that arrive while reading is paused wait in a stash, in order, for ``resume()``. The client's handshake is :mod:`.client`. The
 object is
 an EventEmitter with ``ws``'s events (``'open'``, ``'message'(data, is_binary)``,
 ``'ping'``, ``'pong'``, ``'error'``, ``'close'(code, reason)``, ``'upgrade'``,
@@ -423,7 +423,8 @@ class WebSocket(EventEmitter):
             pass
         pending = sock.read() if getattr(sock, "readable_length", 0) else None
         if type(sock) is PlainSocket:
-            # straight from data_received, as http's parser (no push, no 'data' event)
+            # straight from data_received, as http's parser (no push, no 'data' event):
+            # into the receiver itself once reading flows (see _read_on)
             sock._consumer = self._on_data
             self._fast = not sock._connecting
         else:
@@ -458,7 +459,16 @@ class WebSocket(EventEmitter):
                 return  # a listener paused again
         sock = self._socket
         if sock is not None:
+            if type(sock) is PlainSocket and self._receiver is not None and not sock._lost:
+                sock._consumer = self._receiver.feed  # flowing: nothing to stash
             resume_socket(sock)
+
+    def _pause_socket(self) -> None:
+        """Stop reading; what the transport still hands over goes to the stash."""
+        sock = self._socket
+        if type(sock) is PlainSocket and sock._consumer is not None:
+            sock._consumer = self._on_data
+        pause_socket(sock)
 
     def _read_to_fin(self) -> None:
         """Closing: read (and drop) until the peer's FIN, so it never gets a reset."""
@@ -504,7 +514,11 @@ class WebSocket(EventEmitter):
         self._wake_drain_waiters()
         sock = self._socket
         if sock is not None:
-            if getattr(sock, "_consumer", None) == self._on_data:
+            consumer = getattr(sock, "_consumer", None)
+            receiver = self._receiver
+            if consumer is not None and (
+                consumer == self._on_data or (receiver is not None and consumer == receiver.feed)
+            ):
                 sock._consumer = None
             else:
                 sock.remove_listener("data", self._on_data)
@@ -541,7 +555,11 @@ class WebSocket(EventEmitter):
             return  # pragma: no cover
         if is_binary and self._binary_type == "fragments" and type(data) is not list:
             data = [data]  # a message of one frame
-        self.emit("message", data, is_binary)
+        listeners = self._events.get("message")
+        if listeners is not None and len(listeners) == 1:
+            listeners[0](data, is_binary)  # emit()'s path for one listener, inline
+        else:
+            self.emit("message", data, is_binary)
 
     def _on_ping(self, payload: bytes) -> None:
         if self._auto_pong and self._ready_state == OPEN:
@@ -663,7 +681,7 @@ class WebSocket(EventEmitter):
             if self._is_server and not self._read_throttled:
                 # the peer is not reading what we send: stop reading what it sends
                 self._read_throttled = True
-                pause_socket(sock)
+                self._pause_socket()
         return ok
 
     def _send_close(self, code: int | None, reason: bytes) -> None:
@@ -735,7 +753,13 @@ class WebSocket(EventEmitter):
             else:
                 ok = self._send_frame(OP_BINARY if is_binary else OP_TEXT, payload.payload)
         else:
-            ok = self._send_frame(OP_BINARY if is_binary else OP_TEXT, payload, compress)
+            n = len(payload)
+            deflate = self._deflate
+            if n < 126 and self._is_server and (deflate is None or n < deflate.threshold):
+                # a small frame from a server, as _send_frame builds it: one write
+                ok = self._write(_H2(0x82 if is_binary else 0x81, n) + payload)
+            else:
+                ok = self._send_frame(OP_BINARY if is_binary else OP_TEXT, payload, compress)
         if callback is not None:
             sock.write(b"", callback=callback)
         if ok:
@@ -834,7 +858,7 @@ class WebSocket(EventEmitter):
         if self._ready_state == CONNECTING or self._ready_state == CLOSED:
             return
         self._user_paused = True
-        pause_socket(self._socket)
+        self._pause_socket()
 
     def resume(self) -> None:
         """Read from the peer again."""
