@@ -497,6 +497,23 @@ async def test_destroy_fails_queued_write_callbacks_with_ERR_STREAM_DESTROYED() 
     assert w.chunks == []
 
 
+async def test_destroy_fails_a_waiting_end_callback_before_close_and_one_given_after() -> None:
+    # Node's order (checked against Node 20): the waiting end() callback's error, 'close',
+    # then the error of an end() called after destroy().
+    w = Writable(
+        write=lambda self, chunk, encoding, callback: callback(),
+        final=lambda self, callback: None,  # never finishes
+    )
+    order: list[str] = []
+    w.on("close", lambda: order.append("close"))
+    w.end(callback=lambda err: order.append(f"before:{err.code}"))
+    w.destroy()
+    w.end(callback=lambda err: order.append(f"after:{err.code}"))
+    await wait_event(w, "close")
+    await next_turns(1)
+    assert order == ["before:ERR_STREAM_DESTROYED", "close", "after:ERR_STREAM_DESTROYED"]
+
+
 async def test_destroy_leaves_callbacks_behind_an_unfinished_write_uncalled() -> None:
     # Node: the write in flight never called back, so the queue behind it is not failed
     w = Deferred()

@@ -595,6 +595,10 @@ class Writable(Stream):
                 self._tick(callback, self._errored)
             elif self._w_finished:
                 self._tick(callback, None)
+            elif self._destroyed:
+                # Destroyed before this end(): no 'finish' will come. (Node never calls
+                # such a callback; nodish tells it the stream was destroyed.)
+                self._tick(callback, ERR_STREAM_DESTROYED("end"))
             else:
                 if self._w_on_finished is None:
                     self._w_on_finished = []
@@ -687,8 +691,9 @@ class Writable(Stream):
     # ------------------------------------------------------------------ destroy, pipe
 
     def _before_destroy(self) -> None:
-        # Node's Writable.prototype.destroy: queued callbacks get the error next tick.
-        if not self._destroyed or self._w_buffer or self._w_on_finished:
+        # Node's Writable.prototype.destroy: queued callbacks get the error next tick
+        # (an end() callback given after destroy() gets it from end()).
+        if not self._destroyed and (self._w_buffer or self._w_on_finished):
             self._tick(self._error_buffer)
 
     def pipe(self, destination: Any, *, end: bool = True) -> Any:
