@@ -585,12 +585,16 @@ def test_two_loops_in_two_threads_keep_their_bytes_apart() -> None:
     assert results == [True, True]
 
 
+_CLIENT_IN: dict[ssl.SSLObject, ssl.MemoryBIO] = {}  # each raw client's incoming BIO
+
+
 async def _raw_tls_client(port: int) -> tuple[net.Socket, ssl.SSLObject, ssl.MemoryBIO]:
     """A TLS client of the standard library's over a plain nodish socket, so the test
     can put any bytes it likes on the wire after the handshake."""
     ctx = ssl.create_default_context(cadata=pki().ca.cert_pem.decode())
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    _CLIENT_IN[obj] = incoming
     raw = await net.connect(port, "127.0.0.1")
     received: asyncio.Queue[bytes] = asyncio.Queue()
     raw.on("data", received.put_nowait)
@@ -646,3 +650,48 @@ async def test_a_forged_record_after_the_handshake_is_an_error_and_the_server_se
     assert await read_all(sock) == b"still here"
     raw.destroy()
     await close(server)
+
+
+async def test_records_split_and_joined_across_reads_are_all_read() -> None:
+    """Records arrive one per read, two to a read, and split so that a read holds the
+    tail of one record and the whole next one, that read being exactly as long as the
+    first record: the server must not take it for that record alone."""
+    server = await echo_server()
+    raw, obj, outgoing = await _raw_tls_client(server.address().port)
+    incoming = _CLIENT_IN[obj]
+    got: asyncio.Queue[bytes] = asyncio.Queue()
+    raw.remove_all_listeners("data")
+    raw.on("data", got.put_nowait)
+    echoed = bytearray()
+
+    def record(payload: bytes) -> bytes:
+        obj.write(payload)
+        return outgoing.read()
+
+    async def echo_of(n: int) -> None:
+        while len(echoed) < n:
+            incoming.write(await wait_for(got.get()))
+            try:
+                while True:
+                    echoed.extend(obj.read(65536))
+            except ssl.SSLWantReadError:
+                pass
+
+    raw.write(record(b"a" * 100))  # one record per read
+    sent = b"a" * 100
+    await echo_of(len(sent))
+    raw.write(record(b"b" * 50) + record(b"c" * 70))  # two records in one read
+    sent += b"b" * 50 + b"c" * 70
+    await echo_of(len(sent))
+    six, four, five = record(b"x" * 10), record(b"d" * 300), record(b"e" * 5)
+    cut = len(five)
+    raw.write(six + four[:cut])  # its echo tells that the server has read this
+    sent += b"x" * 10
+    await echo_of(len(sent))
+    raw.write(four[cut:] + five)  # as long as record four, and ends with record five
+    sent += b"d" * 300 + b"e" * 5
+    await echo_of(len(sent))
+    assert bytes(echoed) == sent
+    raw.destroy()
+    server.close()
+    await wait_event(server, "close")
