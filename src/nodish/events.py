@@ -152,6 +152,7 @@ def _unwrap(fn: Any) -> Any:
 
 
 _CO_COROUTINE = inspect.CO_COROUTINE
+_FunctionType = types.FunctionType
 # Python 3.12's inspect.markcoroutinefunction can mark a plain function as async.
 _MARKERS = sys.version_info >= (3, 12)
 
@@ -234,10 +235,19 @@ class EventEmitter:
             # for the same event end up before this one.
             self.emit("newListener", event, _unwrap(listener))
         stored: Listener = listener
-        if _is_coroutine_function(listener):
-            stored = _Async(self, event, listener)
-        if once:
-            stored = _Once(self, event, _unwrap(listener), stored)
+        if type(listener) is _FunctionType and not (
+            listener.__code__.co_flags & _CO_COROUTINE  # type: ignore[attr-defined]
+            or (_MARKERS and hasattr(listener, "_is_coroutine_marker"))
+        ):
+            # a plain function (the usual listener): _is_coroutine_function's first
+            # answer, without its call
+            if once:
+                stored = _Once(self, event, listener, listener)
+        else:
+            if _is_coroutine_function(listener):
+                stored = _Async(self, event, listener)
+            if once:
+                stored = _Once(self, event, _unwrap(listener), stored)
         current = events.get(event)
         if current is None:
             events[event] = (stored,)

@@ -1015,12 +1015,15 @@ def accepted_socket_maker(server: Any, opts: dict[str, Any]) -> Callable[[Any], 
     lines = [
         "def make(server):",
         "    self = new(Socket)",
-        "    loop = current_loop()",
         "    self._loop = loop",
         "    self._events = {}",
         "    self._capture_rejections = EventEmitter.capture_rejections",
         "    self._server = server",
-        "    self._handle = HandleRef(loop, self.destroy)",
+        "    self._handle = handle = new(HandleRef)",
+        "    handle._st = state",
+        "    handle.active = False",
+        "    handle.refed = True",
+        "    handle.closer = self.destroy",
         "    self._w_onwrite = self._onwrite",
     ]
     names: list[str] = []
@@ -1047,7 +1050,9 @@ def accepted_socket_maker(server: Any, opts: dict[str, Any]) -> Callable[[Any], 
     env: dict[str, Any] = {
         "new": object.__new__,
         "Socket": Socket,
-        "current_loop": runtime.current_loop,
+        # the server's loop, which runs its accept callbacks, and that loop's books
+        "loop": proto._loop,
+        "state": proto._handle._st,
         "HandleRef": runtime.HandleRef,
         "EventEmitter": EventEmitter,
         "inf": math.inf,
