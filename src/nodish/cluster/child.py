@@ -309,7 +309,7 @@ class _SharedServer:
                 runtime.logger.error("cluster: accept failed: %s", exc)
             return
         conn = _Conn(self.family, _socket.SOCK_STREAM, 0, fd)
-        self.loop.create_task(_adopt(self.server, conn))
+        _adopt(self.server, conn)
 
     def close(self) -> None:
         self.stop_accepting()
@@ -536,24 +536,60 @@ def _on_newconn(msg: dict[str, Any], handle: Any) -> None:
         # still queued here, the primary would hand the connection to another worker
         # while this one had begun to serve it.
         if err is None:
-            runtime.get_loop().create_task(_adopt(server, sock))
+            _adopt(server, sock)
         else:
             sock.close()
 
     _endpoint.request_frame(_ACCEPTED % ack_bytes, b"}\n", None, None, sent)
 
 
-async def _adopt(server: Any, sock: _socket.socket) -> None:
-    # acknowledged (or taken from the shared queue): the process must not exit
-    # before the connection is the server's (a draining worker exits when idle)
-    hold = runtime.HandleRef(runtime.get_loop())
+def _adopt(server: Any, sock: _socket.socket) -> None:
+    """Make ``sock`` (acknowledged, or taken from the shared queue) a connection of
+    ``server`` through the loop's ``connect_accepted_socket``.
+
+    Its coroutine is stepped from callbacks (:class:`_Adoption`), not run as a task: a
+    task per connection cost a task object and two more turns of the loop. Until it is
+    done, a handle keeps the process alive: it must not exit before the connection is
+    the server's (a draining worker exits when idle).
+    """
+    loop = runtime.get_loop()
+    hold = runtime.HandleRef(loop)
     hold.open()
-    try:
-        await runtime.get_loop().connect_accepted_socket(server._factory, sock=sock)
-    except OSError:
-        sock.close()
-    finally:
-        hold.close()
+    _Adoption(loop, hold, sock, loop.connect_accepted_socket(server._factory, sock=sock)).step()
+
+
+class _Adoption:
+    """Steps one ``connect_accepted_socket`` coroutine: resumed when the future it
+    awaits is done (on the next turn after a bare yield), as a task would resume it."""
+
+    __slots__ = ("coro", "hold", "loop", "sock")
+
+    def __init__(self, loop: Any, hold: runtime.HandleRef, sock: _socket.socket, coro: Any):
+        self.loop = loop
+        self.hold = hold
+        self.sock = sock
+        self.coro = coro
+
+    def step(self, _done: Any = None) -> None:
+        try:
+            awaited = self.coro.send(None)
+        except StopIteration:
+            self.hold.close()
+            return
+        except (KeyboardInterrupt, SystemExit):
+            self.hold.close()
+            raise
+        except BaseException as exc:
+            if not isinstance(exc, OSError):
+                runtime.logger.error("cluster: adopting a connection failed", exc_info=exc)
+            self.sock.close()
+            self.hold.close()
+            return
+        if awaited is None:
+            self.loop.call_soon(self.step)
+        else:
+            awaited._asyncio_future_blocking = False  # taken, as a task takes it
+            awaited.add_done_callback(self.step)
 
 
 # ---------------------------------------------------------------------- heartbeat
