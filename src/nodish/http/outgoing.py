@@ -580,7 +580,7 @@ class OutgoingMessage(LazyStream, Writable):
         On a destroyed message (say the peer went away) the message is marked ended
         and nothing is sent; ``'finish'`` never comes, as in Node (no exception).
         """
-        if callable(chunk) and callback is None:
+        if type(chunk) is not bytes and callable(chunk) and callback is None:
             chunk, callback = None, chunk
         if self._ended:
             if callback is not None:

@@ -112,8 +112,12 @@ class ServerResponse(OutgoingMessage):
         """
         if self._header is not None:
             raise ERR_HTTP_HEADERS_SENT("write")
-        if headers is None and status_message is not None and not isinstance(status_message, str):
-            headers, status_message = status_message, None
+        if (
+            headers is None
+            and status_message is not None
+            and (type(status_message) is dict or not isinstance(status_message, str))
+        ):
+            headers, status_message = status_message, None  # write_head(code, headers)
         if (
             type(headers) is dict
             and type(status_code) is int
