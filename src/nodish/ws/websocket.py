@@ -7,9 +7,9 @@ head (``ws``'s ``setSocket``): the socket's bytes go to the sans-I/O
 :class:`~.receiver.Receiver` (straight from ``data_received`` on a plain
 ``net.Socket``, as http's parser takes them: into ``Receiver.feed`` itself while reading
 flows; from ``'data'`` on a TLS socket), frames are written with ``socket.write``.
-Bytes that arrive while reading is paused wait in a stash, in order, for ``resume()``. The client's handshake is :mod:`.client`. The
-object is
-an EventEmitter with ``ws``'s events (``'open'``, ``'message'(data, is_binary)``,
+Bytes that arrive while reading is paused wait in a stash, in order, for ``resume()``.
+The client's handshake is :mod:`.client`. The object is an EventEmitter with ``ws``'s
+events (``'open'``, ``'message'(data, is_binary)``,
 ``'ping'``, ``'pong'``, ``'error'``, ``'close'(code, reason)``, ``'upgrade'``,
 ``'unexpected-response'``) and the browser's API on top (``onmessage`` & co.,
 ``ready_state``, ``buffered_amount``).
