@@ -425,7 +425,7 @@ class WebSocketTransport(Transport):
     def _write(self, data: bytes) -> None:
         ws = self.ws
         sock = ws._socket
-        if ws._ready_state != OPEN or sock is None or sock.destroyed:
+        if ws._ready_state != OPEN or sock is None or sock._destroyed:
             return
         if self._full and ws.buffered_amount > MAX_BUFFERED:
             # a client that does not read: ws's rule for a send buffer that piles up
