@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import timers
 from ..events import EventEmitter
-from ..ws.frames import OP_BINARY, OP_TEXT, encode_frame
+from ..ws.frames import OP_BINARY, OP_TEXT, TEXT_HEADS, encode_frame
 from ..ws.websocket import OPEN
 from . import engine_parser as eio
 from .engine_client import ws_message
@@ -47,7 +47,6 @@ BAD_REQUEST = 3
 _DIGITS = "0123456789"
 # bytes queued to one WebSocket client beyond which it is dropped as not reading
 MAX_BUFFERED = 64 << 20
-_H2 = struct.Struct("!BB").pack
 _H4 = struct.Struct("!BBH").pack
 
 
@@ -55,7 +54,7 @@ def text_frame(payload: bytes) -> bytes:
     """A whole, unmasked text frame (RFC 6455 5.2) for ``payload``."""
     n = len(payload)
     if n < 126:
-        return _H2(0x81, n) + payload
+        return TEXT_HEADS[n] + payload
     if n < 65536:
         return _H4(0x81, 126, n) + payload
     return b"".join(encode_frame(OP_TEXT, payload))
@@ -385,7 +384,7 @@ class WebSocketTransport(Transport):
         if isinstance(data, str):
             payload = (_DIGITS[type_] + data).encode("utf-8")
             n = len(payload)
-            frame = _H2(0x81, n) + payload if n < 126 else text_frame(payload)
+            frame = TEXT_HEADS[n] + payload if n < 126 else text_frame(payload)
         elif data is None:
             frame = text_frame(_DIGITS[type_].encode())
         else:

@@ -46,6 +46,10 @@ _H2 = struct.Struct("!BB").pack
 _H4 = struct.Struct("!BBH").pack
 _H10 = struct.Struct("!BBQ").pack
 _urandom = os.urandom
+# the headers of a server's (unmasked) final frame of under 126 bytes, by length: a
+# tuple lookup instead of a pack per message
+TEXT_HEADS = tuple(bytes((0x81, n)) for n in range(126))
+BINARY_HEADS = tuple(bytes((0x82, n)) for n in range(126))
 
 
 # _XOR[k] maps every byte b to b ^ k (for bytes.translate); built on first use.

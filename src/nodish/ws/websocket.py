@@ -58,11 +58,13 @@ from ..http.outgoing import pause_socket, resume_socket
 from ..net.socket import Socket as PlainSocket
 from .deflate import DeflateOptions, PerMessageDeflate
 from .frames import (
+    BINARY_HEADS,
     OP_BINARY,
     OP_CLOSE,
     OP_PING,
     OP_PONG,
     OP_TEXT,
+    TEXT_HEADS,
     close_payload,
     encode_frame,
     is_valid_close_code,
@@ -757,7 +759,7 @@ class WebSocket(EventEmitter):
             deflate = self._deflate
             if n < 126 and self._is_server and (deflate is None or n < deflate.threshold):
                 # a small frame from a server, as _send_frame builds it: one write
-                ok = self._write(_H2(0x82 if is_binary else 0x81, n) + payload)
+                ok = self._write((BINARY_HEADS if is_binary else TEXT_HEADS)[n] + payload)
             else:
                 ok = self._send_frame(OP_BINARY if is_binary else OP_TEXT, payload, compress)
         if callback is not None:
