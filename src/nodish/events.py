@@ -498,6 +498,25 @@ def set_max_listeners(n: float, *emitters: EventEmitter) -> None:
         e.set_max_listeners(limit)
 
 
+def _drop_bound_listeners(emitter: EventEmitter, owner: object) -> None:
+    """Quietly take every listener that is a bound method of ``owner`` off ``emitter``
+    (no ``'removeListener'``): for an object that listens to an emitter it holds and
+    dies with (http's connection on its socket), so that the two are freed by reference
+    counting once both are done, not left in a cycle for the cycle collector."""
+    events = emitter._events
+    for event, fns in list(events.items()):
+        if len(fns) == 1:
+            if getattr(_unwrap(fns[0]), "__self__", None) is owner:
+                del events[event]
+            continue
+        kept = tuple(fn for fn in fns if getattr(_unwrap(fn), "__self__", None) is not owner)
+        if len(kept) != len(fns):
+            if kept:
+                events[event] = kept
+            else:
+                del events[event]
+
+
 def _as_error(err: Any) -> BaseException:
     return err if isinstance(err, BaseException) else ERR_UNHANDLED_ERROR(repr(err))
 

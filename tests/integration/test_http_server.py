@@ -6,9 +6,14 @@ Every test here runs on uvloop and on plain asyncio (see tests/conftest.py).
 from __future__ import annotations
 
 import asyncio
+import gc
+import socket
+import struct
+import sys
+from typing import Any
 
 import pytest
-from tests.helpers import next_event, wait_event, wait_for
+from tests.helpers import next_event, until, wait_event, wait_for
 from tests.integration.http_util import Raw, get_ok, serve, shut
 
 from nodish import errors
@@ -547,4 +552,37 @@ async def test_no_request_after_connection_close_is_served() -> None:
     data = await c.closed()
     assert data.count(b"HTTP/1.1 ") == 1 and data.endswith(b"/a")
     assert served == ["/a"]
+    await shut(server)
+
+
+async def test_closed_connections_are_freed_without_the_cycle_collector() -> None:
+    # When its socket closes, a connection lets go of its parser and takes its
+    # listeners off the socket: reference counting frees the socket, the connection and
+    # its parser, after a request with Connection: close and after a client's reset.
+    sockets: list[Any] = []
+
+    def handler(req, res) -> None:
+        sockets.append(req.socket)
+        res.end(b"bye")
+
+    server = await serve(handler)
+    gc.collect()
+    gc.disable()
+    try:
+        for reset in (False, True):
+            raw = await Raw.open(server.address().port)
+            raw.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            status, _, body = await raw.response()
+            assert (status, body) == (200, b"bye")
+            if reset:
+                raw.writer.get_extra_info("socket").setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+            raw.writer.close()
+            (sock,) = sockets
+            sockets.clear()
+            await until(lambda s=sock: s._close_emitted)
+            assert sys.getrefcount(sock) == 2  # the name `sock` and getrefcount's argument
+    finally:
+        gc.enable()
     await shut(server)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import ssl
+import sys
 
 import pytest
 from tests.helpers import next_event, until, wait_event, wait_for
@@ -693,5 +695,37 @@ async def test_records_split_and_joined_across_reads_are_all_read() -> None:
     await echo_of(len(sent))
     assert bytes(echoed) == sent
     raw.destroy()
+    server.close()
+    await wait_event(server, "close")
+
+
+async def test_closed_server_sockets_are_freed_without_the_cycle_collector() -> None:
+    # An accepted TLS socket drops its references to itself (OpenSSL's app data, the
+    # encrypting transport's owner) when it closes: reference counting frees it, both
+    # after an orderly end and after the client vanished (a reset).
+    accepted: list[tls.TLSSocket] = []
+    server = tls.create_server(
+        lambda s: (accepted.append(s), s.on("error", lambda e: None), s.once("data", s.end)),
+        **pki().server_options(),
+    )
+    await server.listen(0, "127.0.0.1")
+    gc.collect()
+    gc.disable()
+    try:
+        for reset in (False, True):
+            client = await tls.connect(server.address().port, "localhost", **pki().client_options())
+            client.on("error", lambda e: None)
+            client.write(b"ping")
+            await until(lambda: bool(accepted))
+            if reset:
+                client.reset_and_destroy()
+            else:
+                client.on("data", lambda d: None)
+            (sock,) = accepted
+            accepted.clear()
+            await until(lambda s=sock, c=client: s._close_emitted and c._close_emitted)
+            assert sys.getrefcount(sock) == 2  # the name `sock` and getrefcount's argument
+    finally:
+        gc.enable()
     server.close()
     await wait_event(server, "close")

@@ -409,6 +409,14 @@ class Engine:
         """Ignore everything fed from now on (the connection was taken over)."""
         self._stopped = True
 
+    def release(self) -> None:
+        """Stop for good, letting go of the parser and the delegate (the connection has
+        closed): the parser holds our bound methods, we hold the delegate, so without
+        this the three would wait for the cycle collector."""
+        self._stopped = True
+        self._p = None
+        self._d = None  # type: ignore[assignment]
+
     def _feed_head_only(self, data: bytes) -> None:
         buf = self._head_buf + data if self._head_buf else data
         connect = self._head_only == 2

@@ -50,6 +50,7 @@ from typing import Any
 
 from .. import runtime
 from ..errors import ERR_HTTP_REQUEST_TIMEOUT, ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE
+from ..events import _drop_bound_listeners
 from ..net.server import Server as NetServer
 from ..net.socket import Socket as _PlainSocket
 from .incoming import IncomingMessage
@@ -445,7 +446,14 @@ class Connection:
     def on_close(self, *_: Any) -> None:
         self._stop_timer()
         self.opts.connections.discard(self)
-        self._engine.stop()
+        # Nothing is parsed after 'close': the engine lets go of its parser and of us,
+        # and our listeners leave the socket, so that reference counting frees the
+        # connection, its socket and its engine (no cycle left for the collector).
+        self._engine.release()
+        sock = self.socket
+        if self._consumer:
+            sock._consumer = None
+        _drop_bound_listeners(sock, self)
         while self.incoming:
             self.incoming.popleft()._abort(_aborted())
         for res in self._responses():

@@ -749,6 +749,16 @@ class TLSSocket(Socket):
 
     def _emit_close_event(self) -> None:
         super()._emit_close_event()
+        # Its two other references to itself (through the OpenSSL connection's app data
+        # and the encrypting transport), dropped as net.Socket drops its own, so that
+        # reference counting frees a closed TLS socket too: OpenSSL calls back no more
+        # (no handshake follows a close), and every writer checks _lost before the
+        # transport. The connection stays for the getters (get_session ...).
+        conn, tt = self._conn, self._tls_transport
+        if conn is not None:
+            conn._app_data = None
+        if tt is not None:
+            tt._owner = None  # type: ignore[assignment]
         plain, self._plain = self._plain, None
         if plain is not None:
             plain._had_error = self._had_error
