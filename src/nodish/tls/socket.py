@@ -435,6 +435,7 @@ class TLSSocket(Socket):
             self._handshake()
         except Exception as exc:
             self._handshake_failed(exc)
+        self._flush()
 
     def _drop_hello(self) -> None:
         """The handshake failed or the client left: stop waiting for the callback."""
@@ -458,6 +459,13 @@ class TLSSocket(Socket):
             exc = self._ssl_exception(result)
             self._flush()  # the alert, so the peer learns why
             self._handshake_failed(self._handshake_error(exc))
+            return
+        if result == 1 and self._is_server:
+            # A server's last handshake bytes (TLS 1.3: its session ticket) wait in
+            # OpenSSL's output: the client's Finished usually comes with its request,
+            # and the answer takes them along in one write. data_received moves them
+            # at its end otherwise (its caller here; _hello_answered flushes itself).
+            self._on_secure()
             return
         self._flush()
         if result == 1:
