@@ -881,11 +881,11 @@ class Socket(Duplex, asyncio.Protocol):
             return None
         return t.get_extra_info("socket")
 
-    def _translate(self, exc: BaseException, syscall: str) -> BaseException:
-        peer = self._peer_tuple()
-        if peer is None:
-            return translate_os_error(exc, syscall)
-        return translate_os_error(exc, syscall, peer[0], peer[1])
+    @staticmethod
+    def _translate(exc: BaseException, syscall: str) -> BaseException:
+        # Node's ErrnoException for a read, write or shutdown: "read ECONNRESET", with
+        # no address (only connect's errors name one); nor a getpeername per reset.
+        return translate_os_error(exc, syscall)
 
     def _peer_tuple(self) -> Any:
         if self._peer is None and self._transport is not None:
