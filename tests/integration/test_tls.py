@@ -212,6 +212,31 @@ async def test_handshake_timeout() -> None:
     await close(server)
 
 
+async def test_handshake_deadlines_of_many_sockets_fire_in_order() -> None:
+    # One clock per server: each silent client times out (in the order it came), a
+    # client that finished its handshake or left meanwhile is not timed out.
+    server = await echo_server(handshake_timeout=1.0)  # (the good client must finish)
+    peer_ports: dict[object, int] = {}
+    server.on("connection", lambda s: peer_ports.__setitem__(s, s.remote_port))
+    failures: list[tuple[str, int]] = []
+    server.on("tlsClientError", lambda err, s: failures.append((err.code, peer_ports[s])))
+    port = server.address().port
+    first = await net.connect(port, "127.0.0.1")
+    good = await tls.connect(port, "localhost", **pki().client_options())
+    second = await net.connect(port, "127.0.0.1")
+    gone = await net.connect(port, "127.0.0.1")
+    gone.destroy()
+    await until(lambda: len(failures) == 3)
+    assert failures == [
+        ("ECONNRESET", gone.local_port),
+        ("ERR_TLS_HANDSHAKE_TIMEOUT", first.local_port),
+        ("ERR_TLS_HANDSHAKE_TIMEOUT", second.local_port),
+    ]
+    good.end(b"still here")
+    assert await read_all(good) == b"still here"
+    await close(server)
+
+
 async def test_client_vanishing_mid_handshake_is_a_tls_client_error() -> None:
     server = await echo_server()
     client_error = next_event(server, "tlsClientError")

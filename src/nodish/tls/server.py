@@ -55,7 +55,7 @@ from .context import (
     ticket_keys_unavailable,
 )
 from .identity import _check, _split_host
-from .socket import TLSSocket
+from .socket import HandshakeDeadlines, TLSSocket
 
 __all__ = ["Server"]
 
@@ -77,6 +77,7 @@ class Server(NetServer):
         "_alpn_callback",
         "_configured",
         "_contexts",
+        "_deadlines",
         "_handshake_timeout",
         "_refusals",
         "_reject_unauthorized",
@@ -151,6 +152,7 @@ class Server(NetServer):
             _is_coroutine_function(sni_callback) or takes_two(sni_callback)
         )
         self._handshake_timeout = handshake_timeout
+        self._deadlines: HandshakeDeadlines | None = None  # made by the first socket
         self._contexts: list[tuple[list[str], SecureContext]] = []
         self._configured: set[int] = set()
         # Handshakes refused for a bad sni_callback/alpn_callback result: the error the

@@ -115,6 +115,47 @@ def _record22(conn: SSL.Connection) -> bool:
     return "CCM_8" not in (conn.get_cipher_name() or "CCM_8")
 
 
+class HandshakeDeadlines:
+    """The handshake deadlines of one server's sockets, on one loop timer.
+
+    Every socket of a server has the same ``handshake_timeout``, so deadlines fall in the
+    order the handshakes began: an insertion-ordered dict holds them and one loop timer
+    waits for the earliest (Node keeps one timer list per duration the same way),
+    instead of a loop timer made and cancelled per connection. A socket leaves the dict
+    when its handshake ends, fails or its connection closes; the timer, once due,
+    fails the sockets past their deadline and waits for the next one.
+    """
+
+    __slots__ = ("_due", "_timeout", "_timer", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.loop = loop
+        self._timeout = timeout
+        self._due: dict[TLSSocket, float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, sock: TLSSocket) -> None:
+        self._due[sock] = self.loop.time() + self._timeout
+        if self._timer is None:
+            self._timer = self.loop.call_later(self._timeout, self._fire)
+
+    def drop(self, sock: TLSSocket) -> None:
+        self._due.pop(sock, None)
+
+    def _fire(self) -> None:
+        self._timer = None
+        now = self.loop.time()
+        expired = []
+        for sock, when in self._due.items():
+            if when - now > 0.001:  # (the loop's timers have millisecond steps)
+                self._timer = self.loop.call_later(when - now, self._fire)
+                break
+            expired.append(sock)
+        for sock in expired:
+            del self._due[sock]
+            sock._on_handshake_timeout()
+
+
 class _TLSTransport:
     """What a TLSSocket's net.Socket machinery writes to: encrypts, then the raw transport."""
 
@@ -306,7 +347,8 @@ class TLSSocket(Socket):
         self._tls_failed = False
         self._verify_errno = 0
         self._hs_timeout = handshake_timeout
-        self._hs_timer: asyncio.TimerHandle | None = None
+        # the handshake's deadline: a loop timer (client), or its server's clock
+        self._hs_timer: asyncio.TimerHandle | HandshakeDeadlines | None = None
         # Asynchronous sni_callback (server): the ClientHello reader, then whatever
         # stands for the pending answer (its task), then None once the context is set.
         self._hello: Any = None
@@ -395,7 +437,16 @@ class TLSSocket(Socket):
             conn.set_connect_state()
         self._conn = conn
         if self._hs_timeout:
-            self._hs_timer = self._loop.call_later(self._hs_timeout, self._on_handshake_timeout)
+            server = self._server if self._is_server else None
+            if server is not None:
+                # one clock per server (module notes of HandshakeDeadlines)
+                deadlines = server._deadlines
+                if deadlines is None or deadlines.loop is not self._loop:
+                    deadlines = server._deadlines = HandshakeDeadlines(self._loop, self._hs_timeout)
+                deadlines.add(self)
+                self._hs_timer = deadlines
+            else:
+                self._hs_timer = self._loop.call_later(self._hs_timeout, self._on_handshake_timeout)
         if not self._is_server:
             self._handshake()  # the ClientHello (a server waits for it)
 
@@ -498,9 +549,13 @@ class TLSSocket(Socket):
             self._handshake_failed(ERR_TLS_HANDSHAKE_TIMEOUT())
 
     def _stop_hs_timer(self) -> None:
-        if self._hs_timer is not None:
-            self._hs_timer.cancel()
+        timer = self._hs_timer
+        if timer is not None:
             self._hs_timer = None
+            if isinstance(timer, HandshakeDeadlines):
+                timer.drop(self)
+            else:
+                timer.cancel()
 
     def _on_secure(self) -> None:
         conn = self._conn
