@@ -73,3 +73,25 @@ async def test_a_value_it_cannot_copy_leaves_the_constructor_to_build_them() -> 
     assert accepted_socket_maker(server, server._opts) is None
     sock = server._factory()  # the constructor's socket
     assert sock._keep_alive_delay == Fraction(3, 2) and sock._server is server
+
+
+async def test_tls_servers_make_their_sockets_too() -> None:
+    from tests.tls_fixtures import pki
+
+    from nodish import tls
+    from nodish.tls import TLSSocket
+
+    for opts in (
+        {},
+        {"request_cert": True, "reject_unauthorized": False, "handshake_timeout": 0},
+        {"no_delay": True, "allow_half_open": True, "high_water_mark": 1024},
+    ):
+        server = tls.Server(**pki().server_options(), **opts)
+        first, second = server._factory(), server._factory()
+        assert server._make is not None and type(first) is TLSSocket
+        built = server._new_socket()
+        _same(first, built, server)
+        assert first._opts is not second._opts and first._ctx is server._secure_context
+        # a new context is for the connections that come after
+        server.set_secure_context(pki().server_options())
+        assert server._factory()._ctx is server._secure_context is not first._ctx

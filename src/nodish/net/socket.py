@@ -999,19 +999,27 @@ class Socket(Duplex, asyncio.Protocol):
 _PER_SOCKET = ("_capture_rejections", "_events", "_handle", "_loop", "_server", "_w_onwrite")
 
 
-def accepted_socket_maker(server: Any, opts: dict[str, Any]) -> Callable[[Any], Socket] | None:
+def accepted_socket_maker(
+    server: Any,
+    opts: dict[str, Any],
+    proto: Socket | None = None,
+    own: tuple[str, ...] = (),
+) -> Callable[[Any], Any] | None:
     """A function ``make(server)`` that builds what ``Socket(_server=server, **opts)``
     builds, in one call: a server builds one socket per connection, and the ordinary
     constructor (Stream, Readable, Writable, Duplex and Socket initialisers, keyword
     processing) costs several microseconds of it.
 
-    The constructor builds one prototype; every slot it set to a plain value (None, a
-    bool, a number, a string, the empty tuple) is assigned that value as a constant,
-    and the slots in ``_PER_SOCKET`` are built afresh for each socket as the constructor
-    builds them. None when the prototype holds anything else (an option of an unusual
-    type): the server then calls the constructor.
+    The constructor builds one prototype (or the caller gives it: a subclass's, such as
+    tls.Server's TLSSocket); every slot it set to a plain value (None, a bool, a number,
+    a string, the empty tuple) is assigned that value as a constant, and the slots in
+    ``_PER_SOCKET`` are built afresh for each socket as the constructor builds them. The
+    caller sets the slots named in ``own`` itself. None when the prototype holds
+    anything else (an option of an unusual type): the server then calls the constructor.
     """
-    proto = Socket(_server=server, **opts)
+    if proto is None:
+        proto = Socket(_server=server, **opts)
+    cls = type(proto)
     lines = [
         "def make(server):",
         "    self = new(Socket)",
@@ -1027,9 +1035,9 @@ def accepted_socket_maker(server: Any, opts: dict[str, Any]) -> Callable[[Any], 
         "    self._w_onwrite = self._onwrite",
     ]
     names: list[str] = []
-    for klass in Socket.__mro__:
+    for klass in cls.__mro__:
         for name in klass.__dict__.get("__slots__", ()):
-            if name not in _PER_SOCKET and name not in names:
+            if name not in _PER_SOCKET and name not in own and name not in names:
                 names.append(name)
     for name in names:
         try:
@@ -1049,7 +1057,7 @@ def accepted_socket_maker(server: Any, opts: dict[str, Any]) -> Callable[[Any], 
     lines.append("    return self")
     env: dict[str, Any] = {
         "new": object.__new__,
-        "Socket": Socket,
+        "Socket": cls,
         # the server's loop, which runs its accept callbacks, and that loop's books
         "loop": proto._loop,
         "state": proto._handle._st,
@@ -1058,7 +1066,7 @@ def accepted_socket_maker(server: Any, opts: dict[str, Any]) -> Callable[[Any], 
         "inf": math.inf,
     }
     exec("\n".join(lines), env)  # source built above: slot names and repr() of plain values
-    make: Callable[[Any], Socket] = env["make"]
+    make: Callable[[Any], Any] = env["make"]
     return make
 
 

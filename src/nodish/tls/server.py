@@ -45,6 +45,7 @@ from ..errors import (
 )
 from ..events import _is_coroutine_function, takes_two
 from ..net.server import Server as NetServer
+from ..net.socket import accepted_socket_maker
 from .context import (
     CONTEXT_OPTIONS,
     SecureContext,
@@ -85,6 +86,7 @@ class Server(NetServer):
         "_secure_context",
         "_sni_async",
         "_sni_callback",
+        "_socket_opts",
         "_ticket_keys",
     )
 
@@ -153,6 +155,7 @@ class Server(NetServer):
         )
         self._handshake_timeout = handshake_timeout
         self._deadlines: HandshakeDeadlines | None = None  # made by the first socket
+        self._socket_opts: dict[str, Any] = {}  # a TLSSocket's _opts (made by _factory)
         self._contexts: list[tuple[list[str], SecureContext]] = []
         self._configured: set[int] = set()
         # Handshakes refused for a bad sni_callback/alpn_callback result: the error the
@@ -211,6 +214,23 @@ class Server(NetServer):
         super()._add(event, listener, prepend, once)
 
     def _factory(self) -> TLSSocket:  # type: ignore[override]
+        make = self._make
+        if make is None and not self._make_tried:
+            # built as net.Server builds its sockets (accepted_socket_maker), from a
+            # prototype; the context (set_secure_context may change it) and the options
+            # dict are each socket's own
+            self._make_tried = True
+            proto = self._new_socket()
+            make = self._make = accepted_socket_maker(self, {}, proto, ("_ctx", "_opts"))
+            self._socket_opts = proto._opts
+        if make is None:
+            return self._new_socket()
+        sock: TLSSocket = make(self)  # type: ignore[assignment]
+        sock._ctx = self._secure_context
+        sock._opts = self._socket_opts.copy()
+        return sock
+
+    def _new_socket(self) -> TLSSocket:
         return TLSSocket(
             secure_context=self._secure_context,
             is_server=True,
