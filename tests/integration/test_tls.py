@@ -754,3 +754,15 @@ async def test_closed_server_sockets_are_freed_without_the_cycle_collector() -> 
         gc.enable()
     server.close()
     await wait_event(server, "close")
+
+
+async def test_server_side_facts_without_sni_or_alpn() -> None:
+    server = await echo_server()
+    secure = next_event(server, "secureConnection")
+    opts = {**pki().client_options(), "check_server_identity": lambda host, cert: None}
+    sock = await tls.connect(server.address().port, "127.0.0.1", **opts)  # an IP: no SNI
+    (server_side,) = await wait_for(secure)
+    assert (server_side.servername, server_side.alpn_protocol) == (None, False)
+    assert (sock.alpn_protocol, server_side.get_protocol()) == (False, "TLSv1.3")
+    sock.destroy()
+    await close(server)

@@ -94,6 +94,7 @@ _BIO_pending = _lib.BIO_get_mem_data  # (bio, NULL): the bytes a memory BIO hold
 _NULL = _ffi.NULL
 _unpack = _ffi.unpack  # (pointer, n) -> bytes: one call, cheaper than a memoryview copy
 _WANT_READ = _lib.SSL_ERROR_WANT_READ
+_RECORD22: dict[Any, bool] = {}  # (see _record22) by OpenSSL's cipher object
 _ZERO_RETURN = _lib.SSL_ERROR_ZERO_RETURN
 _ECONNRESET_MSG = "Client network socket disconnected before secure TLS connection was established"
 
@@ -110,9 +111,27 @@ def _record22(conn: SSL.Connection) -> bool:
     (every TLS 1.3 cipher but CCM_8). A record is then never shorter than that, so a
     chunk of exactly the plaintext read + 22 bytes, into an empty input, was that
     record and nothing else."""
-    if conn.get_protocol_version_name() != "TLSv1.3":
+    ssl = conn._ssl
+    if _lib.SSL_version(ssl) != _lib.TLS1_3_VERSION:
         return False
-    return "CCM_8" not in (conn.get_cipher_name() or "CCM_8")
+    cipher = _lib.SSL_get_current_cipher(ssl)  # one of OpenSSL's static cipher objects
+    known = _RECORD22.get(cipher)
+    if known is None:
+        known = _RECORD22[cipher] = "CCM_8" not in (conn.get_cipher_name() or "CCM_8")
+    return known
+
+
+def _alpn_selected(ssl: Any) -> str | bool:
+    """The protocol ALPN chose (Node's ``alpnProtocol``), or False: pyOpenSSL's
+    get_alpn_proto_negotiated without its two allocations (the out-parameters are
+    this thread's, as the scratch buffer is)."""
+    try:
+        out, size = _local.alpn
+    except AttributeError:
+        out, size = _local.alpn = (_ffi.new("unsigned char **"), _ffi.new("unsigned int *"))
+    _lib.SSL_get0_alpn_selected(ssl, out, size)
+    n = size[0]
+    return _ffi.buffer(out[0], n)[:].decode() if n else False
 
 
 class HandshakeDeadlines:
@@ -563,11 +582,10 @@ class TLSSocket(Socket):
         self._secure = True
         self._record22 = _record22(conn)
         self._stop_hs_timer()
-        proto = conn.get_alpn_proto_negotiated()
-        self.alpn_protocol = proto.decode() if proto else False
+        self.alpn_protocol = _alpn_selected(conn._ssl)
         if self._is_server:
-            name = conn.get_servername()
-            self.servername = name.decode() if name else None
+            name = _lib.SSL_get_servername(conn._ssl, _lib.TLSEXT_NAMETYPE_host_name)
+            self.servername = _ffi.string(name).decode() if name != _NULL else None
             if self._opts["request_cert"]:
                 if self._verify_errno:
                     self.authorization_error = verify_error(self._verify_errno).code
@@ -604,7 +622,7 @@ class TLSSocket(Socket):
         # In Node, 'secure' is emitted first and its own listener (added before any of
         # the user's) emits 'secureConnect' or the server's 'secureConnection': so a
         # user's 'secure' listener runs after those, and one added by them does not run.
-        secure_listeners = self.listeners("secure")
+        secure_listeners = self.listeners("secure") if "secure" in self._events else ()
         if self._is_server:
             server = self._server
             if server is not None:
