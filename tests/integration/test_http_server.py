@@ -555,6 +555,24 @@ async def test_no_request_after_connection_close_is_served() -> None:
     await shut(server)
 
 
+async def test_last_response_closes_the_socket_without_waiting_for_the_client() -> None:
+    # Node's destroySoon after a Connection: close response: the server's socket closes
+    # once the response is written, while the client still holds its side open (no
+    # idle timeout: it would close the socket too, later)
+    server = await serve(hello, keep_alive_timeout=0)
+    conn = next_event(server, "connection")
+    c = await Raw.open(server.address().port)
+    (sock,) = await wait_for(conn)
+    closed = next_event(sock, "close")
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    status, headers, body = await c.response()
+    assert (status, headers["connection"], body) == (200, "close", b"hello\n")
+    assert await wait_for(closed) == (False,)
+    assert await wait_for(c.reader.read()) == b""
+    c.close()
+    await shut(server)
+
+
 async def test_closed_connections_are_freed_without_the_cycle_collector() -> None:
     # When its socket closes, a connection lets go of its parser and takes its
     # listeners off the socket: reference counting frees the socket, the connection and

@@ -363,6 +363,7 @@ class Connection:
         "closing",
         "current",
         "draining",
+        "ending",
         "incoming",
         "loop",
         "opts",
@@ -394,6 +395,7 @@ class Connection:
         self.served = 0
         self.closing = False
         self.draining = False
+        self.ending = False  # the last response is out: close once its request is read
         self.paused = False
         self.upgrading: IncomingMessage | None = None
         self._phase = _HEAD
@@ -607,6 +609,10 @@ class Connection:
         if req is self.upgrading:
             req.complete = True
             return
+        if self.ending:  # answered with the last response: nothing more to read or send
+            req._on_end(trailers)
+            self.socket.destroy_soon()
+            return
         if self.incoming:
             self._phase = _WAIT
         else:  # answered already: idle from now on
@@ -678,9 +684,19 @@ class Connection:
             return
         sock = self.socket
         if res._last or not res._keep_alive:
+            # Node's resOnFinish: destroySoon (the socket closes once the response is
+            # written, without waiting for the client's FIN); when the request is not
+            # complete yet, only if its end is in the bytes being parsed now (a GET's
+            # completion comes after its head's handler: on_message_complete). Else
+            # the socket ends and the rest is read and dropped until the client's FIN,
+            # so a client still sending is not reset.
             self.current = None
             self.queue = None
             self._engine.stop()
+            if self.req is None:
+                sock.destroy_soon()
+                return
+            self.ending = True
             if sock.writable:
                 sock.end()
             return
