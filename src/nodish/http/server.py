@@ -453,7 +453,7 @@ class Connection:
         # connection, its socket and its engine (no cycle left for the collector).
         self._engine.release()
         sock = self.socket
-        if self._consumer:
+        if self._consumer and sock._consumer == self.on_data:
             sock._consumer = None
         _drop_bound_listeners(sock, self)
         while self.incoming:
