@@ -724,10 +724,10 @@ async def test_records_split_and_joined_across_reads_are_all_read() -> None:
     await wait_event(server, "close")
 
 
-async def test_closed_server_sockets_are_freed_without_the_cycle_collector() -> None:
-    # An accepted TLS socket drops its references to itself (OpenSSL's app data, the
-    # encrypting transport's owner) when it closes: reference counting frees it, both
-    # after an orderly end and after the client vanished (a reset).
+async def test_closed_tls_sockets_are_freed_without_the_cycle_collector() -> None:
+    # A TLS socket drops its references to itself (OpenSSL's app data and verify
+    # callback, the encrypting transport's owner) when it closes: reference counting
+    # frees both ends, after an orderly end and after the client vanished (a reset).
     accepted: list[tls.TLSSocket] = []
     server = tls.create_server(
         lambda s: (accepted.append(s), s.on("error", lambda e: None), s.once("data", s.end)),
@@ -750,6 +750,7 @@ async def test_closed_server_sockets_are_freed_without_the_cycle_collector() -> 
             accepted.clear()
             await until(lambda s=sock, c=client: s._close_emitted and c._close_emitted)
             assert sys.getrefcount(sock) == 2  # the name `sock` and getrefcount's argument
+            assert sys.getrefcount(client) == 2  # the client's end too (its verify callback)
     finally:
         gc.enable()
     server.close()

@@ -513,10 +513,14 @@ class TLSSocket(Socket):
         if isinstance(pending, asyncio.Future):
             pending.cancel()
 
-    def _verify_cb(self, conn: Any, cert: Any, errno: int, depth: int, ok: int) -> bool:
+    @staticmethod
+    def _verify_cb(conn: Any, cert: Any, errno: int, depth: int, ok: int) -> bool:
+        # (a function, not a bound method: pyOpenSSL keeps it in a reference cycle of
+        # its own, which must not hold the socket)
         if not ok:
-            self._verify_errno = errno
-            if self._is_server and self._opts["reject_unauthorized"]:
+            sock = conn.get_app_data()
+            sock._verify_errno = errno
+            if sock._is_server and sock._opts["reject_unauthorized"]:
                 return False  # OpenSSL refuses the client with an alert
         return True
 
