@@ -20,7 +20,11 @@ see the same clients:
   adapter: what publishing in batches and reading in bulk buy, with no client.
 
 Interleaved nodish, Node, nodish ...; medians. The notes give the load client's CPU
-use: near 1.0 means the client, not the server, set the figure.
+use: near 1.0 means the client, not the server, set the figure. For echo they also give
+the client's CPU microseconds per round trip and its event-loop iterations per round
+trip: both servers send the same bytes (one 43-byte frame in one segment per ack, the
+same handshake), so a client cost that differs comes from pacing (how many acks each
+client wake-up finds), not from extra work asked of it.
 """
 
 from __future__ import annotations
@@ -49,13 +53,15 @@ def _servers(missing: str | None) -> dict[str, list[str] | None]:
     }
 
 
-def _load(port: int, *args: str, timeout: float = 120) -> tuple[float, float]:
+def _load(port: int, *args: str, timeout: float = 120) -> tuple[float, float, dict[str, float]]:
+    """Rate, the load client's CPU use and, for echo, its cost per round trip."""
     out = harness.run_json(
         [harness.require_node(), str(LOAD), "--port", str(port), *args],
         timeout=timeout,
         core=harness.CLIENT_CORE,
     )
-    return float(out["rate"]), float(out["cpu"])
+    extra = {k: float(out[k]) for k in ("us_rt", "loops_rt") if k in out}
+    return float(out["rate"]), float(out["cpu"]), extra
 
 
 class _Redis:
@@ -123,13 +129,15 @@ def run(quick: bool = False) -> list[Row]:
             with Server(cmd) as server:
                 cpu0 = server.cpu_seconds()
                 with harness.stopwatch() as elapsed:
-                    rate, load_cpu = _load(server.port, *args)
+                    rate, load_cpu, extra = _load(server.port, *args)
                     wall = elapsed()
                 server.check_alive()
                 cpu.setdefault(f"{key}:{name}:server", []).append(
                     (server.cpu_seconds() - cpu0) / wall
                 )
             cpu.setdefault(f"{key}:{name}", []).append(load_cpu)
+            for k, v in extra.items():
+                cpu.setdefault(f"{key}:{name}:{k}", []).append(v)
             return rate
 
         return go
@@ -144,7 +152,7 @@ def run(quick: bool = False) -> list[Row]:
                 with ExitStack() as stack:
                     a = stack.enter_context(Server([*cmd, "--redis", str(redis.port)]))
                     b = stack.enter_context(Server([*cmd, "--redis", str(redis.port)]))
-                    rate, load_cpu = _load(
+                    rate, load_cpu, _ = _load(
                         a.port,
                         "--port2",
                         str(b.port),
@@ -229,6 +237,12 @@ def _row(
             f"{name} {harness.median(cpu.get(f'{key}:{name}:server', [])) or 0:.2f}"
             for name in ("nodish", "node")
         )
+    for k, label in (("us_rt", "client us per round trip"), ("loops_rt", "client loops per rt")):
+        if cpu.get(f"{key}:nodish:{k}") or cpu.get(f"{key}:node:{k}"):
+            notes += f", {label} " + ", ".join(
+                f"{name} {harness.median(cpu.get(f'{key}:{name}:{k}', [])) or 0:.2f}"
+                for name in ("nodish", "node")
+            )
     if missing:
         notes = f"{missing}; {notes}"
     return Row(

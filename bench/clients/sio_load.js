@@ -3,10 +3,14 @@
 // --mode echo: --clients N sockets emit 'echo' with an ack in a loop for --duration s.
 // --mode bridge: --clients 1 socket on --port2 counts --count ticks that the server on
 //   --port broadcasts through Redis.
-// Prints {"rate": ..., "cpu": ...} (cpu: this process's CPU use, 1.0 = one core).
+// Prints {"rate": ..., "cpu": ...} (cpu: this process's CPU use, 1.0 = one core); echo adds
+// "us_rt" (this process's CPU microseconds per round trip) and "loops_rt" (event loop
+// iterations per round trip: how many acks each wake-up found), to tell client cost from
+// server pacing.
 const path = require('path');
 const req = require('module').createRequire(path.join(__dirname, '../../tests/interop/package.json'));
 const ioc = req('socket.io-client');
+const { performance } = require('perf_hooks');
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
 const port = Number(opt('--port'));
@@ -21,9 +25,10 @@ const connect = (p) => new Promise((resolve) => {
   const s = ioc(`http://127.0.0.1:${p}`, { transports: ['websocket'], forceNew: true, reconnection: false });
   s.on('connect', () => resolve(s));
 });
-const done = (rate, t0cpu, t0) => {
+const uvLoops = () => (performance.nodeTiming.uvMetricsInfo || { loopCount: NaN }).loopCount;
+const done = (rate, t0cpu, t0, extra = {}) => {
   const cpu = process.cpuUsage(t0cpu); const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  console.log(JSON.stringify({ rate, cpu: (cpu.user + cpu.system) / 1e6 / wall }));
+  console.log(JSON.stringify({ rate, cpu: (cpu.user + cpu.system) / 1e6 / wall, ...extra }));
   process.exit(0);
 };
 (async () => {
@@ -34,10 +39,12 @@ const done = (rate, t0cpu, t0) => {
     const loop = (s) => s.emit('echo', payload, () => { if (counting) n++; if (!stop) loop(s); });
     socks.forEach(loop);
     await new Promise((r) => setTimeout(r, warmup * 1000));
-    const t0 = process.hrtime.bigint(); const c0 = process.cpuUsage(); counting = true;
+    const t0 = process.hrtime.bigint(); const c0 = process.cpuUsage(); const l0 = uvLoops(); counting = true;
     await new Promise((r) => setTimeout(r, duration * 1000));
     stop = true;
-    done(n / duration, c0, t0);
+    const c = process.cpuUsage(c0);
+    const extra = { us_rt: (c.user + c.system) / n, loops_rt: (uvLoops() - l0) / n };
+    done(n / duration, c0, t0, Number.isFinite(extra.loops_rt) ? extra : { us_rt: extra.us_rt });
   } else {
     const sender = mode === 'bridge' ? await connect(port) : socks[0];
     const round = (k) => new Promise((resolve) => {
