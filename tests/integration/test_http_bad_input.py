@@ -143,6 +143,36 @@ async def test_slowloris_head_gets_408() -> None:
     await shut(server)
 
 
+async def test_silent_connections_each_get_408_when_their_head_is_due() -> None:
+    # The connections' first deadlines share one server timer: each silent connection
+    # gets its 408, one that left early is forgotten, and one accepted after
+    # headers_timeout was lowered (its deadline before the others') is answered first.
+    server = await serve(counting_server_handler([]), headers_timeout=1.0)
+    port = server.address().port
+    raws = []
+    for _ in range(3):
+        accepted = next_event(server, "connection")
+        raws.append(await Raw.open(port))
+        await wait_for(accepted)
+    raws.pop(0).close()
+    server.headers_timeout = 0.1
+    accepted = next_event(server, "connection")
+    raws.append(await Raw.open(port))
+    await wait_for(accepted)
+    order: list[int] = []
+
+    async def answer(i: int) -> bytes:
+        data = await raws[i].closed()
+        order.append(i)
+        return data
+
+    answers = await asyncio.gather(*(answer(i) for i in range(3)))
+    assert answers == [b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n"] * 3
+    assert order[0] == 2
+    assert (await get_ok(port))[2] == b"ok"
+    await shut(server)
+
+
 async def test_body_not_complete_within_request_timeout_is_408_and_an_error() -> None:
     seen: list = []
     errored = asyncio.get_running_loop().create_future()
