@@ -452,9 +452,15 @@ class Connection:
             socket._consumer = self.on_data
         else:
             socket.on("data", self.on_data)
-        socket.on("end", self.on_end)
-        socket.on("close", self.on_close)
-        socket.on("error", self.on_socket_error)
+        events = socket._events
+        if not events:  # a fresh socket (the usual): what on() stores, without its calls
+            events["end"] = (self.on_end,)
+            events["close"] = (self.on_close,)
+            events["error"] = (self.on_socket_error,)
+        else:
+            socket.on("end", self.on_end)
+            socket.on("close", self.on_close)
+            socket.on("error", self.on_socket_error)
         timeout = getattr(self.server, "timeout", 0)
         if timeout:
             socket.set_timeout(timeout)
