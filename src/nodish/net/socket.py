@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import _socket as _csocket
 import asyncio
+import errno as _errno
 import math
 import socket as _socket
 import struct
@@ -80,6 +81,7 @@ __all__ = ["Socket"]
 ATTEMPT_TIMEOUT = 0.25
 
 _INET = (_socket.AF_INET, _socket.AF_INET6)
+_EPIPE = _errno.EPIPE
 # An accepted socket's first write up to this size goes out before Nagle is turned on
 # (see connection_made); a larger one turns it on first.
 NAGLE_FIRST_WRITE = 16384
@@ -369,7 +371,7 @@ class Socket(Duplex, asyncio.Protocol):
             return
         try:
             if exc is not None:
-                self.destroy(self._translate(exc, "read"))
+                self.destroy(self._translate(exc, self._lost_syscall(exc)))
             else:
                 self.destroy()
         except BaseException as exc3:
@@ -880,6 +882,15 @@ class Socket(Duplex, asyncio.Protocol):
         if t is None or self._lost:
             return None
         return t.get_extra_info("socket")
+
+    def _lost_syscall(self, exc: BaseException) -> str:
+        # The call Node names for an error that ends the connection with no write
+        # waiting on it: libuv, when the socket fails, reports it to the read in
+        # progress first, and to a write only when nothing is reading (paused, or past
+        # the peer's FIN). EPIPE only ever comes from a write.
+        if self._read_paused or self._r_ended or getattr(exc, "errno", None) == _EPIPE:
+            return "write"
+        return "read"
 
     @staticmethod
     def _translate(exc: BaseException, syscall: str) -> BaseException:
