@@ -770,3 +770,34 @@ async def test_server_side_facts_without_sni_or_alpn() -> None:
     assert (sock.alpn_protocol, server_side.get_protocol()) == (False, "TLSv1.3")
     sock.destroy()
     await close(server)
+
+
+def nodelay(sock: net.Socket) -> int:
+    import socket
+
+    raw = sock._transport.get_extra_info("socket")
+    return int(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+
+@pytest.mark.parametrize(
+    ("opts", "expect"), [({}, 0), ({"no_delay": True}, 1), ({"keep_alive": True}, 0)]
+)
+async def test_accepted_tls_socket_has_nagle_as_asked_from_its_first_write(opts, expect) -> None:
+    # Node's no_delay=False is Nagle on. An accepted TLS socket turns it on just before its
+    # first write (the handshake's writes came before it, so this one may wait for an ACK
+    # as in Node); a second write and a later end() find it so; no_delay=True keeps it off.
+    seen: list[int] = []
+
+    def on_secure(sock: tls.TLSSocket) -> None:
+        sock.write(b"first")
+        seen.append(nodelay(sock))
+        sock.on("data", lambda d: (sock.end(d), seen.append(nodelay(sock))))
+
+    server = tls.create_server(on_secure, **{**pki().server_options(), **opts})
+    await server.listen(0, "127.0.0.1")
+    sock = await tls.connect(server.address().port, "localhost", **pki().client_options())
+    sock.write(b" second")
+    assert await read_all(sock) == b"first second"
+    assert seen == [expect, expect]
+    sock.destroy()
+    await close(server)

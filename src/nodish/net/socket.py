@@ -42,6 +42,8 @@ it off on every TCP transport, so the socket turns it back on: a client at once,
 accepted plain socket just before its second write (or a first one over
 ``NAGLE_FIRST_WRITE``). A first write goes out at once either way, nothing being
 unacknowledged yet, so a connection that answers once and ends spares the system calls.
+An accepted TLS socket turns it on just before its first write (the handshake's writes
+came before it), so one that fails its handshake spares them too.
 
 Connecting. ``connect()`` validates its arguments at once, then resolves the host
 (``loop.getaddrinfo``, never blocking), emits ``'lookup'``, and tries each address in
@@ -220,12 +222,13 @@ class Socket(Duplex, asyncio.Protocol):
         if self._no_delay:
             if self._keep_alive or not _loop_turns_nagle_off(server):
                 self._apply_sockopts(transport, server)
-        elif self._keep_alive or server is None or type(self) is not Socket:
+        elif self._keep_alive or server is None:
             self._apply_sockopts(transport, server)
         else:
-            # An accepted plain socket turns Nagle on just before its second write: the
-            # first goes out at once with Nagle on or off (nothing is unacknowledged
-            # yet), so a connection that answers once and ends saves the system calls.
+            # An accepted socket turns Nagle on just before its second write: the first
+            # goes out at once with Nagle on or off (nothing is unacknowledged yet), so a
+            # connection that answers once and ends saves the system calls. (A TLS
+            # socket's handshake writes first: its first write already needs it.)
             self._nagle_due = True
         self._handle.open()
         if server is not None:
@@ -399,7 +402,7 @@ class Socket(Duplex, asyncio.Protocol):
         if self._lost:
             callback(ERR_SOCKET_CLOSED())
             return
-        if self._nagle_due and (self._bytes_written or len(chunk) > NAGLE_FIRST_WRITE):
+        if self._nagle_due and (self._bytes_written or len(chunk) > self._nagle_first_write):
             self._nagle_on(t)
         t.write(chunk)
         self._bytes_written += len(chunk)
@@ -417,7 +420,7 @@ class Socket(Duplex, asyncio.Protocol):
             return
         data = [c for c, _ in chunks]
         size = sum(len(c) for c in data)
-        if self._nagle_due and (self._bytes_written or size > NAGLE_FIRST_WRITE):
+        if self._nagle_due and (self._bytes_written or size > self._nagle_first_write):
             self._nagle_on(t)
         t.writelines(data)
         self._bytes_written += size
@@ -700,6 +703,8 @@ class Socket(Duplex, asyncio.Protocol):
 
     # The event an awaited socket waits for (TLSSocket waits for 'secureConnect').
     _ready_event = "connect"
+    # The largest first write that leaves before Nagle is turned on (see connection_made).
+    _nagle_first_write = NAGLE_FIRST_WRITE
 
     def _is_ready(self) -> bool:
         return self._transport is not None and not self._connecting

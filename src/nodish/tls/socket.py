@@ -310,6 +310,8 @@ class TLSSocket(Socket):
     )
 
     _ready_event = "secureConnect"
+    # Nagle (no_delay=False) goes on before the first write: the handshake's came before.
+    _nagle_first_write = -1
 
     def __init__(
         self,
