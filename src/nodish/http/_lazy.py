@@ -37,12 +37,25 @@ def wake(obj: Any) -> None:
 class LazyStream:
     """Base of a message class whose objects start as its twin (module notes).
 
-    The class must define ``_init_stream()`` (idempotent) and a ``_stream_ready`` flag.
+    The class must define ``_init_stream()`` (idempotent: it starts with
+    :meth:`_start_stream`) and a ``_stream_ready`` slot.
     """
 
     __slots__ = ()
 
     _lazy_twin: type[Any]
+
+    def _start_stream(self) -> bool:
+        """Set up the ``Stream`` state, once (False if it was already), keeping the
+        emitter's (the message's listeners); ``_init_stream`` then sets up its side's,
+        Readable's or Writable's."""
+        me: Any = self  # (its slots are its class's: a Readable or Writable message)
+        if me._stream_ready:
+            return False
+        me._stream_ready = True
+        Stream._init_stream_state(me)
+        me._start_construct()
+        return True
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         return object.__new__(cls._lazy_twin)

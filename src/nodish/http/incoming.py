@@ -172,12 +172,9 @@ class IncomingMessage(LazyStream, Readable):
         return Readable.set_encoding(self, encoding)
 
     def _init_stream(self) -> None:
-        if self._stream_ready:
+        if not self._start_stream():
             return
-        self._stream_ready = True
-        saved = (self._events, self._max_listeners, self._warned, self._capture_rejections)
-        Readable.__init__(self)
-        self._events, self._max_listeners, self._warned, self._capture_rejections = saved
+        self._init_readable(False, None, "options.highWaterMark", None, "utf8")  # Node's defaults
         if self._pending_eof:
             self._pending_eof = False
             self.push(None)

@@ -274,12 +274,9 @@ class OutgoingMessage(LazyStream, Writable):
 
     def _init_stream(self) -> None:
         """Set up the Writable's state, consistent with the message's own."""
-        if self._stream_ready:
+        if not self._start_stream():
             return
-        self._stream_ready = True
-        saved = (self._events, self._max_listeners, self._warned, self._capture_rejections)
-        Writable.__init__(self)
-        self._events, self._max_listeners, self._warned, self._capture_rejections = saved
+        self._init_writable(False, None, "options.highWaterMark", True, "utf8")  # Node's defaults
         # the message's own state is the truth
         self._w_ending = self._w_ended = self._ended
         self._w_finished = self._finished

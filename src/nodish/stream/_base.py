@@ -208,6 +208,16 @@ class Stream(EventEmitter):
         capture_rejections: bool | None = None,
     ) -> None:
         EventEmitter.__init__(self, capture_rejections=capture_rejections)
+        self._init_stream_state(emit_close, auto_destroy, hooks)
+
+    def _init_stream_state(
+        self,
+        emit_close: bool = True,
+        auto_destroy: bool = True,
+        hooks: dict[str, Callback] | None = None,
+    ) -> None:
+        # The stream's own state without the emitter's: also for an object that is an
+        # emitter before it is a stream (http's messages, lazily), whose listeners stay.
         self._loop = runtime.current_loop()
         self._hooks = hooks or None
         self._destroyed = False
