@@ -3,21 +3,25 @@ message, the same script run in Node and in nodish against the same misbehaving 
 
 The peer is a raw socket on the test's side. Node names the call that found the error:
 ``read`` when the socket was reading, ``write`` when only a write could find it (reading
-paused, or over after the peer's FIN), and EPIPE always comes from a write.
+paused, or over after the peer's FIN), and EPIPE always comes from a write. The same
+holds over TLS (a tls client against a TLS peer that misbehaves the same way).
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import struct
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from tests.helpers import NodeProcess, next_event, wait_for
+from tests.tls_fixtures import pki
 
-from nodish import net, timers
+from nodish import net, timers, tls
 
 # A client that writes 'tick' every 5 ms from its connect until it is destroyed.
 JS_CLIENT = r"""
@@ -129,3 +133,92 @@ async def test_same_error_as_node(name: str) -> None:
     assert got == expected
     code, syscall = name.split("_")[1], name.split("_")[0]
     assert expected[-2][1:3] == [code, syscall]  # the scenario is the one it is named after
+
+
+# -- the same over TLS: the client ticks from its 'secureConnect' --------------------
+
+JS_TLS_CLIENT = r"""
+const tls = require('tls');
+const [port, mode] = [Number(process.argv[1]), process.argv[2]];
+const log = [];
+const s = tls.connect({port, host: '127.0.0.1', rejectUnauthorized: false, allowHalfOpen: true});
+if (mode === 'paused') s.pause();
+s.on('end', () => log.push(['end']));
+s.on('error', (e) => log.push(['error', e.code, e.syscall, e.message]));
+s.on('close', (h) => { log.push(['close', h]); console.log(JSON.stringify(log)); });
+s.on('secureConnect', () => {
+  const t = setInterval(() => { if (s.destroyed) clearInterval(t); else s.write('tick'); }, 5);
+});
+"""
+
+
+async def py_tls_client(port: int, mode: str) -> list[Any]:
+    log: list[Any] = []
+    s = tls.connect(port, "127.0.0.1", reject_unauthorized=False, allow_half_open=True)
+    if mode == "paused":
+        s.pause()
+    s.on("end", lambda: log.append(["end"]))
+    s.on("error", lambda e: log.append(["error", e.code, e.syscall, str(e)]))
+    closed = next_event(s, "close")
+    await wait_for(next_event(s, "secureConnect"))
+    ticker = timers.set_interval(lambda: s.destroyed or s.write("tick"), 0.005)
+    s.on("close", lambda _had_error: timers.clear_interval(ticker))
+    (had_error,) = await wait_for(closed)
+    log.append(["close", had_error])
+    return log
+
+
+def tls_peer(listener: socket.socket, ctx: ssl.SSLContext, mode: str) -> None:
+    """The TLS peer, in a thread: the first tick read, then as the plain peers above
+    (a FIN without close_notify, then gone; or a flood, then RST)."""
+    conn, _ = listener.accept()
+    conn.settimeout(10)
+    s = ctx.wrap_socket(conn, server_side=True)
+    s.recv(4)
+    if mode == "ticking":
+        s.shutdown(socket.SHUT_WR)
+        s.recv(4)
+        s.close()
+        return
+    s.setblocking(False)
+    try:
+        while True:
+            s.send(b"x" * 16384)
+    except (ssl.SSLWantWriteError, BlockingIOError):
+        pass
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+@pytest.mark.parametrize("name", [n for n in PEERS if n.startswith("write")])
+async def test_same_error_as_node_over_tls(name: str, tmp_path: Any) -> None:
+    mode = PEERS[name][0]
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    opts = pki().server_options()
+    key.write_bytes(opts["key"])  # type: ignore[arg-type]
+    cert.write_bytes(opts["cert"])  # type: ignore[arg-type]
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+
+    async def against_peer(client: Callable[[int], Awaitable[list[Any]]]) -> list[Any]:
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            peer = threading.Thread(target=tls_peer, args=(listener, ctx, mode))
+            peer.start()
+            try:
+                return await client(listener.getsockname()[1])
+            finally:
+                await asyncio.get_running_loop().run_in_executor(None, peer.join)
+
+    async def node(port: int) -> list[Any]:
+        proc = await NodeProcess.start(JS_TLS_CLIENT, str(port), mode)
+        log = await proc.message()
+        assert await proc.finish() == 0
+        return log  # type: ignore[no-any-return]
+
+    expected = await against_peer(node)
+    got = await against_peer(lambda port: py_tls_client(port, mode))
+    assert got == expected
+    code, syscall = name.split("_")[1], name.split("_")[0]
+    assert expected[-2][1:3] == [code, syscall]
