@@ -160,19 +160,26 @@ async def py_tls_client(port: int, mode: str) -> list[Any]:
     s.on("end", lambda: log.append(["end"]))
     s.on("error", lambda e: log.append(["error", e.code, e.syscall, str(e)]))
     closed = next_event(s, "close")
-    await wait_for(next_event(s, "secureConnect"))
-    ticker = timers.set_interval(lambda: s.destroyed or s.write("tick"), 0.005)
-    s.on("close", lambda _had_error: timers.clear_interval(ticker))
+
+    def on_secure() -> None:
+        ticker = timers.set_interval(lambda: s.destroyed or s.write("tick"), 0.005)
+        s.on("close", lambda _had_error: timers.clear_interval(ticker))
+
+    s.on("secureConnect", on_secure)
     (had_error,) = await wait_for(closed)
     log.append(["close", had_error])
     return log
 
 
 def tls_peer(listener: socket.socket, ctx: ssl.SSLContext, mode: str) -> None:
-    """The TLS peer, in a thread: the first tick read, then as the plain peers above
-    (a FIN without close_notify, then gone; or a flood, then RST)."""
+    """The TLS peer, in a thread: a RST in the handshake; or the first tick read, then as
+    the plain peers above (a FIN without close_notify, then gone; or a flood, then RST)."""
     conn, _ = listener.accept()
     conn.settimeout(10)
+    if mode == "handshake":
+        conn.recv(5)  # the ClientHello's record header
+        reset(conn)
+        return
     s = ctx.wrap_socket(conn, server_side=True)
     s.recv(4)
     if mode == "ticking":
@@ -190,9 +197,17 @@ def tls_peer(listener: socket.socket, ctx: ssl.SSLContext, mode: str) -> None:
     s.close()
 
 
-@pytest.mark.parametrize("name", [n for n in PEERS if n.startswith("write")])
+TLS_PEERS = {  # the client's mode, the peer's
+    "write_EPIPE_after_the_peers_fin": ("ticking", "ticking"),
+    "write_ECONNRESET_while_paused": ("paused", "flood"),
+    # paused before its handshake, which reads all the same
+    "read_ECONNRESET_in_the_handshake_while_paused": ("paused", "handshake"),
+}
+
+
+@pytest.mark.parametrize("name", list(TLS_PEERS))
 async def test_same_error_as_node_over_tls(name: str, tmp_path: Any) -> None:
-    mode = PEERS[name][0]
+    mode, peer_mode = TLS_PEERS[name]
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     opts = pki().server_options()
     key.write_bytes(opts["key"])  # type: ignore[arg-type]
@@ -204,7 +219,7 @@ async def test_same_error_as_node_over_tls(name: str, tmp_path: Any) -> None:
         with socket.socket() as listener:
             listener.bind(("127.0.0.1", 0))
             listener.listen()
-            peer = threading.Thread(target=tls_peer, args=(listener, ctx, mode))
+            peer = threading.Thread(target=tls_peer, args=(listener, ctx, peer_mode))
             peer.start()
             try:
                 return await client(listener.getsockname()[1])

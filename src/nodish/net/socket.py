@@ -891,11 +891,17 @@ class Socket(Duplex, asyncio.Protocol):
     def _lost_syscall(self, exc: BaseException) -> str:
         # The call Node names for an error that ends the connection with no write
         # waiting on it: libuv, when the socket fails, reports it to the read in
-        # progress first, and to a write only when nothing is reading (paused, or past
-        # the peer's FIN). EPIPE only ever comes from a write.
-        if self._read_paused or self._r_ended or getattr(exc, "errno", None) == _EPIPE:
+        # progress first, and to a write only when nothing is reading. EPIPE only ever
+        # comes from a write.
+        if getattr(exc, "errno", None) == _EPIPE or not self._transport_reads():
             return "write"
         return "read"
+
+    def _transport_reads(self) -> bool:
+        # Not paused, and not past the peer's FIN. (Node's pause() reads on until its
+        # buffer is full, ours stops the transport at once: a paused socket whose peer
+        # resets with nothing sent says 'write' where Node says 'read'.)
+        return not self._read_paused and not self._r_ended
 
     @staticmethod
     def _translate(exc: BaseException, syscall: str) -> BaseException:

@@ -834,6 +834,11 @@ class TLSSocket(Socket):
                 exc = cast(Exception, _disconnected())
         super().connection_lost(exc)
 
+    def _transport_reads(self) -> bool:
+        # Until the connection is secure it reads, paused or not (the handshake must
+        # read; pause() applies after it).
+        return not self._secure or super()._transport_reads()
+
     def _emit_close_event(self) -> None:
         super()._emit_close_event()
         # Its two other references to itself (through the OpenSSL connection's app data
