@@ -422,6 +422,35 @@ async def test_response_events_and_request_close() -> None:
     await shut(server)
 
 
+async def test_listeners_added_before_the_stream_is_used_stay() -> None:
+    # A message's stream state is set up on its first stream use: the listeners and the
+    # listener limit it had by then are kept.
+    order: list[str] = []
+    done = asyncio.get_running_loop().create_future()
+
+    def handler(req, res):
+        req.set_max_listeners(1)
+        res.set_max_listeners(2)
+        req.on("close", lambda: order.append("req close"))
+        res.on("finish", lambda: order.append("res finish"))
+        res.on("close", lambda: done.set_result(None))
+        req.set_encoding("utf8")  # the request's stream, now
+        assert not res.writable_object_mode  # the response's
+        order.append(f"limits {req.get_max_listeners()} {res.get_max_listeners()}")
+        req.on("data", order.append)
+        req.on("end", lambda: res.end("x"))
+
+    server = await serve(handler)
+    c = await Raw.open(server.address().port)
+    c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody")
+    assert (await c.response())[0] == 200
+    c.close()
+    await wait_for(done)
+    assert order[:3] == ["limits 1 2", "body", "res finish"]
+    await until(lambda: "req close" in order)
+    await shut(server)
+
+
 async def test_write_backpressure_and_drain() -> None:
     result: dict = {}
 
