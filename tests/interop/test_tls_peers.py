@@ -564,6 +564,53 @@ async def test_half_close_over_tls_with_node_both_ways(files) -> None:
     await close(server)
 
 
+def closing_order(port: int, ca: str, request: bytes) -> list[str]:
+    """An OpenSSL client (Python's ssl): sends ``request``, then logs how the connection
+    ends: the data, then 'close_notify' (a clean TLS close) or 'eof' (a FIN without
+    one), then 'fin' once the bare socket reads its end."""
+    import socket
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=ca)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        s = ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
+        with s:
+            s.sendall(request)
+            data = b""
+            try:
+                while chunk := s.recv(4096):  # b"": the close_notify came
+                    data += chunk
+                end = "close_notify"
+            except ssl.SSLEOFError:
+                end = "eof"
+            fin = "fin" if end == "close_notify" and s.unwrap().recv(1) == b"" else "?"
+    return [data.decode(errors="replace"), end, fin]
+
+
+async def test_end_sends_close_notify_before_the_fin(files) -> None:
+    # tls end(data), and https's last response (Connection: close): the data, then the
+    # close_notify, then the FIN, in that order at an OpenSSL peer.
+    from nodish import https
+
+    loop = asyncio.get_running_loop()
+    opts = {"key": read(files["server-key"]), "cert": read(files["server"])}
+    server = await nodish_echo_server(end_after_reply=True, **opts)
+    port = server.address().port
+    log = await wait_for(loop.run_in_executor(None, closing_order, port, files["ca"], b"x"))
+    assert log == ["pong:x", "close_notify", "fin"]
+    await close(server)
+
+    web = https.create_server(lambda req, res: res.end("bye"), **opts)
+    await web.listen(0, "127.0.0.1")
+    request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    port = web.address().port
+    log = await wait_for(loop.run_in_executor(None, closing_order, port, files["ca"], request))
+    assert log[0].startswith("HTTP/1.1 200 OK") and log[0].endswith("bye"), log
+    assert log[1:] == ["close_notify", "fin"]
+    web.close()
+    await wait_event(web, "close")
+
+
 async def test_starttls_with_openssl_s_client_smtp(files) -> None:
     """A tiny SMTP server upgrades its live socket when openssl's client asks."""
     ctx = tls.create_secure_context(key=read(files["server-key"]), cert=read(files["server"]))
