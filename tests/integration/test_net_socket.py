@@ -465,13 +465,25 @@ async def test_set_no_delay_and_keep_alive_set_the_socket_options() -> None:
     assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     client.set_no_delay(False)
     assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
-    client.set_keep_alive(True, 5)
+    default_idle = raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+    for delay in (0.5, float("nan"), -3):  # under a second: the system's idle time
+        client.set_keep_alive(True, delay)
+        assert raw.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) != 0
+        assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == default_idle
+    client.set_keep_alive(True, 5.9)
     assert raw.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) != 0
+    # as Node 20 (libuv): whole seconds of idle, then a probe a second, 10 unanswered
     assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 5
+    assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 1
+    assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 10
+    client.set_keep_alive(False)
+    assert raw.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 0
     accepted = await wait_for(conn)
     sraw = accepted._transport.get_extra_info("socket")
     assert sraw.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) != 0
     assert sraw.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 7
+    assert sraw.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 1
+    assert sraw.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 10
     client.destroy()
     await close_server(server)
 

@@ -865,7 +865,9 @@ class Socket(Duplex, asyncio.Protocol):
         return self
 
     def set_keep_alive(self, enable: bool = False, initial_delay: float = 0) -> Socket:
-        """Enable TCP keep-alive; the first probe after ``initial_delay`` seconds of idle."""
+        """Enable TCP keep-alive: the first probe after ``initial_delay`` seconds of idle
+        (whole seconds; under one, the system's default), then one a second; ten
+        unanswered end the connection with ETIMEDOUT (Node 20's libuv settings)."""
         self._keep_alive = bool(enable)
         self._keep_alive_delay = initial_delay
         sock = self._raw_socket()
@@ -878,9 +880,17 @@ class Socket(Duplex, asyncio.Protocol):
 
     @staticmethod
     def _apply_keep_alive(sock: Any, enable: bool, delay: float) -> None:
+        # libuv's uv_tcp_keepalive as Node 20 calls it: whole seconds of idle (Node's
+        # ~~(ms / 1000)), then probes every second and the peer given up after 10
+        # unanswered (a vanished peer is an ETIMEDOUT error some 11 s past the idle
+        # delay, not the system's 11 minutes); under a second, the system's idle time.
         sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, int(enable))
-        if enable and delay and hasattr(_socket, "TCP_KEEPIDLE"):
-            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_KEEPIDLE, max(1, int(delay)))
+        seconds = int(delay) if isinstance(delay, (int, float)) and math.isfinite(delay) else 0
+        if enable and seconds >= 1 and hasattr(_socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_KEEPIDLE, seconds)
+            if hasattr(_socket, "TCP_KEEPINTVL") and hasattr(_socket, "TCP_KEEPCNT"):
+                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_KEEPINTVL, 1)
+                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_KEEPCNT, 10)
 
     def _raw_socket(self) -> Any:
         t = self._transport
