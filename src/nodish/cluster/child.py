@@ -13,13 +13,14 @@ time it listens, binds, sends or adds a ``'message'`` listener there.
 
 ``listen()`` of a TCP server asks the primary (``queryServer``) unless it was given
 ``exclusive=True`` or ``reuse_port=True``, which bind here. The reply carries either a
-bound socket (``SCHED_NONE``: the worker listens on it and accepts one connection per
-wake-up, so that a burst spreads over the workers) or a ``sockname`` (``SCHED_RR``: the
-server then receives each connection as a ``newconn`` message with its descriptor,
-checks that the descriptor's peer is the one the primary accepted, acknowledges it and
-adopts it; a descriptor from another peer is logged and closed, never served). Every
-server's ``'listening'`` is reported to the primary, so its ``'listening'`` event and
-rolling reloads work in every mode.
+bound socket (``SCHED_NONE``: the worker listens on its copy of it; on uvloop the
+loop's own server accepts, in C, until the queue is empty, as libuv does for Node; on
+plain asyncio this module accepts one connection per wake-up) or a ``sockname``
+(``SCHED_RR``: the server then receives each connection as a ``newconn`` message with
+its descriptor, checks that the descriptor's peer is the one the primary accepted,
+acknowledges it and adopts it; a descriptor from another peer is logged and closed,
+never served). Every server's ``'listening'`` is reported to the primary, so its
+``'listening'`` event and rolling reloads work in every mode.
 
 Disconnecting (the primary's ``worker.disconnect()``, or this worker's) closes the
 worker's servers, waits for their ``'close'`` (their connections end first: a graceful
@@ -278,12 +279,47 @@ class _Conn(_socket.socket):
     type = _csocket.socket.type  # type: ignore[assignment]
 
 
+class _NativeShared:
+    """A ``SCHED_NONE`` server on uvloop: the loop's own server (``create_server``, the
+    accepts of ``net.Server``) on this worker's copy of the primary's socket.
+
+    libuv accepts until the queue is empty, in C, and builds each connection without a
+    coroutine (Node's workers accept the same way): the cheapest path per connection.
+    The cost is balance: the first worker awake may take a whole burst.
+    """
+
+    __slots__ = ("aserver", "key", "stopped")
+
+    def __init__(self, aserver: asyncio.AbstractServer, key: str) -> None:
+        self.aserver = aserver
+        self.key = key
+        self.stopped = False
+
+    def close(self) -> None:
+        self.stop_accepting()
+
+    def stop_accepting(self) -> None:
+        """Stop accepting and close our copy of the shared socket (the primary's, and
+        the kernel's queue of connections, stay for the other workers)."""
+        if self.stopped:
+            return
+        self.stopped = True
+        self.aserver.close()
+        _closed_shared(self.key)
+
+
+def _closed_shared(key: str) -> None:
+    if _endpoint is not None and _endpoint.connected:
+        _endpoint.request({"act": "close", "key": key})
+
+
 class _SharedServer:
-    """A ``SCHED_NONE`` server: this worker accepting from the primary's socket.
+    """A ``SCHED_NONE`` server on plain asyncio: this worker accepting from the
+    primary's socket.
 
     One connection per readiness: every worker is woken for a new connection, and a
-    busy one takes fewer (accepting in batches, as the loop's own servers do, lets the
-    first worker awake take a whole burst: Node's "very unbalanced" SCHED_NONE).
+    busy one takes fewer. (asyncio's own server would accept a batch and attach each
+    connection a turn later, from a task: one closed meanwhile is dropped unanswered.)
     """
 
     __slots__ = ("family", "key", "loop", "server", "sock", "stopped")
@@ -322,8 +358,19 @@ class _SharedServer:
         self.stopped = True
         self.loop.remove_reader(self.sock.fileno())
         self.sock.close()
-        if _endpoint is not None and _endpoint.connected:
-            _endpoint.request({"act": "close", "key": self.key})
+        _closed_shared(self.key)
+
+
+async def _listen_shared(
+    sock: _socket.socket, key: str, server: Any, backlog: int
+) -> _NativeShared | _SharedServer:
+    """Listen on this worker's copy of a ``SCHED_NONE`` socket."""
+    loop = runtime.get_loop()
+    if not type(loop).__module__.startswith("uvloop"):
+        return _SharedServer(sock, key, server, backlog)
+    sock.setblocking(False)
+    aserver = await loop.create_server(server._factory, sock=sock, backlog=backlog)
+    return _NativeShared(aserver, key)
 
 
 def _address_type(address: str | None, family: int) -> int:
@@ -380,7 +427,7 @@ async def cluster_listen(
     if handle is not None:
         sock = _socket.socket(fileno=handle[1])
         try:
-            listener = _SharedServer(sock, key, server, backlog)
+            listener = await _listen_shared(sock, key, server, backlog)
         except BaseException:
             sock.close()
             if ep.connected:

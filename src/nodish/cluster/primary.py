@@ -32,7 +32,7 @@ connection in flight has it redistributed as well. The accept queue is bounded: 
 ``MAX_PENDING`` unhanded connections the primary stops accepting, and the kernel's
 backlog holds the rest. Under ``SCHED_NONE`` (and for UDP always) a
 :class:`SharedHandle` binds once and sends the descriptor to every worker, which
-listens (or receives) on it itself, one connection per wake-up. A bind failure is sent
+listens (or receives) on it itself (see ``child``). A bind failure is sent
 back as an errno to every worker that asks, and becomes its server's ``'error'``.
 
 Beyond Node, each off by default: ``respawn`` (a worker that exits unasked is replaced,
