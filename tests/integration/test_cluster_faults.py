@@ -275,3 +275,40 @@ def test_process_exit_in_a_workers_listening_exits_it_with_that_code() -> None:
     # the primary logs the exit (the worker's stderr also shows asyncio's "Task
     # exception was never retrieved" for net.Server's listen task: net's to quiet)
     assert "worker 1 (pid" in err and "(code 5)" in err, err
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_a_none_worker_out_of_descriptors_leaves_the_port_to_the_other(loop: str) -> None:
+    # Worker 1 has no descriptor left: accept() fails with EMFILE there. Plain asyncio:
+    # it stops watching the socket for a second (one log line, no busy loop), and
+    # worker 2 serves every connection. uvloop: libuv's EMFILE handling (Node's too)
+    # closes the connections queued when worker 1 wakes first, so some fail, at once
+    # (EOF or reset, never a hang); worker 2 serves the others. Either way worker 1
+    # serves again once it has descriptors.
+    with Primary("none", env={"NODISH_LOOP": loop}, stderr=True) as p:
+        ready = p.ready()
+        p.command(cmd="send", id=1, msg={"exhaust": True})
+        p.event(lambda e: e["ev"] == "message" and "exhausted" in e["msg"])
+        served: collections.Counter[int] = collections.Counter()
+        failed = 0
+        for _ in range(100):
+            try:
+                served[fetch(ready.port, timeout=5 * p.factor)[0]] += 1
+            except (OSError, ValueError):  # closed unanswered (ValueError: empty answer)
+                failed += 1
+        assert served[1] == 0 and served[2] > 0, served
+        if loop == "asyncio":
+            assert failed == 0
+        p.command(cmd="send", id=1, msg={"release": True})
+        p.event(lambda e: e["ev"] == "message" and "released" in e["msg"])
+        deadline = time.monotonic() + 10 * p.factor
+        while fetch(ready.port)[0] != 1:
+            assert time.monotonic() < deadline, "worker 1 never served again"
+        p.command(cmd="disconnect")
+        p.event(lambda e: e["ev"] == "all-disconnected")
+        assert p.proc.wait(10 * p.factor) == 0
+        log = p.stderr()
+    if loop == "asyncio":
+        assert 1 <= log.count("accept failed: [Errno 24]") <= 3, log[-2000:]
+    else:
+        assert "accept failed" not in log, log[-2000:]

@@ -64,6 +64,10 @@ _indexes: dict[str, int] = {}
 DRAIN_GRACE = 0.05
 # Seconds a disconnecting worker's shared servers stop accepting before they close.
 FIRST_REQUEST_GRACE = 0.25
+# Seconds a shared server (plain asyncio) stops accepting after running out of
+# descriptors or memory (asyncio's own servers wait as long).
+ACCEPT_RETRY_DELAY = 1.0
+_OUT_OF_RESOURCES = (_errno.EMFILE, _errno.ENFILE, _errno.ENOBUFS, _errno.ENOMEM)
 
 
 class ChildWorker(Worker):
@@ -322,7 +326,7 @@ class _SharedServer:
     connection a turn later, from a task: one closed meanwhile is dropped unanswered.)
     """
 
-    __slots__ = ("family", "key", "loop", "server", "sock", "stopped")
+    __slots__ = ("family", "key", "loop", "retry", "server", "sock", "stopped")
 
     def __init__(self, sock: _socket.socket, key: str, server: Any, backlog: int) -> None:
         self.sock = sock
@@ -330,6 +334,7 @@ class _SharedServer:
         self.key = key
         self.server = server
         self.stopped = False
+        self.retry: asyncio.TimerHandle | None = None
         self.loop = runtime.get_loop()
         sock.setblocking(False)
         sock.listen(backlog)
@@ -341,11 +346,25 @@ class _SharedServer:
         except (BlockingIOError, InterruptedError):
             return  # another worker took it
         except OSError as exc:
-            if exc.errno not in (_errno.ECONNABORTED, _errno.EPROTO):
+            if exc.errno in _OUT_OF_RESOURCES:
+                # The connection stays queued (for another worker, or for this one
+                # later), and the socket stays readable: stop watching it for a while
+                # rather than spin (asyncio's own servers wait as long).
+                runtime.logger.error(
+                    "cluster: accept failed: %s; not accepting for %s s", exc, ACCEPT_RETRY_DELAY
+                )
+                self.loop.remove_reader(self.sock.fileno())
+                self.retry = self.loop.call_later(ACCEPT_RETRY_DELAY, self._resume)
+            elif exc.errno not in (_errno.ECONNABORTED, _errno.EPROTO):
                 runtime.logger.error("cluster: accept failed: %s", exc)
             return
         conn = _Conn(self.family, _socket.SOCK_STREAM, 0, fd)
         _adopt(self.server, conn)
+
+    def _resume(self) -> None:
+        self.retry = None
+        if not self.stopped:
+            self.loop.add_reader(self.sock.fileno(), self._accept)
 
     def close(self) -> None:
         self.stop_accepting()
@@ -356,6 +375,8 @@ class _SharedServer:
         if self.stopped:
             return
         self.stopped = True
+        if self.retry is not None:
+            self.retry.cancel()
         self.loop.remove_reader(self.sock.fileno())
         self.sock.close()
         _closed_shared(self.key)

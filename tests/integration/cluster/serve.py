@@ -9,6 +9,7 @@ Workers answer each TCP connection (or UDP datagram) with ``"<id> <pid>\\n"``.
 import argparse
 import json
 import os
+import resource
 import time
 
 import nodish
@@ -198,6 +199,32 @@ else:
             nodish.process.send({"blocked": cluster.worker.id})
             time.sleep(msg["block"])  # the scenario: this worker's loop stops
             nodish.process.send({"unblocked": cluster.worker.id})
+        if "exhaust" in msg:
+            # the scenario: this worker has no descriptor left (EMFILE on accept)
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            held.append(soft)
+            top = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (top + 1, hard))
+            try:
+                while True:
+                    held.append(os.open(os.devnull, os.O_RDONLY))
+            except OSError:
+                pass
+            nodish.process.send({"exhausted": cluster.worker.id, "cpu": _cpu()})
+        if "release" in msg and held:
+            cpu = _cpu()
+            for fd in held[1:]:
+                os.close(fd)
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (held[0], hard))
+            held.clear()
+            nodish.process.send({"released": cluster.worker.id, "cpu": cpu})
+
+    held: list[int] = []  # the limit to restore, then the descriptors taken ("exhaust")
+
+    def _cpu() -> float:
+        t = os.times()
+        return t.user + t.system
 
     nodish.process.on("message", on_message)
 
