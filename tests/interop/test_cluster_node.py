@@ -66,3 +66,24 @@ def test_sigkilled_worker_and_port_in_use_traces_match_node() -> None:
     # other: EADDRINUSE from 'bind' with the port, then a clean asked-for exit
     assert [e for e in ours if e[1] == 1][-1] == ["exit", 1, None, "SIGKILL", False, True, False]
     assert ["message", 2, {"code": "EADDRINUSE", "syscall": "bind", "port": True}] in ours
+
+
+@pytest.mark.parametrize("policy", ["rr", "none"])
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_socket_closed_in_its_listening_callback_then_disconnect_matches_node(
+    loop: str, policy: str
+) -> None:
+    # Closed before cluster reports it: no 'listening' reaches the primary, and the
+    # disconnect does not close it a second time (a UDP socket would raise
+    # ERR_SOCKET_DGRAM_NOT_RUNNING and the worker die with code 1)
+    node = _run([NODE, str(HERE / "closed.js")], {"POLICY": policy})
+    ours = _run([sys.executable, str(HERE / "closed.py")], {"POLICY": policy, "NODISH_LOOP": loop})
+    assert (
+        sorted(ours)
+        == sorted(node)
+        == [
+            ["done"],
+            ["exit", 1, 0, None, True],
+            ["exit", 2, 0, None, True],
+        ]
+    )

@@ -199,6 +199,9 @@ def _on_internal(msg: dict[str, Any], handle: Any) -> None:
         os.close(handle[1])
 
 
+_ALREADY_CLOSED = ("ERR_SOCKET_DGRAM_NOT_RUNNING", "ERR_SERVER_NOT_RUNNING")
+
+
 def _disconnect(primary_initiated: bool) -> None:
     assert _worker is not None and _endpoint is not None
     ep = _endpoint
@@ -232,7 +235,16 @@ def _disconnect(primary_initiated: bool) -> None:
         hold.close()
         for server in servers:
             waiting += 1
-            server.close(check)
+            try:
+                server.close(check)
+            except Exception as exc:  # the disconnect must go on
+                # One the script closed itself this turn (its 'close' is still to come:
+                # Node forgets a handle as soon as it is closed) is not closed again;
+                # any other failure is reported, and the others still close, so the
+                # worker never stays half disconnected.
+                waiting -= 1
+                if getattr(exc, "code", None) not in _ALREADY_CLOSED:
+                    runtime.report_uncaught(exc, None)
         check()
 
     # Ports shared through the primary stop taking connections at once; the servers
@@ -511,7 +523,16 @@ def _track(obj: Any, message: dict[str, Any]) -> None:
     def report_listening() -> None:
         ep = _endpoint
         if ep is not None and ep.connected:
-            addr = obj.address()
+            # one the script closed in an earlier 'listening' listener is not reported
+            # (Node: "short-lived sockets might have been closed")
+            try:
+                addr = obj.address()
+            except Exception as exc:
+                if getattr(exc, "code", None) in _ALREADY_CLOSED:
+                    return
+                raise
+            if addr is None:
+                return
             msg = {**message, "act": "listening"}
             msg["port"] = getattr(addr, "port", None) or message["port"]
             msg.pop("backlog", None)
