@@ -295,7 +295,33 @@ class _Conn(_socket.socket):
     type = _csocket.socket.type  # type: ignore[assignment]
 
 
-class _NativeShared:
+class _SharedListener:
+    """This worker's listener on a ``SCHED_NONE`` socket: stopping it closes our copy
+    of the shared socket (the primary's, and the kernel's queue of connections, stay
+    for the other workers) and tells the primary."""
+
+    __slots__ = ("key", "stopped")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.stopped = False
+
+    def close(self) -> None:
+        self.stop_accepting()
+
+    def stop_accepting(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        self._stop()
+        if _endpoint is not None and _endpoint.connected:
+            _endpoint.request({"act": "close", "key": self.key})
+
+    def _stop(self) -> None:
+        raise NotImplementedError
+
+
+class _NativeShared(_SharedListener):
     """A ``SCHED_NONE`` server on uvloop: the loop's own server (``create_server``, the
     accepts of ``net.Server``) on this worker's copy of the primary's socket.
 
@@ -304,32 +330,17 @@ class _NativeShared:
     The cost is balance: the first worker awake may take a whole burst.
     """
 
-    __slots__ = ("aserver", "key", "stopped")
+    __slots__ = ("aserver",)
 
     def __init__(self, aserver: asyncio.AbstractServer, key: str) -> None:
+        super().__init__(key)
         self.aserver = aserver
-        self.key = key
-        self.stopped = False
 
-    def close(self) -> None:
-        self.stop_accepting()
-
-    def stop_accepting(self) -> None:
-        """Stop accepting and close our copy of the shared socket (the primary's, and
-        the kernel's queue of connections, stay for the other workers)."""
-        if self.stopped:
-            return
-        self.stopped = True
+    def _stop(self) -> None:
         self.aserver.close()
-        _closed_shared(self.key)
 
 
-def _closed_shared(key: str) -> None:
-    if _endpoint is not None and _endpoint.connected:
-        _endpoint.request({"act": "close", "key": key})
-
-
-class _SharedServer:
+class _SharedServer(_SharedListener):
     """A ``SCHED_NONE`` server on plain asyncio: this worker accepting from the
     primary's socket.
 
@@ -338,14 +349,13 @@ class _SharedServer:
     connection a turn later, from a task: one closed meanwhile is dropped unanswered.)
     """
 
-    __slots__ = ("family", "key", "loop", "retry", "server", "sock", "stopped")
+    __slots__ = ("family", "loop", "retry", "server", "sock")
 
     def __init__(self, sock: _socket.socket, key: str, server: Any, backlog: int) -> None:
+        super().__init__(key)
         self.sock = sock
         self.family = int(sock.family)
-        self.key = key
         self.server = server
-        self.stopped = False
         self.retry: asyncio.TimerHandle | None = None
         self.loop = runtime.get_loop()
         sock.setblocking(False)
@@ -378,20 +388,11 @@ class _SharedServer:
         if not self.stopped:
             self.loop.add_reader(self.sock.fileno(), self._accept)
 
-    def close(self) -> None:
-        self.stop_accepting()
-
-    def stop_accepting(self) -> None:
-        """Stop accepting and close our copy of the shared socket (the primary's, and
-        the kernel's queue of connections, stay for the other workers)."""
-        if self.stopped:
-            return
-        self.stopped = True
+    def _stop(self) -> None:
         if self.retry is not None:
             self.retry.cancel()
         self.loop.remove_reader(self.sock.fileno())
         self.sock.close()
-        _closed_shared(self.key)
 
 
 async def _listen_shared(
