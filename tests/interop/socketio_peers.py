@@ -297,6 +297,10 @@ process.on('unhandledRejection', (e) => out({ kind: 'node-rejection', message: S
       out({ kind: 'serverCount', count: await io.of('/').adapter.serverCount() });
     } else if (cmd.cmd === 'socketsJoin') {
       io.in(cmd.room || []).socketsJoin(cmd.join); out({ kind: 'done' });
+    } else if (cmd.cmd === 'socketsLeave') {
+      io.in(cmd.room || []).socketsLeave(cmd.leave); out({ kind: 'done' });
+    } else if (cmd.cmd === 'disconnectSockets') {
+      io.in(cmd.room || []).disconnectSockets(!!cmd.close); out({ kind: 'done' });
     }
   });
 })();

@@ -8,6 +8,7 @@ one side sends through Redis, the other side delivers.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -161,7 +162,8 @@ async def test_requests_cross_both_ways() -> None:
         await close(io, factory)
 
 
-async def test_redis_outage_is_survived_and_counted() -> None:
+async def test_redis_outage_is_survived_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "nodish.socketio.redis")
     async with redis_setup() as (redis, client), node_peer(redis.port) as node:
         io, factory = await nodish_server(client)
         await io.listen(0, "127.0.0.1")
@@ -214,6 +216,10 @@ async def test_redis_outage_is_survived_and_counted() -> None:
         assert await wait_for(got) == ("again",)
         assert node.of_kind("event", client="a", event="during") == []
         assert factory.lost == 5
+        # the outage and the count are logged, once each
+        logged = [r.getMessage() for r in caplog.records if r.name == "nodish.socketio.redis"]
+        assert len([m for m in logged if m.startswith("Redis unreachable")]) == 1, logged
+        assert "Redis is back; 5 messages were lost meanwhile" in logged, logged
         # and Node's broadcasts reach our client again
         back_here = next_event(local, "from-node")
         await node.send(cmd="emit", event="from-node", args=[3])
@@ -231,6 +237,11 @@ async def test_clients_on_both_sides_get_every_kind_of_broadcast() -> None:
             socket.join(socket.handshake["auth"].get("rooms", []))
 
         io.on("connection", on_connection)
+        gone: list[Any] = []
+        io.on(
+            "connection",
+            lambda s: s.on("disconnect", lambda reason, *_: gone.append((s.data["name"], reason))),
+        )
         await io.listen(0, "127.0.0.1")
         url = f"http://127.0.0.1:{io.address().port}"
         ours = {
@@ -259,6 +270,24 @@ async def test_clients_on_both_sides_get_every_kind_of_broadcast() -> None:
         await node.send(cmd="emit", event="fence", args=[])
         assert await wait_for(got_r1) == (1,)
         await wait_for(fence)
+        # Node's except: our c2 hears it, our c1 (in r1) does not
+        not_r1 = next_event(ours["c2"], "node-not-r1")
+        heard_by_c1: list[Any] = []
+        ours["c1"].on("node-not-r1", lambda *args: heard_by_c1.append(args))
+        await node.send(cmd="emit", event="node-not-r1", args=[2], **{"except": "r1"})
+        assert await wait_for(not_r1) == (2,)
+        fence = next_event(ours["c1"], "fence")
+        await node.send(cmd="emit", event="fence", args=[])
+        await wait_for(fence)
+        assert heard_by_c1 == []
+        # Node's broadcast with acks is answered by our clients too, through Redis
+        for name, sock in ours.items():
+            sock.on("q", lambda x, ack, name=name: ack(["ack", name, x]))
+        await node.send(cmd="emit", event="q", args=[9], ack=True)
+        acks = await node.wait_kind("acks")
+        assert acks["err"] is None
+        assert sorted(r[1] for r in acks["responses"]) == ["a", "b", "c1", "c2"]
+        assert all(r[2] == 9 for r in acks["responses"])
 
         # nodish -> Node clients, and our own clients too
         mine = next_event(ours["c2"], "from-nodish")
@@ -280,7 +309,75 @@ async def test_clients_on_both_sides_get_every_kind_of_broadcast() -> None:
         io.to("vip").emit("vip-only", "yes")
         assert await wait_for(vip) == ("yes",)
         assert (await node.wait_kind("event", client="a", event="vip-only"))["args"] == ["yes"]
+        # Node's socketsLeave and disconnectSockets reach ours
+        await node.send(cmd="socketsLeave", room="r1", leave="r1")
+        await node.wait_kind("done")
+        await until(lambda: "r1" not in c1.rooms)
+        await node.send(cmd="socketsJoin", room=[], join="doomed")
+        await node.wait_kind("done")
+        await until(lambda: "doomed" in c1.rooms)
+        kicked = next_event(ours["c2"], "disconnect")
+        await node.send(cmd="disconnectSockets", room="doomed")
+        await node.wait_kind("done")
+        assert (await wait_for(kicked))[0] == "io server disconnect"
+        await until(lambda: len(gone) == 2)
+        assert sorted(gone) == [
+            ("c1", "server namespace disconnect"),
+            ("c2", "server namespace disconnect"),
+        ]
+        await node.wait_kind("server-disconnect", client="a")
+        await node.wait_kind("server-disconnect", client="b")
 
         for sock in ours.values():
             sock.disconnect()
+        await close(io, factory)
+
+
+async def test_publishes_batched_per_turn_own_messages_dropped_local_stays_local() -> None:
+    async with redis_setup() as (redis, client), node_peer(redis.port) as node:
+        io, factory = await nodish_server(client)
+        await io.listen(0, "127.0.0.1")
+        local = socketio.connect(
+            f"http://127.0.0.1:{io.address().port}", transports=["websocket"], force_new=True
+        )
+        heard: list[Any] = []
+        local.on_any(lambda event, *args: heard.append((event, *args)))
+        await wait_event(local, "connect")
+        await node.send(cmd="client", name="a")
+        await node.wait_kind("connected", client="a")
+        io.emit("warm")  # the publisher's connection is made on first use
+        await node.wait_kind("event", client="a", event="warm")
+        # what goes to Redis, counted by write (Redis itself coalesces reads, so its
+        # own counters cannot tell one write from many)
+        writer = factory.bridge._pub_conn._writer
+        writes: list[int] = []
+        write = writer.write
+        writer.write = lambda data: (writes.append(len(data)), write(data))[1]
+
+        # one turn of the loop: 200 broadcasts, one local-only, then an end mark
+        for i in range(200):
+            io.emit("n", i)
+        io.local.emit("local-only", "here")
+        io.emit("end")
+        await node.wait_kind("event", client="a", event="end")
+        # what Node sends next reaches our reader after any echo of our own 200
+        await node.send(cmd="emit", event="node-fence", args=[])
+        await until(lambda: ("node-fence",) in heard)
+
+        # the 201 publishes went out as one write, and Node's client got them in order,
+        # without the local-only one
+        assert len(writes) == 1 and writes[0] > 201 * 40
+        got = [m["args"][0] for m in node.of_kind("event", client="a", event="n")]
+        assert got == list(range(200))
+        assert node.of_kind("event", client="a", event="local-only") == []
+        # ours got each once: our own broadcasts coming back from Redis are dropped
+        assert heard == [
+            ("warm",),
+            *[("n", i) for i in range(200)],
+            ("local-only", "here"),
+            ("end",),
+            ("node-fence",),
+        ]
+        assert factory.lost == 0
+        local.disconnect()
         await close(io, factory)
