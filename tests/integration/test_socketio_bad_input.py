@@ -133,11 +133,17 @@ async def test_forbidden_by_allow_request() -> None:
     ],
 )
 async def test_malformed_engineio_payload_closes_that_session(payload: bytes) -> None:
-    async with server() as (_, port, _closed):
+    async with server() as (_, port, closed):
         sid = await handshake(port)
+        assert (await raw(port, "POST", f"{EIO}&sid={sid}", b"40"))[0] == 200
+        assert (await raw(port, "GET", f"{EIO}&sid={sid}"))[1].startswith(b"40{")
         status, body = await raw(port, "POST", f"{EIO}&sid={sid}", payload)
         assert status == 400
         assert json.loads(body)["code"] == 3
+        # Node's reason for bytes that are not Engine.IO (Node answers such a POST "ok"
+        # and reads the last two cases more leniently, as a packet Socket.IO refuses)
+        await until(lambda: closed)
+        assert closed == ["parse error"]
         status, body = await raw(port, "GET", f"{EIO}&sid={sid}")
         assert status == 400 and json.loads(body)["code"] == 1
         await good_client_served(port)
@@ -260,13 +266,27 @@ async def ws_session(port: int) -> tuple[Any, list[Any], Any]:
     return ws, messages, closed
 
 
-@pytest.mark.parametrize("bad", ["9nonsense", "", "42[", "bAAAA", "1"])
-async def test_bad_websocket_messages_close_that_connection(bad: str) -> None:
-    async with server() as (_, port, _closed):
-        ws, _messages, closed = await ws_session(port)
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        # Node's socket.io gives the same reasons for the first four
+        ("9nonsense", "parse error"),
+        ("", "parse error"),
+        ("42[", "forced close"),
+        ("bAAAA", "forced close"),
+        # a CLOSE packet (Node ignores one over WebSocket)
+        ("1", "transport close"),
+    ],
+)
+async def test_bad_websocket_messages_close_that_connection(bad: str, reason: str) -> None:
+    async with server() as (_, port, reasons):
+        ws, messages, closed = await ws_session(port)
         ws.send("40")
+        await until(lambda: len(messages) >= 2)  # the CONNECT answer
         ws.send(bad)
         await wait_for(closed)
+        await until(lambda: reasons)
+        assert reasons == [reason]
         await good_client_served(port)
 
 

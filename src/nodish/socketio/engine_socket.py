@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from .. import runtime, timers
 from ..events import EventEmitter
 from . import engine_parser as eio
+from .transports import PARSE_ERROR
 
 if TYPE_CHECKING:
     from .engine import EngineServer, HandshakeRequest
@@ -92,6 +93,9 @@ class EngineSocket(EventEmitter):
         transport.remove_listener("close", self._on_transport_close)
 
     def _on_transport_error(self, message: str, description: Any = None) -> None:
+        if message == PARSE_ERROR:
+            self._on_close(PARSE_ERROR, description)
+            return
         self._on_close("transport error", description if description is not None else message)
 
     def _on_transport_close(self, description: Any = None) -> None:

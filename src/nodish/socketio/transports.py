@@ -13,7 +13,8 @@ an error that ends the session (Node's ``'overlap from client'``). A POST body i
 decoded as it arrives and refused with 413 as soon as it passes
 ``max_http_buffer_size``; a body that does not decode is refused with 400 (Engine.IO's
 ``{"code":3,"message":"Bad request"}``); either way the session closes and the server
-goes on.
+goes on. Bytes that are not Engine.IO, on either transport, close the session with
+Node's reason ``'parse error'``.
 
 WebSocket: one packet per message, binary messages raw. The socket is the ``ws``
 module's WebSocket; a message over ``max_http_buffer_size`` closes it with 1009. A
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 __all__ = ["Polling", "Transport", "WebSocketTransport", "error_body"]
 
 BAD_REQUEST = 3
+# the 'error' a transport emits for bytes that are not Engine.IO: the session closes
+# with Node's reason 'parse error' (engine.io's onPacket for an "error" packet)
+PARSE_ERROR = "parse error"
 _DIGITS = "0123456789"
 # bytes queued to one WebSocket client beyond which it is dropped as not reading
 MAX_BUFFERED = 64 << 20
@@ -163,12 +167,12 @@ class Polling(Transport):
         packets: list[eio.Packet] = []
         failed = False
 
-        def fail(status: int, body: bytes, why: str) -> None:
+        def fail(status: int, body: bytes, why: str, description: Any = None) -> None:
             nonlocal failed
             failed = True
             cleanup()
             server.respond(req, res, status, body, {"Connection": "close"})
-            self._error(why)
+            self._error(why, description)
 
         def on_data(chunk: bytes) -> None:
             if failed:
@@ -179,7 +183,7 @@ class Polling(Transport):
                 if decoder.size > server.max_http_buffer_size:
                     fail(413, b"", "payload too large")
                 else:
-                    fail(400, error_body(BAD_REQUEST, "Bad request"), f"parse error: {exc}")
+                    fail(400, error_body(BAD_REQUEST, "Bad request"), PARSE_ERROR, exc)
 
         def on_end() -> None:
             if failed:
@@ -187,7 +191,7 @@ class Polling(Transport):
             try:
                 packets.extend(decoder.end())
             except eio.EngineParseError as exc:
-                fail(400, error_body(BAD_REQUEST, "Bad request"), f"parse error: {exc}")
+                fail(400, error_body(BAD_REQUEST, "Bad request"), PARSE_ERROR, exc)
                 return
             cleanup()
             server.respond(req, res, 200, b"ok", {"Content-Type": "text/html"})
@@ -266,9 +270,9 @@ class Polling(Transport):
             self._close_timer = timers.set_timeout(on_close, self.server.close_timeout)
             self._close_timer.unref()
 
-    def _error(self, message: str) -> None:
+    def _error(self, message: str, description: Any = None) -> None:
         if not self.closed:
-            self.emit("error", message)
+            self.emit("error", message, description)
 
     def _on_close(self) -> None:
         if self.closed:
@@ -343,7 +347,7 @@ class WebSocketTransport(Transport):
         try:
             packet = eio.decode_packet(ws_message(data, is_binary))
         except (UnicodeDecodeError, eio.EngineParseError) as exc:
-            self.emit("error", "parse error", exc)
+            self.emit("error", PARSE_ERROR, exc)
             self.close()
             return
         if packet.type == eio.CLOSE:
