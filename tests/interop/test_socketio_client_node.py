@@ -92,8 +92,11 @@ async def test_events_acks_binary_rooms_namespaces(transports: list[str]) -> Non
         assert (await wait_for(bye))[0] == "io server disconnect"
         assert not sock.connected
 
-        # we leave /chat: the server sees Node's reason
+        # we leave /chat: the server sees Node's reason, we see socket.io-client's
+        left = next_event(chat, "disconnect")
         chat.disconnect()
+        assert (await wait_for(left))[0] == "io client disconnect"
+        assert not chat.connected
         m = await node.wait_kind("disconnect", nsp="/chat")
         assert m["reason"] == "client namespace disconnect"
 
