@@ -78,3 +78,56 @@ async def test_chromium_page_with_the_official_bundle() -> None:
     assert "upgrade:websocket" in log
     assert seen == [{"who": "chromium"}]
     io.close()
+
+
+CROSS_ORIGIN_PAGE = """<!doctype html>
+<html><head><script src="{sio}/socket.io/socket.io.js"></script></head>
+<body><script>
+  window.log = [];
+  const socket = io('{sio}', {{ withCredentials: true, reconnection: false }});
+  socket.on('connect', () => {{
+    socket.emit('where', location.origin, (answer) => window.log.push('ack:' + answer));
+  }});
+  socket.io.on('open', () => socket.io.engine.on('upgrade', (t) => window.log.push('upgrade:' + t.name)));
+  socket.on('connect_error', (err) => window.log.push('connect_error:' + err.message));
+</script></body></html>
+"""
+
+
+async def test_chromium_cross_origin_polling_follows_the_cors_option() -> None:
+    # the page comes from one server, Socket.IO from another: the browser lets the
+    # long-polling requests through only for the origin the cors option names, with
+    # credentials (so the exact origin and Allow-Credentials are required)
+    pages = http.create_server(
+        lambda req, res: res.end(CROSS_ORIGIN_PAGE.format(sio=sio_url).encode())
+    )
+    await pages.listen(0, "127.0.0.1")
+    allowed = f"http://localhost:{pages.address().port}"
+    refused = f"http://127.0.0.1:{pages.address().port}"  # another origin, same page
+    io = socketio.Server(cors={"origin": [allowed], "credentials": True})
+    io.on("connection", lambda s: s.on("where", lambda origin, ack: ack(f"served {origin}")))
+    await io.listen(0, "127.0.0.1")
+    sio_url = f"http://127.0.0.1:{io.address().port}"
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            good = await browser.new_page()
+            await good.goto(allowed + "/")
+            await good.wait_for_function(
+                "window.log.includes('upgrade:websocket')"
+                " && window.log.some((e) => e.startsWith('ack:'))",
+                timeout=15000,
+            )
+            good_log = await good.evaluate("window.log")
+            bad = await browser.new_page()
+            await bad.goto(refused + "/")
+            await bad.wait_for_function(
+                "window.log.some((e) => e.startsWith('connect_error:'))", timeout=15000
+            )
+            bad_log = await bad.evaluate("window.log")
+        finally:
+            await browser.close()
+    assert f"ack:served {allowed}" in good_log
+    assert bad_log == ["connect_error:xhr poll error"]
+    io.close()
+    pages.close()
