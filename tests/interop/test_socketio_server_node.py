@@ -7,6 +7,7 @@ WebSocket (the client's default).
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -211,3 +212,34 @@ async def test_official_client_reconnects_after_server_restart(mode: str) -> Non
         assert (await node.wait_kind("ack", name="a"))["value"] == "back"
         await node.send(cmd="disconnect", name="a")
         io2.close()
+
+
+@pytest.mark.parametrize("mode", ["polling", "websocket"])
+async def test_official_client_answers_pings_and_a_frozen_one_times_out(mode: str) -> None:
+    # short heartbeats: the official client answers each ping (the session lives on
+    # past many ping intervals); frozen (SIGSTOP), it answers none and the server
+    # drops it after ping_interval + ping_timeout with Node's 'ping timeout'
+    io = socketio.Server(ping_interval=0.1, ping_timeout=1.0)
+    port = await started(io)
+    async with clients() as node:
+        await node.send(
+            cmd="connect",
+            name="a",
+            url=f"http://127.0.0.1:{port}",
+            opts={**TRANSPORTS[mode], "reconnection": False},
+        )
+        await node.wait_kind("connect", name="a")
+        (socket,) = io.sockets.sockets.values()
+        reasons: list[str] = []
+        socket.on("disconnect", lambda reason, *_: reasons.append(reason))
+        pongs: list[Any] = []
+        socket.conn.on("heartbeat", lambda: pongs.append(None))
+        await until(lambda: len(pongs) >= 6)  # 6 ping intervals and more
+        assert reasons == [] and socket.connected
+        node.proc.send_signal(signal.SIGSTOP)
+        try:
+            await until(lambda: reasons)
+        finally:
+            node.proc.send_signal(signal.SIGCONT)
+        assert reasons == ["ping timeout"]
+    io.close()
