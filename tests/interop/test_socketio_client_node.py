@@ -44,6 +44,8 @@ async def test_events_acks_binary_rooms_namespaces(transports: list[str]) -> Non
             url(node), auth={"token": "t1"}, transports=transports, force_new=True
         )
         chat = socketio.connect(url(node, "/chat"), transports=transports, force_new=True)
+        # returned at once, connecting in the background (as io() does)
+        assert not sock.connected and sock.id is None
         await connected(sock)
         await connected(chat)
         conn = await node.wait_kind("connection", nsp="/")
@@ -81,10 +83,21 @@ async def test_events_acks_binary_rooms_namespaces(transports: list[str]) -> Non
         sock.emit("to-room", "room1", "hello room")
         assert await wait_for(room_msg) == ("hello room",)
 
+        # socket.broadcast on Node's side reaches our other socket, not the sender
+        other = socketio.connect(url(node), transports=transports, force_new=True)
+        await connected(other)
+        heard = next_event(other, "broadcasted")
+        sender_heard: list[Any] = []
+        sock.on("broadcasted", lambda *args: sender_heard.append(args))
+        sock.emit("broadcast", "to the others", b"\x03")
+        assert await wait_for(heard) == ("to the others", b"\x03")
+        other.disconnect()
+
         # a server-wide emit
         everyone = next_event(sock, "news")
         await node.send(cmd="emit", event="news", args=[1, b"\x02"])
         assert await wait_for(everyone) == (1, b"\x02")
+        assert sender_heard == []  # what reached us after the broadcast: not our own
 
         # the server disconnects us from the namespace: no reconnection for it
         bye = next_event(sock, "disconnect")
@@ -101,9 +114,10 @@ async def test_events_acks_binary_rooms_namespaces(transports: list[str]) -> Non
         assert m["reason"] == "client namespace disconnect"
 
 
-async def test_middleware_refusal_gives_connect_error_with_data() -> None:
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+async def test_middleware_refusal_gives_connect_error_with_data(transport: str) -> None:
     async with node_server() as node:
-        admin = socketio.connect(url(node, "/admin"), transports=["websocket"], force_new=True)
+        admin = socketio.connect(url(node, "/admin"), transports=[transport], force_new=True)
         (err,) = await wait_event(admin, "connect_error")
         assert isinstance(err, socketio.ConnectError)
         assert str(err) == "not authorized"
