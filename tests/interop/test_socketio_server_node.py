@@ -243,3 +243,63 @@ async def test_official_client_answers_pings_and_a_frozen_one_times_out(mode: st
             node.proc.send_signal(signal.SIGCONT)
         assert reasons == ["ping timeout"]
     io.close()
+
+
+async def test_server_wide_room_operations_with_official_clients() -> None:
+    # io.sockets_join / sockets_leave / fetch_sockets / disconnect_sockets on the
+    # in-memory adapter, each seen by the official client
+    io = socketio.Server()
+    reasons: dict[str, str] = {}
+    io.on(
+        "connection",
+        lambda s: s.on("disconnect", lambda reason, *_: reasons.__setitem__(s.id, reason)),
+    )
+    port = await started(io)
+    async with clients() as node:
+        ids = {}
+        for name in ("a", "b", "c"):
+            await node.send(
+                cmd="connect",
+                name=name,
+                url=f"http://127.0.0.1:{port}",
+                opts={"transports": ["websocket"], "reconnection": False},
+            )
+            ids[name] = (await node.wait_kind("connect", name=name))["id"]
+        server = {name: io.sockets.sockets[sid] for name, sid in ids.items()}
+        io.socket_join("everyone")  # the name; Node's socketsJoin is sockets_join
+        io.in_(ids["a"]).sockets_join(["vip", "extra"])  # a socket's own room names it
+        assert server["a"].rooms == {ids["a"], "everyone", "vip", "extra"}
+        assert server["b"].rooms == {ids["b"], "everyone"}
+        io.in_("vip").sockets_leave("everyone")
+        server["b"].leave("everyone")
+        server["c"].data = {"n": 3}
+        (fetched,) = await io.in_("everyone").fetch_sockets()
+        assert fetched is server["c"] and fetched.data == {"n": 3}
+
+        io.to("everyone").emit("msg", "everyone")
+        io.to("vip").except_("extra").emit("msg", "nobody")
+        io.to("extra").emit("msg", "extra")
+        io.emit("msg", "fence")
+        for name in ("a", "b", "c"):
+            await node.wait_kind("event", name=name, event="msg", args=["fence"])
+        got = {
+            name: [m["args"][0] for m in node.of_kind("event", name=name, event="msg")]
+            for name in ("a", "b", "c")
+        }
+        assert got == {"a": ["extra"], "b": [], "c": ["everyone"]}
+        io.socket_leave("extra")
+        assert server["a"].rooms == {ids["a"], "vip"}
+
+        # a room's sockets leave the namespace; then everyone's connection is closed
+        io.in_("vip").disconnect_sockets()
+        assert (await node.wait_kind("disconnect", name="a"))["reason"] == "io server disconnect"
+        assert reasons == {ids["a"]: "server namespace disconnect"}
+        assert not server["a"].connected and server["b"].connected
+        io.disconnect_sockets(close=True)
+        for name in ("b", "c"):
+            assert (await node.wait_kind("disconnect", name=name))["reason"] == (
+                "io server disconnect"
+            )
+        assert reasons[ids["b"]] == reasons[ids["c"]] == "server namespace disconnect"
+        await until(lambda: not io.engine.clients)  # their connections closed too
+    io.close()
