@@ -8,7 +8,8 @@ session; one with ``sid`` is routed to its session's transport. Refusals follow
 Engine.IO's table, as JSON ``{"code": N, "message": ...}``: 0 ``Transport unknown``,
 1 ``Session ID unknown``, 2 ``Bad handshake method``, 3 ``Bad request``,
 4 ``Forbidden`` (403, from ``allow_request``), 5 ``Unsupported protocol version``;
-each refuses that request alone.
+each refuses that request alone. A refused WebSocket upgrade gets what engine.io's
+``abortUpgrade()`` writes: 400 and the bare message, whatever the code.
 
 A WebSocket upgrade without ``sid`` opens a session directly on WebSocket; with
 ``sid`` it is the probe of an upgrade from polling (:meth:`EngineSocket.maybe_upgrade`).
@@ -257,9 +258,9 @@ class EngineServer(EventEmitter):
     def handle_upgrade(self, req: Any, socket: Any, head: bytes) -> None:
         """Serve an HTTP upgrade under the Engine.IO path (the ``ws`` module does the rest)."""
         query = _query(req.url)
-        code = None if query.get("transport") == "websocket" else 3
-        if code is None:
-            code = self._check(req, query, True)
+        code = self._check(req, query, True)
+        if code is None and query.get("transport") != "websocket":
+            code = 3  # a known transport that does not upgrade (Node leaves it hanging)
         if code is not None:
             _refuse_upgrade(socket, code)
             return
@@ -318,9 +319,10 @@ class EngineServer(EventEmitter):
 
 
 def _refuse_upgrade(socket: Any, code: int) -> None:
-    body = error_body(code, ERRORS[code])
-    status = b"403 Forbidden" if code == 4 else b"400 Bad Request"
+    # engine.io's abortUpgrade(): always 400, the bare message as text/html (polling
+    # refusals carry the JSON {code, message} and 403 for Forbidden; upgrades do not)
+    body = ERRORS[code].encode()
     socket.end(
-        b"HTTP/1.1 %s\r\nConnection: close\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (status, len(body), body)
+        b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
     )

@@ -1,0 +1,89 @@
+"""Engine.IO's refusals, byte for byte beside Node's socket.io on the same raw requests.
+
+Each request goes on a plain socket to a Node socket.io server and to a nodish one; the
+status line and body must be the same (Node's polling bodies come chunked: compared
+once unchunked). Refused upgrades are answered as engine.io's ``abortUpgrade()`` does:
+400 and the bare message. After them all, a good client is still served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tests.helpers import next_event, wait_for
+from tests.interop.socketio_peers import NODE_SIO_SERVER, NodeSio
+
+from nodish import socketio
+
+pytestmark = pytest.mark.interop
+
+UPGRADE = (
+    "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+)
+POLLING = "/socket.io/?EIO=4&transport=polling"
+CASES = [
+    ("GET", "/socket.io/?EIO=4&transport=carrier-pigeon", ""),
+    ("GET", "/socket.io/?EIO=4", ""),
+    ("GET", f"{POLLING}&sid=unknown", ""),
+    ("POST", POLLING, ""),
+    ("PUT", POLLING, ""),
+    ("OPTIONS", POLLING, ""),
+    ("GET", "/socket.io/?EIO=3&transport=polling", ""),
+    ("GET", "/socket.io/?transport=polling", ""),
+    ("GET", "/socket.io/?EIO=4&transport=websocket", ""),  # not an upgrade
+    ("GET", "/socket.io/socket.io.js.nope", ""),
+    # upgrades
+    ("GET", "/socket.io/?EIO=4&transport=websocket&sid=unknown", UPGRADE),
+    ("GET", "/socket.io/?EIO=4&transport=carrier-pigeon", UPGRADE),
+]
+
+
+async def answer(port: int, method: str, path: str, extra: str) -> tuple[str, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    headers = extra or "Connection: close\r\nContent-Length: 0\r\n"
+    writer.write(f"{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
+    data = await wait_for(reader.read())
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" in head.lower():
+        body = unchunk(body)
+    return head.split(b"\r\n", 1)[0].decode(), body
+
+
+def unchunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line, 16)
+        if not size:
+            break
+        out, data = out + data[:size], data[size + 2 :]
+    return out
+
+
+async def test_refusals_are_nodes_byte_for_byte() -> None:
+    io = socketio.Server()
+    io.on("connection", lambda s: s.on("echo", lambda *args: args[-1](*args[:-1])))
+    await io.listen(0, "127.0.0.1")
+    node = await NodeSio.start(NODE_SIO_SERVER, "0", "polling,websocket")
+    try:
+        node_port = (await node.wait_kind("ready"))["port"]
+        for method, path, extra in CASES:
+            theirs = await answer(node_port, method, path, extra)
+            ours = await answer(io.address().port, method, path, extra)
+            assert ours == theirs, (method, path, bool(extra))
+            assert ours[0] == "HTTP/1.1 400 Bad Request"
+    finally:
+        await node.close()
+    good = socketio.connect(
+        f"http://127.0.0.1:{io.address().port}", force_new=True, reconnection=False
+    )
+    try:
+        assert await good.timeout(10).emit_with_ack("echo", "still here") == "still here"
+    finally:
+        good.disconnect()
+    closed = next_event(io.http_server, "close")
+    io.close()
+    await wait_for(closed)
