@@ -123,3 +123,15 @@ def next_event(emitter: Any, name: str) -> asyncio.Future[tuple[Any, ...]]:
 
     emitter.once(name, on_event)
     return fut
+
+
+def unchunk(data: bytes) -> bytes:
+    """An HTTP body sent with ``Transfer-Encoding: chunked``, joined (trailers dropped)."""
+    out = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line, 16)
+        if not size:
+            break
+        out, data = out + data[:size], data[size + 2 :]
+    return out

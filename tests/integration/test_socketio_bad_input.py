@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from tests.helpers import next_event, until, wait_event, wait_for
+from tests.helpers import next_event, unchunk, until, wait_event, wait_for
 
 from nodish import socketio, timers
 from nodish import ws as ws_mod
@@ -52,20 +52,8 @@ async def raw(
     head, _, rest = data.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     if b"transfer-encoding: chunked" in head.lower():
-        rest = _unchunk(rest)
+        rest = unchunk(rest)
     return status, rest
-
-
-def _unchunk(data: bytes) -> bytes:
-    out = b""
-    while data:
-        size_line, _, data = data.partition(b"\r\n")
-        size = int(size_line, 16)
-        if not size:
-            break
-        out += data[:size]
-        data = data[size + 2 :]
-    return out
 
 
 EIO = "/socket.io/?EIO=4&transport=polling"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.helpers import next_event, wait_for
+from tests.helpers import next_event, unchunk, wait_for
 from tests.interop.socketio_peers import NODE_SIO_SERVER, NodeSio
 
 from nodish import socketio
@@ -50,17 +50,6 @@ async def answer(port: int, method: str, path: str, extra: str) -> tuple[str, by
     if b"transfer-encoding: chunked" in head.lower():
         body = unchunk(body)
     return head.split(b"\r\n", 1)[0].decode(), body
-
-
-def unchunk(data: bytes) -> bytes:
-    out = b""
-    while data:
-        size_line, _, data = data.partition(b"\r\n")
-        size = int(size_line, 16)
-        if not size:
-            break
-        out, data = out + data[:size], data[size + 2 :]
-    return out
 
 
 async def test_refusals_are_nodes_byte_for_byte() -> None:
