@@ -258,6 +258,11 @@ class EngineServer(EventEmitter):
     def handle_upgrade(self, req: Any, socket: Any, head: bytes) -> None:
         """Serve an HTTP upgrade under the Engine.IO path (the ``ws`` module does the rest)."""
         query = _query(req.url)
+        if "websocket" not in self.transports:
+            # Node attaches no upgrade handler then: the request is refused as a plain
+            # one, with the JSON body
+            _refuse_upgrade(socket, 0, json_body=True)
+            return
         code = self._check(req, query, True)
         if code is None and query.get("transport") != "websocket":
             code = 3  # a known transport that does not upgrade (Node leaves it hanging)
@@ -318,11 +323,14 @@ class EngineServer(EventEmitter):
             self._wss = None
 
 
-def _refuse_upgrade(socket: Any, code: int) -> None:
+def _refuse_upgrade(socket: Any, code: int, json_body: bool = False) -> None:
     # engine.io's abortUpgrade(): always 400, the bare message as text/html (polling
     # refusals carry the JSON {code, message} and 403 for Forbidden; upgrades do not)
-    body = ERRORS[code].encode()
+    if json_body:
+        body, kind = error_body(code, ERRORS[code]), b"application/json"
+    else:
+        body, kind = ERRORS[code].encode(), b"text/html"
     socket.end(
-        b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: %s\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (kind, len(body), body)
     )
