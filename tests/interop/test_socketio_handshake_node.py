@@ -3,9 +3,10 @@
 One Node process runs a socket.io server and the official ``socket.io-client``; the
 client connects with the same options to Node's server and to nodish's, and both
 servers' handshakes are compared field by field (``headers``, ``time``, ``address``,
-``xdomain``, ``secure``, ``issued``, ``url``, ``query``, ``auth``). Over TLS, a nodish
-``https`` server given to ``Server(...)`` answers ``secure: True`` and keeps serving its
-own ``'request'`` listener beside Engine.IO; ``io.close()`` closes it.
+``xdomain``, ``secure``, ``issued``, ``url``, ``query``, ``auth``). Over TLS, on a nodish
+``https`` server given to ``attach()`` under a ``path`` of its own, the handshake is
+``secure``, the server's own ``'request'`` listener still serves the other URLs, and
+``io.close()`` closes the server.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ async def test_over_https_the_handshake_is_secure_and_the_servers_own_listener_s
     server = https.create_server(
         lambda req, res: res.end(f"app {req.url}"), **pki().server_options()
     )
-    io = socketio.Server(transports=["websocket"])
+    io = socketio.Server(transports=["websocket"], path="/rt")
     assert io.attach(server) is io
     ours: asyncio.Future[socketio.Socket] = asyncio.get_running_loop().create_future()
     io.on("connection", lambda s: ours.done() or ours.set_result(s))
@@ -121,7 +122,7 @@ async def test_over_https_the_handshake_is_secure_and_the_servers_own_listener_s
         await node.send(
             cmd="connect",
             url=url,
-            opts={"transports": ["websocket"], "ca": pki().ca.cert_pem.decode()},
+            opts={"transports": ["websocket"], "path": "/rt", "ca": pki().ca.cert_pem.decode()},
         )
         socket = await wait_for(ours)
         await node.wait_kind("connect", url=url)
@@ -129,10 +130,12 @@ async def test_over_https_the_handshake_is_secure_and_the_servers_own_listener_s
         await node.close()
     assert socket.handshake["secure"] is True
     assert socket.handshake["xdomain"] is False
-    assert socket.handshake["url"] == "/socket.io/?EIO=4&transport=websocket"
-    # requests outside the Engine.IO path still reach the server's own listener
-    res = await https.get(f"{url}/page?x=1", agent=False, ca=pki().ca.cert_pem)
-    assert (res.status_code, await consumers.text(res)) == (200, "app /page?x=1")
+    assert socket.handshake["url"] == "/rt/?EIO=4&transport=websocket"
+    # requests outside the Engine.IO path (the default one included) still reach the
+    # server's own listener
+    for page in ("/page?x=1", "/socket.io/?EIO=4&transport=polling"):
+        res = await https.get(f"{url}{page}", agent=False, ca=pki().ca.cert_pem)
+        assert (res.status_code, await consumers.text(res)) == (200, f"app {page}")
     # closing socket.io closes the server it was attached to, as Node's does
     closed = next_event(server, "close")
     io.close()
