@@ -9,6 +9,7 @@ once unchunked). Refused upgrades are answered as engine.io's ``abortUpgrade()``
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 import pytest
@@ -89,6 +90,38 @@ async def test_refusals_are_nodes_byte_for_byte(transports: str) -> None:
         assert await good.timeout(10).emit_with_ack("echo", "still here") == "still here"
     finally:
         good.disconnect()
+    closed = next_event(io.http_server, "close")
+    io.close()
+    await wait_for(closed)
+
+
+async def test_open_packet_is_nodes() -> None:
+    # the handshake's OPEN packet: the same fields and values as Node's for the same
+    # settings (the defaults: 25 s / 20 s heartbeat, 1 MB), but for the sid
+    io = socketio.Server()
+    await io.listen(0, "127.0.0.1")
+    node = await NodeSio.start(NODE_SIO_SERVER, "0", "polling,websocket")
+    try:
+        node_port = (await node.wait_kind("ready"))["port"]
+        opened = []
+        for port in (node_port, io.address().port):
+            status, body = await answer(port, "GET", POLLING, "")
+            assert status == "HTTP/1.1 200 OK" and body[:1] == b"0"
+            opened.append(json.loads(body[1:]))
+    finally:
+        await node.close()
+    theirs, ours = opened
+    assert len(ours.pop("sid")) == 20 and theirs.pop("sid")
+    assert (
+        ours
+        == theirs
+        == {
+            "upgrades": ["websocket"],
+            "pingInterval": 25000,
+            "pingTimeout": 20000,
+            "maxPayload": 1000000,
+        }
+    )
     closed = next_event(io.http_server, "close")
     io.close()
     await wait_for(closed)
