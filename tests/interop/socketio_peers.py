@@ -219,10 +219,10 @@ class NodeSio:
         await self._reader
 
 
-# A Node socket.io server on the official Redis adapter, with clients of its own.
-# argv: redis port. Prints {kind:'ready', port}. Clients connect with auth {name, rooms}
-# and report every event as {kind:'event', client, event, args}, answering acks with
-# ['ack', name, ...args].
+# A Node socket.io server on the official Redis adapter, with clients of its own, on
+# namespaces '/' and '/chat' (a command's ``nsp``, '/' by default). argv: redis port.
+# Prints {kind:'ready', port}. Clients connect with auth {name, rooms} and report every
+# event as {kind:'event', client, event, args}, answering acks with ['ack', name, ...args].
 NODE_REDIS_SERVER = r"""
 const { createServer } = require('http');
 const { Server } = require('socket.io');
@@ -244,12 +244,14 @@ process.on('unhandledRejection', (e) => out({ kind: 'node-rejection', message: S
   const nameOf = (id) => { const s = io.sockets.sockets.get(id); return s ? s.data.name : undefined; };
   io.of('/').adapter.on('join-room', (room, id) => room !== id && out({ kind: 'join', room, client: nameOf(id) }));
   io.of('/').adapter.on('leave-room', (room, id) => room !== id && out({ kind: 'leave', room, client: nameOf(id) }));
-  io.on('connection', (socket) => {
+  const setup = (nsp) => nsp.on('connection', (socket) => {
     const { name, rooms } = socket.handshake.auth;
     socket.data = { name };
     if (rooms) socket.join(rooms);
     socket.on('disconnect', (reason) => out({ kind: 'server-disconnect', client: name, reason }));
   });
+  setup(io.of('/'));
+  setup(io.of('/chat'));
   io.on('ping-servers', (...args) => {
     const ack = typeof args[args.length - 1] === 'function' ? args.pop() : null;
     out({ kind: 'server-side', event: 'ping-servers', args });
@@ -259,7 +261,7 @@ process.on('unhandledRejection', (e) => out({ kind: 'node-rejection', message: S
   http.listen(0, '127.0.0.1', () => out({ kind: 'ready', port: http.address().port }));
   commands(async (cmd) => {
     if (cmd.cmd === 'client') {
-      const c = ioc(`http://127.0.0.1:${cmd.port || http.address().port}`, {
+      const c = ioc(`http://127.0.0.1:${cmd.port || http.address().port}${cmd.nsp || ''}`, {
         auth: { name: cmd.name, rooms: cmd.rooms || [] }, transports: ['websocket'],
       });
       clients[cmd.name] = c;
@@ -270,7 +272,7 @@ process.on('unhandledRejection', (e) => out({ kind: 'node-rejection', message: S
         if (ack) ack(['ack', cmd.name, ...args]);
       });
     } else if (cmd.cmd === 'emit') {
-      let op = io;
+      let op = io.of(cmd.nsp || '/');
       if (cmd.to) op = op.to(cmd.to);
       if (cmd.except) op = op.except(cmd.except);
       if (cmd.ack) {

@@ -381,3 +381,52 @@ async def test_publishes_batched_per_turn_own_messages_dropped_local_stays_local
         assert factory.lost == 0
         local.disconnect()
         await close(io, factory)
+
+
+async def test_a_namespace_of_its_own_crosses_both_ways() -> None:
+    # channels socket.io#/chat# and socket.io#/chat#<room>#: what is sent in /chat
+    # reaches /chat on the other side, and nobody in '/'
+    async with redis_setup() as (redis, client), node_peer(redis.port) as node:
+        io, factory = await nodish_server(client)
+        chat = io.of("/chat")
+        chat.on("connection", lambda s: s.join(s.handshake["auth"].get("rooms", [])))
+        await io.listen(0, "127.0.0.1")
+        url = f"http://127.0.0.1:{io.address().port}"
+        ours = socketio.connect(
+            url + "/chat", auth={"rooms": ["r1"]}, force_new=True, transports=["websocket"]
+        )
+        main_ns = socketio.connect(url, force_new=True, transports=["websocket"])
+        for sock in (ours, main_ns):
+            if not sock.connected:
+                await wait_event(sock, "connect")
+        stray: list[Any] = []
+        main_ns.on_any(lambda *args: stray.append(args))
+        await node.send(cmd="client", name="c", nsp="/chat", rooms=["r1"])
+        await node.send(cmd="client", name="root")
+        await node.wait_kind("connected", client="c")
+        await node.wait_kind("connected", client="root")
+
+        chat.emit("in-chat", 1)
+        chat.to("r1").emit("in-r1", b"\x01")
+        assert (await node.wait_kind("event", client="c", event="in-chat"))["args"] == [1]
+        assert (await node.wait_kind("event", client="c", event="in-r1"))["args"] == [b"\x01"]
+
+        got = next_event(ours, "from-node")
+        got_r1 = next_event(ours, "node-r1")
+        await node.send(cmd="emit", nsp="/chat", event="from-node", args=["x"])
+        await node.send(cmd="emit", nsp="/chat", event="node-r1", args=[2], to="r1")
+        assert await wait_for(got) == ("x",)
+        assert await wait_for(got_r1) == (2,)
+        fetched = await chat.fetch_sockets()
+        assert len(fetched) == 2  # ours and Node's, in /chat only
+
+        # a fence in '/': by then nothing of /chat reached '/' on either side
+        fence = next_event(main_ns, "fence")
+        io.emit("fence")
+        await node.wait_kind("event", client="root", event="fence")
+        await wait_for(fence)
+        assert stray == [("fence",)]
+        assert [m["event"] for m in node.of_kind("event", client="root")] == []
+        for sock in (ours, main_ns):
+            sock.disconnect()
+        await close(io, factory)
