@@ -262,16 +262,23 @@ async def ws_session(port: int) -> tuple[Any, list[Any], Any]:
         ("", "parse error"),
         ("42[", "forced close"),
         ("bAAAA", "forced close"),
+        # attachments that do not match their packet, in binary frames
+        (['451-["up",{"_placeholder":true,"num":3}]', b"\x01"], "forced close"),
+        ([b"\x01\x02"], "forced close"),
+        (['452-["up",{"_placeholder":true,"num":0}]', b"\x01", '42["x"]'], "forced close"),
         # a CLOSE packet (Node ignores one over WebSocket)
         ("1", "transport close"),
     ],
 )
-async def test_bad_websocket_messages_close_that_connection(bad: str, reason: str) -> None:
+async def test_bad_websocket_messages_close_that_connection(
+    bad: str | list[str | bytes], reason: str
+) -> None:
     async with server() as (_, port, reasons):
         ws, messages, closed = await ws_session(port)
         ws.send("40")
         await until(lambda: len(messages) >= 2)  # the CONNECT answer
-        ws.send(bad)
+        for message in [bad] if isinstance(bad, str) else bad:
+            ws.send(message)
         await wait_for(closed)
         await until(lambda: reasons)
         assert reasons == [reason]
