@@ -12,7 +12,7 @@ import pytest
 from tests.helpers import next_event, until, wait_event, wait_for
 
 from nodish import http, process, socketio
-from nodish.errors import ERR_INVALID_ARG_TYPE
+from nodish.errors import ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE
 from nodish.socketio.engine_client import EngineClient
 from nodish.ws import WebSocketServer
 
@@ -56,6 +56,59 @@ async def test_bad_arguments_raise_at_once() -> None:
     # everything still works after the refusals
     server_sock.on("echo", lambda x, ack: ack(x))
     assert await sock.emit_with_ack("echo", "fine") == "fine"
+    sock.disconnect()
+    await stopped(io)
+
+
+SERVER_OPTIONS = [
+    ({"transports": "websocket"}, ERR_INVALID_ARG_TYPE),  # a str is not a list of names
+    ({"transports": ["carrier-pigeon"]}, ERR_INVALID_ARG_VALUE),
+    ({"transports": []}, ERR_INVALID_ARG_VALUE),
+    ({"ping_interval": "25"}, ERR_INVALID_ARG_TYPE),
+    ({"ping_timeout": -1}, ERR_OUT_OF_RANGE),
+    ({"connect_timeout": None}, ERR_INVALID_ARG_TYPE),
+    ({"upgrade_timeout": float("nan")}, ERR_OUT_OF_RANGE),
+    ({"max_http_buffer_size": "1e6"}, ERR_INVALID_ARG_TYPE),
+    ({"max_http_buffer_size": 0}, ERR_OUT_OF_RANGE),
+    ({"path": 5}, ERR_INVALID_ARG_TYPE),
+    ({"cors": "*"}, ERR_INVALID_ARG_TYPE),
+    ({"adapter": "redis"}, ERR_INVALID_ARG_TYPE),
+    ({"allow_request": True}, ERR_INVALID_ARG_TYPE),
+    ({"http_server": "localhost:3000"}, ERR_INVALID_ARG_TYPE),
+]
+CLIENT_OPTIONS = [
+    ({"transports": "polling"}, ERR_INVALID_ARG_TYPE),
+    ({"transports": ["pigeon"]}, ERR_INVALID_ARG_VALUE),
+    ({"reconnection_delay": "1"}, ERR_INVALID_ARG_TYPE),
+    ({"reconnection_delay_max": -5}, ERR_OUT_OF_RANGE),
+    ({"randomization_factor": 2}, ERR_OUT_OF_RANGE),
+    ({"reconnection_attempts": -1}, ERR_OUT_OF_RANGE),
+    ({"timeout": "20"}, ERR_INVALID_ARG_TYPE),
+    ({"query": "a=1"}, ERR_INVALID_ARG_TYPE),
+    ({"auth": "token"}, ERR_INVALID_ARG_TYPE),
+    ({"path": None}, ERR_INVALID_ARG_TYPE),
+]
+
+
+async def test_wrong_options_raise_at_once_with_node_codes() -> None:
+    # Node's socket.io takes any option and fails later (a string of transports is
+    # searched as text; a delay given as a string breaks the reconnection timer inside
+    # a callback): here the call itself raises
+    for options, error in SERVER_OPTIONS:
+        with pytest.raises(error):
+            socketio.Server(**options)
+    io, url = await started()
+    with pytest.raises(ERR_INVALID_ARG_TYPE):
+        io.attach(None)
+    for options, error in CLIENT_OPTIONS:
+        with pytest.raises(error):
+            socketio.connect(url, force_new=True, **options)
+    # nothing was left half made: the server serves a client with good options
+    io.on("connection", lambda s: s.on("echo", lambda x, ack: ack(x)))
+    sock = socketio.connect(
+        url, force_new=True, transports=["websocket"], auth=lambda cb: cb({"t": 1})
+    )
+    assert await sock.timeout(5).emit_with_ack("echo", "fine") == "fine"
     sock.disconnect()
     await stopped(io)
 

@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .. import runtime, timers
 from ..events import EventEmitter
+from . import _options as opt
 from . import parser as sio
 from .broadcast import AnyListeners, check_callback, check_event, check_loop
 from .engine_client import EngineClient
@@ -93,10 +94,22 @@ class Manager(EventEmitter):
         extra_headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
+        # checked at once: a wrong one would otherwise break a later reconnection
+        opt.string("path", path)
+        transports = opt.transports("transports", transports)
+        reconnection_attempts = opt.seconds(
+            "reconnection_attempts", reconnection_attempts, allow_inf=True
+        )
+        reconnection_delay = opt.seconds("reconnection_delay", reconnection_delay)
+        reconnection_delay_max = opt.seconds("reconnection_delay_max", reconnection_delay_max)
+        randomization_factor = opt.fraction("randomization_factor", randomization_factor)
+        timeout = opt.seconds("timeout", timeout)
+        opt.mapping("query", query)
+        opt.mapping("extra_headers", extra_headers)
         self.uri = uri
         self.opts = {
             "path": path,
-            "transports": tuple(transports),
+            "transports": transports,
             "upgrade": upgrade,
             "query": query,
             "extra_headers": extra_headers,
@@ -555,10 +568,12 @@ def connect(
     ``reconnection_delay_max``, ``randomization_factor``, ``timeout``,
     ``auto_connect``, ``query``, ``extra_headers``, ``upgrade``.
     """
-    if not isinstance(url, str):
+    opt.string("url", url)
+    if auth is not None and not isinstance(auth, dict) and not callable(auth):
+        # socket.io-client's auth: an object, or a function handing one to a callback
         from ..errors import ERR_INVALID_ARG_TYPE
 
-        raise ERR_INVALID_ARG_TYPE("url", "of type string", type(url).__name__)
+        raise ERR_INVALID_ARG_TYPE("auth", "a dict, a function or None", type(auth).__name__)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https", "ws", "wss"):
         raise ValueError(f"Invalid URL: {url!r}")

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import runtime
+from . import _options as opt
 from ._client import Client
 from .adapter import Adapter
 from .broadcast import BroadcastOperator, check_loop
@@ -73,6 +74,19 @@ class Server:
         serve_client: bool | str | os.PathLike[str] | None = True,
         cleanup_empty_child_namespaces: bool = False,
     ) -> None:
+        # every option checked here, at once (see _options)
+        path = opt.string("path", path)
+        cors = opt.mapping("cors", cors)
+        ping_interval = opt.seconds("ping_interval", ping_interval)
+        ping_timeout = opt.seconds("ping_timeout", ping_timeout)
+        upgrade_timeout = opt.seconds("upgrade_timeout", upgrade_timeout)
+        connect_timeout = opt.seconds("connect_timeout", connect_timeout)
+        transports = opt.transports("transports", transports)
+        adapter = opt.function("adapter", adapter)
+        allow_request = opt.function("allow_request", allow_request)
+        max_http_buffer_size = opt.size("max_http_buffer_size", max_http_buffer_size)
+        if http_server is not None:
+            opt.http_server(http_server)
         self.path = "/" + path.strip("/")
         self._loop = runtime.get_loop()
         self.connect_timeout = connect_timeout
@@ -92,7 +106,7 @@ class Server:
             ping_timeout=ping_timeout,
             upgrade_timeout=upgrade_timeout,
             max_http_buffer_size=max_http_buffer_size,
-            transports=tuple(transports),
+            transports=transports,
             allow_upgrades=allow_upgrades,
             allow_request=allow_request,
             cors=cors,
@@ -190,6 +204,7 @@ class Server:
     # HTTP ------------------------------------------------------------------------------
     def attach(self, http_server: Any) -> Server:
         """Serve Engine.IO on ``http_server`` under ``path``."""
+        opt.http_server(http_server)
         self.http_server = http_server
         self._other_listeners = list(http_server.listeners("request"))
         http_server.remove_all_listeners("request")
