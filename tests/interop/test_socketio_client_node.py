@@ -12,6 +12,7 @@ from tests.helpers import next_event, until, wait_event, wait_for
 from tests.interop.socketio_peers import NODE_SIO_CLIENT, NODE_SIO_SERVER, NodeSio
 
 from nodish import socketio
+from nodish.ws import WebSocketServer
 
 pytestmark = pytest.mark.interop
 
@@ -165,3 +166,55 @@ async def test_reconnects_after_server_restart(transport: str) -> None:
         assert sock.connected and sock.id != first_id
         assert (await node2.wait_kind("connection"))["id"] == sock.id
         sock.disconnect()
+
+
+# what a hostile server sends once the namespace is connected
+HOSTILE = [
+    ["42["],  # broken JSON
+    ["9x"],  # not an Engine.IO packet
+    [b"\x01"],  # an attachment nobody announced
+    ['451-["x",{"_placeholder":true,"num":0}]', '42["y"]'],  # text while waiting
+    ["4"],  # an empty Socket.IO packet
+    ["41"],  # DISCONNECT
+]
+
+
+async def test_a_hostile_server_gives_the_same_reasons_as_to_the_official_client() -> None:
+    # a bare Engine.IO server over WebSocket: after the CONNECT answer it sends one bad
+    # sequence; nodish's client and the official one must end with the same reason
+    bad: list[Any] = []
+
+    def on_connection(ws: Any, *_: Any) -> None:
+        sequence = bad[0]
+        ws.send('0{"sid":"s","upgrades":[],"pingInterval":25000,"pingTimeout":20000}')
+
+        def on_message(data: Any, _binary: bool) -> None:
+            if str(data).startswith("40"):
+                ws.send('40{"sid":"n"}')
+                for message in sequence:
+                    ws.send(message)
+
+        ws.on("message", on_message)
+
+    wss = await WebSocketServer(port=0, host="127.0.0.1")
+    wss.on("connection", on_connection)
+    url = f"http://127.0.0.1:{wss.address().port}"
+    official = await NodeSio.start(NODE_SIO_CLIENT)
+    try:
+        await official.wait_kind("ready")
+        for i, sequence in enumerate(HOSTILE):
+            bad[:] = [sequence]
+            opts = {"transports": ["websocket"], "reconnection": False}
+            await official.send(cmd="connect", name=f"c{i}", url=url, opts=opts)
+            theirs = (await official.wait_kind("disconnect", name=f"c{i}"))["reason"]
+            ours = socketio.connect(url, force_new=True, **opts)
+            (reason, *_) = await wait_event(ours, "disconnect")
+            assert reason == theirs, sequence
+            ours.disconnect()
+    finally:
+        await official.close()
+    for ws in list(wss.clients):
+        ws.terminate()
+    closed = next_event(wss, "close")
+    wss.close()
+    await wait_for(closed)
