@@ -130,16 +130,21 @@ async def test_middleware_refusal_gives_connect_error_with_data(transport: str) 
 # what socket.io-client reports when the server process goes away (the official
 # client beside ours gives the same): the WebSocket is closed by the peer's kernel; a
 # long-poll request fails
-RESTART_REASONS = {"websocket": "transport close", "polling": "transport error"}
+RESTART_REASONS = {
+    "websocket": "transport close",
+    "polling": "transport error",
+    "polling,websocket": "transport close",  # upgraded first
+}
 
 
 @pytest.mark.parametrize("transport", list(RESTART_REASONS))
 async def test_reconnects_after_server_restart(transport: str) -> None:
+    transports = transport.split(",")
     async with node_server(transports=transport) as node:
         port = node.port  # type: ignore[attr-defined]
         sock = socketio.connect(
             url(node),
-            transports=[transport],
+            transports=transports,
             reconnection_delay=0.05,
             reconnection_delay_max=0.2,
             force_new=True,
@@ -152,9 +157,12 @@ async def test_reconnects_after_server_restart(transport: str) -> None:
             cmd="connect",
             name="official",
             url=url(node),
-            opts={"transports": [transport], "reconnection": False},
+            opts={"transports": transports, "reconnection": False},
         )
         await oracle.wait_kind("connect", name="official")
+        if len(transports) == 2:
+            await oracle.wait_kind("upgrade", name="official")
+            await until(lambda: sock.io.engine.transport.name == "websocket")  # type: ignore[union-attr]
         down = next_event(sock, "disconnect")
         await node.send(cmd="exit")
         reason = (await wait_for(down))[0]
