@@ -287,7 +287,7 @@ process.on('unhandledRejection', (e) => out({ kind: 'node-rejection', message: S
       } else io.serverSideEmit(cmd.event, ...cmd.args);
     } else if (cmd.cmd === 'fetch') {
       const sockets = await io.in(cmd.room || []).fetchSockets();
-      out({ kind: 'fetched', sockets: sockets.map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data })) });
+      out({ kind: 'fetched', sockets: sockets.map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data, handshake: s.handshake })) });
     } else if (cmd.cmd === 'localRooms') {
       const rooms = {};
       for (const [name, c] of Object.entries(clients)) {

@@ -52,6 +52,19 @@ async def node_peer(redis_port: int) -> AsyncIterator[NodeSio]:
         await node.close()
 
 
+HANDSHAKE_FIELDS = (
+    "headers",
+    "time",
+    "address",
+    "xdomain",
+    "secure",
+    "issued",
+    "url",
+    "query",
+    "auth",
+)
+
+
 async def nodish_server(client: Callable[[], Any]) -> tuple[socketio.Server, RedisAdapterFactory]:
     factory = create_redis_adapter(client(), client())
     io = socketio.Server(adapter=factory)
@@ -107,6 +120,10 @@ async def test_requests_cross_both_ways() -> None:
         sockets = await io.fetch_sockets()
         assert sorted(s.data["name"] for s in sockets) == ["a", "b"]
         assert all(isinstance(s, socketio.RemoteSocket) for s in sockets)
+        # with Node's handshake, whole
+        for s in sockets:
+            assert s.handshake["auth"]["name"] == s.data["name"]
+            assert set(s.handshake) == set(HANDSHAKE_FIELDS)
         in_r1 = await io.in_("r1").fetch_sockets()
         assert [s.data["name"] for s in in_r1] == ["a"]
         assert "r1" in in_r1[0].rooms
@@ -301,6 +318,11 @@ async def test_clients_on_both_sides_get_every_kind_of_broadcast() -> None:
         await node.send(cmd="fetch", room="r1")
         fetched = (await node.wait_kind("fetched"))["sockets"]
         assert sorted(s["data"]["name"] for s in fetched) == ["a", "c1"]
+        # our handshake reaches Node whole too
+        (c1_seen,) = (s for s in fetched if s["data"]["name"] == "c1")
+        assert set(c1_seen["handshake"]) == set(HANDSHAKE_FIELDS)
+        assert c1_seen["handshake"]["auth"] == {"name": "c1", "rooms": ["r1"]}
+        assert c1_seen["handshake"]["query"]["transport"] == "websocket"
         await node.send(cmd="socketsJoin", room="r1", join="vip")
         await node.wait_kind("done")
         c1 = next(s for s in io.sockets.sockets.values() if s.data["name"] == "c1")
