@@ -303,3 +303,65 @@ async def test_server_wide_room_operations_with_official_clients() -> None:
         assert reasons[ids["b"]] == reasons[ids["c"]] == "server namespace disconnect"
         await until(lambda: not io.engine.clients)  # their connections closed too
     io.close()
+
+
+async def _no_websocket_proxy(upstream: int, dropped: list[bytes]) -> asyncio.Server:
+    """A proxy that passes plain HTTP to ``upstream`` and drops WebSocket upgrades (their
+    heads kept in ``dropped``), as some middleboxes do."""
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, OSError):
+            writer.close()
+            return
+        if b"upgrade: websocket" in head.lower():
+            dropped.append(head)
+            writer.transport.abort()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream)
+        up_writer.write(head)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+async def test_official_client_falls_back_to_polling_when_websocket_is_blocked() -> None:
+    # Socket.IO's promise over plain WebSocket: behind a proxy that drops upgrades the
+    # official client's probe fails, and it carries on over long-polling
+    io = socketio.Server()
+    log: list[Any] = []
+    setup(io, log)
+    port = await started(io)
+    dropped: list[bytes] = []
+    proxy = await _no_websocket_proxy(port, dropped)
+    proxy_port = proxy.sockets[0].getsockname()[1]
+    async with clients() as node:
+        await node.send(cmd="connect", name="a", url=f"http://127.0.0.1:{proxy_port}", opts={})
+        a = await node.wait_kind("connect", name="a")
+        assert a["transport"] == "polling"
+        await until(lambda: dropped)  # the upgrade's probe, refused on the way
+        assert b"transport=websocket" in dropped[0]
+        # an acked round trip, and the session is still polling on both sides: the
+        # upgrade was tried and given up
+        await node.send(cmd="emit", name="a", event="echo", args=["still", b"\x01"], ack=True)
+        assert (await node.wait_kind("ack", name="a"))["value"] == "still"
+        await node.send(cmd="transport", name="a")
+        assert (await node.wait_kind("transport", name="a"))["transport"] == "polling"
+        assert io.sockets.sockets[a["id"]].conn.transport.name == "polling"
+        assert node.of_kind("upgrade", name="a") == [] and node.of_kind("disconnect") == []
+        await node.send(cmd="disconnect", name="a")
+        await until_logged(log, lambda e: e[0] == "disconnect")
+    proxy.close()
+    io.close()
+    await wait_for(next_event(io.http_server, "close"))
