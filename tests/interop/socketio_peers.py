@@ -89,6 +89,37 @@ class RedisServer:
         self.dir.cleanup()
 
 
+async def no_websocket_proxy(upstream: int, dropped: list[bytes]) -> asyncio.Server:
+    """A proxy that passes plain HTTP to ``upstream`` and drops WebSocket upgrades (their
+    heads kept in ``dropped``), as some middleboxes do."""
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, OSError):
+            writer.close()
+            return
+        if b"upgrade: websocket" in head.lower():
+            dropped.append(head)
+            writer.transport.abort()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream)
+        up_writer.write(head)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
 def wrap(v: Any) -> Any:
     if isinstance(v, (bytes, bytearray, memoryview)):
         return {"$bin": base64.b64encode(bytes(v)).decode()}

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 from tests.helpers import next_event, until, wait_event, wait_for
-from tests.interop.socketio_peers import NODE_SIO_CLIENT, NODE_SIO_SERVER, NodeSio
+from tests.interop.socketio_peers import (
+    NODE_SIO_CLIENT,
+    NODE_SIO_SERVER,
+    NodeSio,
+    no_websocket_proxy,
+)
 
 from nodish import socketio
 from nodish.ws import WebSocketServer
@@ -226,3 +231,23 @@ async def test_a_hostile_server_gives_the_same_reasons_as_to_the_official_client
     closed = next_event(wss, "close")
     wss.close()
     await wait_for(closed)
+
+
+async def test_falls_back_to_polling_when_websocket_is_blocked() -> None:
+    # behind a proxy that drops WebSocket upgrades, our client's probe is refused and
+    # it carries on over long-polling with Node's server, as socket.io-client does
+    async with node_server() as node:
+        dropped: list[bytes] = []
+        proxy = await no_websocket_proxy(node.port, dropped)  # type: ignore[attr-defined]
+        sock = socketio.connect(
+            f"http://127.0.0.1:{proxy.sockets[0].getsockname()[1]}", force_new=True
+        )
+        await connected(sock)
+        await until(lambda: dropped)  # the probe, refused on the way
+        assert b"transport=websocket" in dropped[0]
+        assert await sock.emit_with_ack("echo", "still", b"\x01") == "still"
+        assert sock.io.engine is not None and sock.io.engine.transport.name == "polling"
+        assert node.of_kind("upgrade") == [] and sock.connected
+        sock.disconnect()
+        assert (await node.wait_kind("disconnect"))["reason"] == "client namespace disconnect"
+        proxy.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from tests.helpers import next_event, until, wait_for
-from tests.interop.socketio_peers import NODE_SIO_CLIENT, NodeSio
+from tests.interop.socketio_peers import NODE_SIO_CLIENT, NodeSio, no_websocket_proxy
 
 from nodish import socketio
 
@@ -305,37 +305,6 @@ async def test_server_wide_room_operations_with_official_clients() -> None:
     io.close()
 
 
-async def _no_websocket_proxy(upstream: int, dropped: list[bytes]) -> asyncio.Server:
-    """A proxy that passes plain HTTP to ``upstream`` and drops WebSocket upgrades (their
-    heads kept in ``dropped``), as some middleboxes do."""
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except OSError:
-            pass
-        finally:
-            writer.close()
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, OSError):
-            writer.close()
-            return
-        if b"upgrade: websocket" in head.lower():
-            dropped.append(head)
-            writer.transport.abort()
-            return
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream)
-        up_writer.write(head)
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-    return await asyncio.start_server(serve, "127.0.0.1", 0)
-
-
 async def test_official_client_falls_back_to_polling_when_websocket_is_blocked() -> None:
     # Socket.IO's promise over plain WebSocket: behind a proxy that drops upgrades the
     # official client's probe fails, and it carries on over long-polling
@@ -344,7 +313,7 @@ async def test_official_client_falls_back_to_polling_when_websocket_is_blocked()
     setup(io, log)
     port = await started(io)
     dropped: list[bytes] = []
-    proxy = await _no_websocket_proxy(port, dropped)
+    proxy = await no_websocket_proxy(port, dropped)
     proxy_port = proxy.sockets[0].getsockname()[1]
     async with clients() as node:
         await node.send(cmd="connect", name="a", url=f"http://127.0.0.1:{proxy_port}", opts={})
