@@ -476,3 +476,19 @@ async def test_a_session_closed_during_the_upgrade_probe_closes_the_probe() -> N
     wss.close()
     server.close()
     await wait_event(server, "close")
+
+
+async def test_close_calls_back_once_its_http_server_has_closed() -> None:
+    io, url = await started()
+    sock = ws_client(url, reconnection=False)
+    await wait_event(sock, "connect")
+    gone = next_event(sock, "disconnect")
+    done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    io.close(lambda *args: done.set_result((args, io.http_server.listening)))
+    assert await wait_for(done) == ((), False)  # as Node's fn(): no error
+    assert (await wait_for(gone))[0] == "transport close"
+    # a server that never listened calls back too
+    idle = socketio.Server()
+    called: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    idle.close(lambda *args: called.set_result(args))
+    assert await wait_for(called) == ()
