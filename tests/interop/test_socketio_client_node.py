@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +16,7 @@ from tests.interop.socketio_peers import (
     NodeSio,
     no_websocket_proxy,
 )
+from tests.tls_fixtures import pki
 
 from nodish import socketio
 from nodish.ws import WebSocketServer
@@ -251,3 +253,71 @@ async def test_falls_back_to_polling_when_websocket_is_blocked() -> None:
         sock.disconnect()
         assert (await node.wait_kind("disconnect"))["reason"] == "client namespace disconnect"
         proxy.close()
+
+
+# Node's socket.io on an https server. argv: key PEM, cert PEM (base64: an argument
+# starting with "-" would be read as an option of node's own).
+NODE_SIO_HTTPS_SERVER = r"""
+const { createServer } = require('https');
+const { Server } = require('socket.io');
+const pem = (i) => Buffer.from(process.argv[i], 'base64');
+const server = createServer({ key: pem(1), cert: pem(2) });
+const io = new Server(server);
+io.on('connection', (s) => {
+  out({ kind: 'connection', id: s.id, secure: s.handshake.secure, transport: s.conn.transport.name });
+  s.conn.on('upgrade', (t) => out({ kind: 'upgrade', id: s.id, transport: t.name }));
+  s.on('echo', (...args) => { const ack = args.pop(); ack(...args); });
+});
+server.listen(0, '127.0.0.1', () => out({ kind: 'ready', port: server.address().port }));
+commands(() => {});
+"""
+
+
+@asynccontextmanager
+async def node_https_server() -> AsyncIterator[tuple[NodeSio, str]]:
+    leaf = pki().server
+    node = await NodeSio.start(
+        NODE_SIO_HTTPS_SERVER,
+        base64.b64encode(leaf.key_pem()).decode(),
+        base64.b64encode(leaf.chain_pem).decode(),
+    )
+    try:
+        port = (await node.wait_kind("ready"))["port"]
+        yield node, f"https://127.0.0.1:{port}"
+    finally:
+        await node.close()
+
+
+@pytest.mark.parametrize("transports", [["polling"], ["websocket"], ["polling", "websocket"]])
+async def test_over_https_with_the_servers_ca(transports: list[str]) -> None:
+    async with node_https_server() as (node, url):
+        sock = socketio.connect(url, transports=transports, force_new=True, ca=pki().ca.cert_pem)
+        await connected(sock)
+        seen = await node.wait_kind("connection")
+        assert (seen["id"], seen["secure"], seen["transport"]) == (sock.id, True, transports[0])
+        if len(transports) == 2:
+            await node.wait_kind("upgrade", id=sock.id)
+        assert await sock.emit_with_ack("echo", "over tls", b"\x00") == "over tls"
+        sock.disconnect()
+
+
+async def test_over_https_an_unknown_ca_is_refused_unless_told_otherwise() -> None:
+    async with node_https_server() as (node, url):
+        for transports in (["polling"], ["websocket"]):
+            refused = socketio.connect(url, transports=transports, force_new=True)
+            (err,) = await wait_event(refused, "connect_error")
+            # as socket.io-client: the transport's error, the TLS failure as description
+            assert (
+                str(err)
+                == {"polling": "xhr poll error", "websocket": "websocket error"}[transports[0]]
+            )
+            assert err.description.code == "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+            assert not refused.connected
+            refused.disconnect()
+        trusting = socketio.connect(
+            url, transports=["websocket"], force_new=True, reject_unauthorized=False
+        )
+        await connected(trusting)
+        assert await trusting.emit_with_ack("echo", 1) == 1
+        assert node.of_kind("connection")[0]["id"] == trusting.id
+        trusting.disconnect()

@@ -84,3 +84,24 @@ def http_server(value: Any) -> Any:
             "http_server", "an http.Server or https.Server", _type_name(value)
         )
     return value
+
+
+def tls(ca: Any, reject_unauthorized: Any, servername: Any) -> dict[str, Any]:
+    """The client's TLS options, as keywords for ``https.request`` and ``ws.WebSocket``
+    (only those that differ from the defaults)."""
+    if ca is not None and not isinstance(ca, (str, bytes, list, tuple)):
+        raise ERR_INVALID_ARG_TYPE("ca", "a PEM str or bytes, or a list of them", _type_name(ca))
+    if not isinstance(reject_unauthorized, bool):
+        raise ERR_INVALID_ARG_TYPE(
+            "reject_unauthorized", "of type boolean", _type_name(reject_unauthorized)
+        )
+    if servername is not None:
+        string("servername", servername)
+    out: dict[str, Any] = {}
+    if ca is not None:
+        out["ca"] = ca
+    if not reject_unauthorized:
+        out["reject_unauthorized"] = False
+    if servername is not None:
+        out["servername"] = servername
+    return out

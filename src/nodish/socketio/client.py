@@ -92,6 +92,9 @@ class Manager(EventEmitter):
         auto_connect: bool = True,
         query: dict[str, Any] | None = None,
         extra_headers: dict[str, str] | None = None,
+        ca: Any = None,
+        reject_unauthorized: bool = True,
+        servername: str | None = None,
     ) -> None:
         super().__init__()
         # checked at once: a wrong one would otherwise break a later reconnection
@@ -106,6 +109,7 @@ class Manager(EventEmitter):
         timeout = opt.seconds("timeout", timeout)
         opt.mapping("query", query)
         opt.mapping("extra_headers", extra_headers)
+        tls = opt.tls(ca, reject_unauthorized, servername)
         self.uri = uri
         self.opts = {
             "path": path,
@@ -113,6 +117,7 @@ class Manager(EventEmitter):
             "upgrade": upgrade,
             "query": query,
             "extra_headers": extra_headers,
+            "tls": tls,
         }
         self.reconnection = reconnection
         self.reconnection_attempts = reconnection_attempts
@@ -566,7 +571,8 @@ def connect(
     Options are socket.io-client's in snake_case: ``path``, ``transports``,
     ``reconnection``, ``reconnection_attempts``, ``reconnection_delay``,
     ``reconnection_delay_max``, ``randomization_factor``, ``timeout``,
-    ``auto_connect``, ``query``, ``extra_headers``, ``upgrade``.
+    ``auto_connect``, ``query``, ``extra_headers``, ``upgrade``, and for an
+    ``https://`` server ``ca``, ``reject_unauthorized``, ``servername`` (both transports).
     """
     opt.string("url", url)
     if auth is not None and not isinstance(auth, dict) and not callable(auth):

@@ -91,6 +91,7 @@ class WebSocketClientTransport(_ClientTransport):
         url = client.url("ws", "websocket", sid)
         self.ws = ws.WebSocket(
             url,
+            **client.tls,
             headers=client.extra_headers or None,
             per_message_deflate=False,
             max_payload=max(client.max_payload, 1 << 20) if client.max_payload else 100 << 20,
@@ -146,7 +147,9 @@ class PollingClientTransport(_ClientTransport):
         self._on_paused: Callable[[], Any] | None = None
         self._requests: set[Any] = set()
         self._close_on_open = False
-        self._http: Any = importlib.import_module("nodish.http")
+        self._http: Any = importlib.import_module(
+            "nodish.https" if client.secure else "nodish.http"
+        )
         self.ready_state = "opening"
         self._poll()
 
@@ -163,7 +166,7 @@ class PollingClientTransport(_ClientTransport):
             headers["Content-Type"] = "text/plain;charset=UTF-8"
             headers["Content-Length"] = str(len(body))
         req = self._http.request(
-            client.url("http", "polling", self.sid), method=method, headers=headers
+            client.url("http", "polling", self.sid), method=method, headers=headers, **client.tls
         )
         self._requests.add(req)
         chunks: list[bytes] = []
@@ -300,10 +303,13 @@ class EngineClient(EventEmitter):
         upgrade: bool = True,
         query: dict[str, Any] | None = None,
         extra_headers: dict[str, str] | None = None,
+        tls: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         parts = urlsplit(uri)
         self.secure = parts.scheme in ("https", "wss")
+        # ca / reject_unauthorized / servername, for both transports' TLS connections
+        self.tls: dict[str, Any] = dict(tls or {}) if self.secure else {}
         self.host = parts.hostname or "localhost"
         self.port = parts.port or (443 if self.secure else 80)
         self.path = "/" + path.strip("/") + "/"
