@@ -37,3 +37,12 @@ def test_any_split_matches_hiredis(cuts: list[int]) -> None:
     points = sorted(set(cuts))
     chunks = [STREAM[a:b] for a, b in zip([0, *points], [*points, len(STREAM)], strict=True)]
     assert drain(_Resp(), chunks) == drain(hiredis.Reader(), [STREAM])
+
+
+def test_error_replies_are_exceptions_as_with_hiredis() -> None:
+    # a refused command (NOAUTH, NOPERM) must not pass for a reply line
+    stream = b"-NOPERM no permissions\r\n:1\r\n"
+    ours, theirs = drain(_Resp(), [stream]), drain(hiredis.Reader(), [stream])
+    assert isinstance(ours[0], Exception) and isinstance(theirs[0], Exception)
+    assert str(ours[0]) == str(theirs[0]) == "NOPERM no permissions"
+    assert ours[1:] == theirs[1:] == [1]

@@ -23,7 +23,20 @@ sent as one pipeline per turn of the loop (``pub_client``), in order.
 Redis going away never stops the server: publishes that fail are counted in
 ``lost`` (and logged, once per outage), requests answer with local data only, the
 reader reconnects with backoff and subscribes again to every channel and pattern,
-and local clients are served throughout.
+and local clients are served throughout. While the publisher cannot connect, it
+retries with the same backoff and counts what is broadcast meanwhile as lost at
+once (no connect per broadcast, no queue growing without bound). A Redis that
+answers with errors (``NOAUTH``, an ACL refusal) is an outage too: the reader is
+``connected`` only once Redis confirmed its subscriptions, and refused publishes
+are counted and logged once.
+
+Whatever arrives on the adapter's channels is checked before it is used, as any
+program may publish there: a message that is not msgpack or JSON, or not of the
+official adapter's shape (a broadcast that is not ``[uid, event packet, opts]``,
+rooms that are not a list, a request or response with fields of the wrong type)
+is dropped alone, counted in ``dropped`` and logged in one line at most every 10
+seconds. Responses to requests this server did not make are ignored silently,
+since every server reads every response on the shared channel.
 """
 
 from __future__ import annotations
@@ -33,6 +46,7 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +77,18 @@ _BACKOFF_MIN = 0.05
 # bytes of PUBLISH commands the kernel has not taken yet before the publisher waits
 _MAX_UNSENT = 8 << 20
 _BACKOFF_MAX = 2.0
+# publishes held while the publisher's connection is being made; more are lost
+_MAX_PENDING = 10_000
+# at most one log line about malformed messages in this many seconds
+_DROP_LOG_INTERVAL = 10.0
+
+
+class RedisReplyError(Exception):
+    """An error reply from Redis (``-ERR``, ``-NOAUTH``), as hiredis's ``ReplyError``."""
+
+
+class _MalformedError(ValueError):
+    """A message on the adapter's channels that is not of the official adapter's shape."""
 
 
 def _msgpack() -> Any:
@@ -166,7 +192,9 @@ class _Resp:
             return bytes(buf[pos : pos + n]), pos + n + 2
         if kind == 0x3A:  # ':' integer
             return int(head), pos
-        return head, pos  # '+', '-' and anything else: the line itself
+        if kind == 0x2D:  # '-' error
+            return RedisReplyError(head.decode("utf-8", "replace")), pos
+        return head, pos  # '+' and anything else: the line itself
 
 
 def _publish_command(channel: str, message: bytes) -> bytes:
@@ -201,20 +229,58 @@ def _flags_out(flags: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_room(value: Any) -> bool:
+    return isinstance(value, str) or _is_number(value)
+
+
+def _rooms_in(value: Any, what: str) -> list[Any]:
+    """A list of rooms (str or numbers) from another server; absent is none."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(_is_room(r) for r in value):
+        raise _MalformedError(f"{what} is not a list of rooms")
+    return value
+
+
 def _flags_in(flags: Any) -> dict[str, Any]:
-    if not isinstance(flags, dict):
+    if flags is None:
         return {}
+    if not isinstance(flags, dict):
+        raise _MalformedError("flags is not a map")
     out = dict(flags)
-    if isinstance(out.get("timeout"), (int, float)):
-        out["timeout"] = out["timeout"] / 1000
+    timeout = out.get("timeout")
+    if timeout is not None:
+        if not _is_number(timeout):
+            raise _MalformedError("flags.timeout is not a number")
+        out["timeout"] = timeout / 1000
     return out
 
 
 def _opts_in(raw: Any) -> BroadcastOptions:
-    raw = raw if isinstance(raw, dict) else {}
+    if not isinstance(raw, dict):
+        raise _MalformedError("opts is not a map")
     return BroadcastOptions(
-        raw.get("rooms") or (), raw.get("except") or (), _flags_in(raw.get("flags"))
+        _rooms_in(raw.get("rooms"), "opts.rooms"),
+        _rooms_in(raw.get("except"), "opts.except"),
+        _flags_in(raw.get("flags")),
     )
+
+
+def _str_in(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise _MalformedError(f"{what} is not a string")
+    return value
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    if len(text) > 200:
+        text = text[:200] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class RedisBridge:
@@ -224,6 +290,7 @@ class RedisBridge:
         self.pub = pub_client
         self.sub = sub_client
         self.lost = 0
+        self.dropped = 0
         self.connected = False
         self._channels: dict[str, Callable[[str, bytes], Any]] = {}
         self._patterns: dict[str, Callable[[str, bytes], Any]] = {}
@@ -235,7 +302,15 @@ class RedisBridge:
         self._pub_conn: Any = None
         self._pub_parser: Any = None
         self._outage_logged = False
+        self._refused_logged = False
         self._closed = False
+        self._backoff = _BACKOFF_MIN
+        # the publisher's connection failed: until this loop time, broadcasts are lost
+        self._pub_down_until = 0.0
+        self._pub_backoff = _BACKOFF_MIN
+        self._drop_log_at = 0.0
+        self._dropped_logged = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # subscriptions ----------------------------------------------------------------------
     def subscribe(
@@ -272,15 +347,28 @@ class RedisBridge:
                 await conn.send_command(command, *names)
 
     def _spawn(self, coro: Any) -> None:
-        runtime.get_loop().create_task(coro)
+        task = runtime.get_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _connection(self, client: Any) -> Any:
+        # our own connection of the client's pool; we retry with our backoff, so
+        # redis-py's retries (seconds of sleeping per attempt by default) are off
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        conn = client.connection_pool.make_connection()
+        conn.retry = Retry(NoBackoff(), 0)
+        return conn
 
     async def _read(self) -> None:
         # A connection of the sub client's pool (its address, credentials, protocol),
         # read raw and parsed in bulk: redis-py's PubSub costs some 25 us per message
         # in Python, more than the whole budget of a bridged broadcast.
-        backoff = _BACKOFF_MIN
+        # ``connected`` once Redis confirms a subscription (_dispatch): a Redis that
+        # answers the subscription with an error is an outage, retried with backoff.
         while not self._closed:
-            conn = self.sub.connection_pool.make_connection()
+            conn = self._connection(self.sub)
             try:
                 await conn.connect()
                 if self._patterns:
@@ -288,8 +376,6 @@ class RedisBridge:
                 if self._channels:
                     await conn.send_command("SUBSCRIBE", *self._channels)
                 self._conn = conn
-                self._on_connected()
-                backoff = _BACKOFF_MIN
                 stream = conn._reader
                 parser = resp_reader()
                 while not self._closed:
@@ -305,18 +391,20 @@ class RedisBridge:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._on_outage(exc)
+                self._on_outage(exc, reader=True)
             finally:
                 self._conn = None
                 with contextlib.suppress(Exception):
                     await conn.disconnect()
             if self._closed:
                 return
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, _BACKOFF_MAX)
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, _BACKOFF_MAX)
 
     def _dispatch(self, msg: Any) -> None:
         if not isinstance(msg, list) or not msg:
+            if isinstance(msg, Exception):
+                raise ConnectionError(f"Redis refused the subscription ({_short(msg)})")
             return
         kind = msg[0]
         if kind == b"pmessage" and len(msg) == 4:
@@ -326,24 +414,44 @@ class RedisBridge:
             channel, data = msg[1], msg[2]
             handler = self._channels.get(channel.decode("utf-8", "replace"))
         else:
+            if kind in (b"subscribe", b"psubscribe") and not self.connected:
+                self._on_connected()
             return
         if handler is None:
             return
         try:
             handler(channel.decode("utf-8", "replace"), data)
         except Exception as exc:
-            # a malformed message from another server must not stop the reader
-            logger.warning("dropped a Redis message on %r: %r", channel, exc)
+            # a malformed message from another program must not stop the reader
+            self._drop(channel, exc)
+
+    def _drop(self, channel: bytes, exc: Exception) -> None:
+        self.dropped += 1
+        now = time.monotonic()
+        if now < self._drop_log_at:
+            return
+        self._drop_log_at = now + _DROP_LOG_INTERVAL
+        more = self.dropped - self._dropped_logged - 1
+        self._dropped_logged = self.dropped
+        logger.warning(
+            "dropped a malformed message on Redis channel %r (%s)%s",
+            channel[:100].decode("utf-8", "replace"),
+            _short(exc),
+            f"; {more} more dropped since the last report" if more else "",
+        )
 
     def _on_connected(self) -> None:
-        if not self.connected:
-            self.connected = True
-            if self._outage_logged:
-                logger.warning("Redis is back; %d messages were lost meanwhile", self.lost)
-            self._outage_logged = False
+        self.connected = True
+        self._backoff = _BACKOFF_MIN
+        self._pub_down_until = 0.0
+        self._pub_backoff = _BACKOFF_MIN
+        if self._outage_logged:
+            logger.warning("Redis is back; %d messages were lost meanwhile", self.lost)
+        self._outage_logged = False
 
-    def _on_outage(self, exc: BaseException) -> None:
-        self.connected = False
+    def _on_outage(self, exc: BaseException, reader: bool = False) -> None:
+        if reader:
+            self.connected = False
         if not self._outage_logged and not self._closed:
             self._outage_logged = True
             logger.warning("Redis unreachable (%r); serving local clients only", exc)
@@ -352,6 +460,12 @@ class RedisBridge:
     def publish(self, channel: str, message: bytes) -> None:
         """Queue a publish; the queue goes out as one pipeline per turn of the loop."""
         if self._closed:
+            self.lost += 1
+            return
+        if self._pub_conn is None and (
+            len(self._queue) >= _MAX_PENDING
+            or (self._pub_down_until and runtime.get_loop().time() < self._pub_down_until)
+        ):
             self.lost += 1
             return
         self._queue.append((channel, message))
@@ -373,11 +487,20 @@ class RedisBridge:
         while self._queue or inflight:
             try:
                 conn = self._pub_conn
+                if conn is not None and not inflight and conn._reader.at_eof():
+                    # closed by Redis (or a CLIENT KILL) while idle: nothing written is
+                    # lost yet, so this batch goes on a new connection
+                    await self._drop_pub_conn()
+                    conn = None
                 if conn is None:
-                    conn = self.pub.connection_pool.make_connection()
+                    conn = self._connection(self.pub)
                     await conn.connect()
                     self._pub_conn = conn
                     self._pub_parser = resp_reader()
+                    self._pub_down_until = 0.0
+                    self._pub_backoff = _BACKOFF_MIN
+                    if self._outage_logged and self.connected:
+                        self._on_connected()
                 if self._queue:
                     batch, self._queue = self._queue, []
                     inflight += len(batch)
@@ -395,6 +518,15 @@ class RedisBridge:
                 inflight -= 1
                 if isinstance(reply, Exception):
                     self.lost += 1
+                    if not self._refused_logged:
+                        self._refused_logged = True
+                        logger.warning(
+                            "Redis refuses our publishes (%s); counting them as lost",
+                            _short(reply),
+                        )
+                elif self._refused_logged:
+                    self._refused_logged = False
+                    logger.warning("Redis accepts our publishes again")
             except asyncio.CancelledError:
                 self.lost += inflight + len(self._queue)
                 self._queue = []
@@ -405,7 +537,13 @@ class RedisBridge:
                 inflight = 0
                 self._queue = []
                 self._on_outage(exc)
+                if self._pub_conn is None:
+                    # could not connect: broadcasts are lost at once until the next try
+                    self._pub_down_until = runtime.get_loop().time() + self._pub_backoff
+                    self._pub_backoff = min(self._pub_backoff * 2, _BACKOFF_MAX)
                 await self._drop_pub_conn()
+        if self._closed:
+            await self._drop_pub_conn()
 
     async def _drop_pub_conn(self) -> None:
         conn, self._pub_conn = self._pub_conn, None
@@ -415,6 +553,10 @@ class RedisBridge:
 
     async def server_count(self, channel: str) -> int:
         """How many servers listen on ``channel`` (``PUBSUB NUMSUB``); 1 when unknown."""
+        if not self.connected:
+            # Redis is away: requests are answered with local data at once, rather than
+            # after the client's own retries (seconds by default)
+            return 1
         try:
             result = await self.pub.pubsub_numsub(channel)
         except Exception as exc:
@@ -430,15 +572,16 @@ class RedisBridge:
         if self._closed:
             return
         self._closed = True
-        if self._reader is not None:
-            self._reader.cancel()
-            self._reader = None
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            self._tasks.add(reader)  # aclose() waits for it to let go of its connection
+            reader.add_done_callback(self._tasks.discard)
         if self._pub_conn is not None and (self._flusher is None or self._flusher.done()):
             self._spawn(self._drop_pub_conn())
 
     async def aclose(self) -> None:
-        """Send what is queued, stop reading and wait for the reader to end."""
-        reader = self._reader
+        """Send what is queued, stop reading and wait until both connections are closed."""
         if self._queue and not self._closed:
             await self._flush()
         if self._flusher is not None and not self._flusher.done():
@@ -446,13 +589,13 @@ class RedisBridge:
                 await self._flusher
         self.close()
         await self._drop_pub_conn()
-        if reader is not None:
-            with contextlib.suppress(BaseException):
-                await reader
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 class _Request:
     __slots__ = (
+        "fail",
         "msg_count",
         "num_sub",
         "resolve",
@@ -468,6 +611,7 @@ class _Request:
         self.num_sub = num_sub
         self.resolve = resolve
         self.msg_count = 1
+        self.fail: Callable[[BaseException], Any] | None = None
         self.timer: timers.Timeout | None = None
         self.sockets: Any = None
         self.rooms: set[Any] = set()
@@ -519,10 +663,19 @@ class RedisAdapter(Adapter):
             [self.request_channel, self.response_channel, self.specific_response_channel],
             [self.channel + "*"],
         )
-        for request in self.requests.values():
+        # requests in flight end now, as they would at their timeout
+        requests, self.requests = self.requests, {}
+        for request in requests.values():
             if request.timer is not None:
                 request.timer.close()
-        self.requests.clear()
+            if request.fail is not None:
+                got = len(request.responses) or request.msg_count - 1
+                request.fail(
+                    TimeoutError(
+                        f"the adapter was closed: only {got} responses received"
+                        f" out of {request.num_sub}"
+                    )
+                )
         for _, _, timer in self.ack_requests.values():
             timer.close()
         self.ack_requests.clear()
@@ -547,12 +700,17 @@ class RedisAdapter(Adapter):
         room = channel[len(self.channel) : -1]
         if room and not self._has_room(room):
             return
-        uid, packet, opts = mp_decode(data)
-        if uid == self.uid or not isinstance(packet, dict):
+        message = mp_decode(data)
+        if not isinstance(message, list) or len(message) != 3:
+            raise _MalformedError("a broadcast is not [uid, packet, opts]")
+        uid, packet, opts = message
+        if uid == self.uid:
             return
-        if packet.get("nsp", "/") != self.nsp.name:
+        packet = _packet_in(packet)
+        opts = _opts_in(opts)
+        if packet.nsp != self.nsp.name:
             return
-        Adapter.broadcast(self, _packet_in(packet), _opts_in(opts))
+        Adapter.broadcast(self, packet, opts)
 
     def broadcast(self, packet: sio.Packet, opts: BroadcastOptions) -> None:
         packet.nsp = self.nsp.name
@@ -617,7 +775,12 @@ class RedisAdapter(Adapter):
             if not fut.done():
                 fut.set_result(args)
 
+        def fail(exc: BaseException) -> None:
+            if not fut.done():
+                fut.set_exception(exc)
+
         pending = _Request(type_, num_sub, resolve)
+        pending.fail = fail
         init(pending)
         if num_sub <= 1 and type_ != SERVER_SIDE_EMIT:
             return pending
@@ -733,18 +896,18 @@ class RedisAdapter(Adapter):
             return
         if not channel.startswith(self.request_channel):
             return
-        try:
-            request = decode_request(data)
-        except Exception:
-            return
+        request = decode_request(data)
         if not isinstance(request, dict):
-            return
+            raise _MalformedError("a request is not a map")
         type_ = request.get("type")
         request_id = request.get("requestId")
+        if request_id is not None:
+            _str_in(request_id, "requestId")
         if type_ == SOCKETS:
+            rooms = _rooms_in(request.get("rooms"), "rooms")
             if request_id in self.requests:
                 return
-            runtime.spawn(self._answer_sockets(request))
+            runtime.spawn(self._answer_sockets(request, rooms))
         elif type_ == ALL_ROOMS:
             if request_id in self.requests:
                 return
@@ -752,15 +915,16 @@ class RedisAdapter(Adapter):
         elif type_ in (REMOTE_JOIN, REMOTE_LEAVE, REMOTE_DISCONNECT):
             self._on_remote_change(type_, request)
         elif type_ == REMOTE_FETCH:
+            opts = _opts_in(request.get("opts"))
             if request_id in self.requests:
                 return
-            runtime.spawn(self._answer_fetch(request))
+            runtime.spawn(self._answer_fetch(request, opts))
         elif type_ == SERVER_SIDE_EMIT:
+            args = _event_args(request.get("data"), "data")
             if request.get("uid") == self.uid:
                 return
-            args = list(request.get("data") or [])
             if request_id is None:
-                self.nsp._on_server_side_emit(args)
+                self.nsp._on_server_side_emit(list(args))
                 return
             called = False
 
@@ -776,10 +940,10 @@ class RedisAdapter(Adapter):
 
             self.nsp._on_server_side_emit([*args, reply])
         elif type_ == BROADCAST:
+            _str_in(request_id, "requestId")
+            packet = _packet_in(request.get("packet"))
+            opts = _opts_in(request.get("opts"))
             if request_id in self.ack_requests:
-                return
-            packet = request.get("packet")
-            if not isinstance(packet, dict):
                 return
 
             def on_count(count: int) -> None:
@@ -800,40 +964,43 @@ class RedisAdapter(Adapter):
                     mp_encode({"type": BROADCAST_ACK, "requestId": request_id, "packet": arg}),
                 )
 
-            Adapter.broadcast_with_ack(
-                self, _packet_in(packet), _opts_in(request.get("opts")), on_count, on_ack
-            )
+            Adapter.broadcast_with_ack(self, packet, opts, on_count, on_ack)
+        else:
+            raise _MalformedError(f"unknown request type {str(type_)[:20]!r}")
 
     def _on_remote_change(self, type_: int, request: dict[str, Any]) -> None:
-        if request.get("opts"):
+        if request.get("opts") is not None:
             opts = _opts_in(request["opts"])
-            rooms = list(request.get("rooms") or [])
+            if type_ == REMOTE_DISCONNECT:
+                Adapter.disconnect_sockets(self, opts, bool(request.get("close")))
+                return
+            rooms = _rooms_in(request.get("rooms"), "rooms")
             if type_ == REMOTE_JOIN:
                 Adapter.add_sockets(self, opts, rooms)
-            elif type_ == REMOTE_LEAVE:
-                Adapter.del_sockets(self, opts, rooms)
             else:
-                Adapter.disconnect_sockets(self, opts, bool(request.get("close")))
+                Adapter.del_sockets(self, opts, rooms)
             return
-        socket = self.nsp.sockets.get(request.get("sid"))  # type: ignore[arg-type]
+        socket = self.nsp.sockets.get(_str_in(request.get("sid"), "sid"))
+        room = request.get("room")
+        if type_ != REMOTE_DISCONNECT and not _is_room(room):
+            raise _MalformedError("room is not a room")
         if socket is None:
             return
         if type_ == REMOTE_JOIN:
-            socket.join(request.get("room"))
+            socket.join(room)
         elif type_ == REMOTE_LEAVE:
-            socket.leave(request.get("room"))
+            socket.leave(room)
         else:
             socket.disconnect(bool(request.get("close")))
         self._respond(request, js_encode({"requestId": request.get("requestId")}))
 
-    async def _answer_sockets(self, request: dict[str, Any]) -> None:
-        ids = await Adapter.sockets(self, request.get("rooms") or [])
+    async def _answer_sockets(self, request: dict[str, Any], rooms: list[Any]) -> None:
+        ids = await Adapter.sockets(self, rooms)
         self._respond(
             request, js_encode({"requestId": request.get("requestId"), "sockets": list(ids)})
         )
 
-    async def _answer_fetch(self, request: dict[str, Any]) -> None:
-        opts = _opts_in(request.get("opts"))
+    async def _answer_fetch(self, request: dict[str, Any], opts: BroadcastOptions) -> None:
         local = await Adapter.fetch_sockets(self, opts)
         self._respond(
             request,
@@ -860,47 +1027,45 @@ class RedisAdapter(Adapter):
         self.bridge.publish(channel, response)
 
     def _on_response(self, data: bytes) -> None:
-        try:
-            response = decode_request(data)
-        except Exception:
-            return
+        response = decode_request(data)
         if not isinstance(response, dict):
-            return
-        request_id = response.get("requestId")
-        acks = self.ack_requests.get(request_id)  # type: ignore[arg-type]
+            raise _MalformedError("a response is not a map")
+        request_id = _str_in(response.get("requestId"), "requestId")
+        acks = self.ack_requests.get(request_id)
         if acks is not None:
             if response.get("type") == BROADCAST_CLIENT_COUNT:
-                acks[0](response.get("clientCount", 0))
+                count = response.get("clientCount")
+                if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                    raise _MalformedError("clientCount is not a count")
+                acks[0](count)
             elif response.get("type") == BROADCAST_ACK:
                 acks[1](response.get("packet"))
             return
-        request = self.requests.get(request_id)  # type: ignore[arg-type]
+        # a response to another server's request is none of our business
+        request = self.requests.get(request_id)
         if request is None:
             return
-        if request.type in (SOCKETS, REMOTE_FETCH):
-            request.msg_count += 1
+        if request.type == SOCKETS:
             sockets = response.get("sockets")
-            if not isinstance(sockets, list):
-                return
-            if request.type == SOCKETS:
-                request.sockets.update(sockets)
-            else:
-                request.sockets.extend(sockets)
-            self._maybe_done(request_id, request, request.msg_count == request.num_sub)  # type: ignore[arg-type]
-        elif request.type == ALL_ROOMS:
+            if not isinstance(sockets, list) or not all(isinstance(s, str) for s in sockets):
+                raise _MalformedError("sockets is not a list of ids")
             request.msg_count += 1
-            rooms = response.get("rooms")
-            if not isinstance(rooms, list):
-                return
-            request.rooms.update(rooms)
-            self._maybe_done(request_id, request, request.msg_count == request.num_sub)  # type: ignore[arg-type]
+            request.sockets.update(sockets)
+            self._maybe_done(request_id, request, request.msg_count == request.num_sub)
+        elif request.type == REMOTE_FETCH:
+            sockets = response.get("sockets")
+            if not isinstance(sockets, list) or not all(_is_remote_socket(s) for s in sockets):
+                raise _MalformedError("sockets is not a list of sockets")
+            request.msg_count += 1
+            request.sockets.extend(sockets)
+            self._maybe_done(request_id, request, request.msg_count == request.num_sub)
+        elif request.type == ALL_ROOMS:
+            request.rooms.update(_rooms_in(response.get("rooms"), "rooms"))
+            request.msg_count += 1
+            self._maybe_done(request_id, request, request.msg_count == request.num_sub)
         elif request.type == SERVER_SIDE_EMIT:
             request.responses.append(response.get("data"))
-            self._maybe_done(
-                request_id,  # type: ignore[arg-type]
-                request,
-                len(request.responses) == request.num_sub,
-            )
+            self._maybe_done(request_id, request, len(request.responses) == request.num_sub)
 
     def _maybe_done(self, request_id: str, request: _Request, done: bool) -> None:
         if not done:
@@ -911,6 +1076,16 @@ class RedisAdapter(Adapter):
         request.resolve()
 
 
+def _is_remote_socket(details: Any) -> bool:
+    return (
+        isinstance(details, dict)
+        and isinstance(details.get("id"), str)
+        and isinstance(details.get("handshake", {}), (dict, type(None)))
+        and isinstance(details.get("rooms", []), (list, type(None)))
+        and all(_is_room(r) for r in details.get("rooms") or ())
+    )
+
+
 def _packet_out(packet: sio.Packet) -> dict[str, Any]:
     out: dict[str, Any] = {"type": packet.type, "data": packet.data, "nsp": packet.nsp}
     if packet.id is not None:
@@ -918,22 +1093,33 @@ def _packet_out(packet: sio.Packet) -> dict[str, Any]:
     return out
 
 
-def _packet_in(packet: dict[str, Any]) -> sio.Packet:
-    type_ = packet.get("type", sio.EVENT)
-    if type_ == sio.BINARY_EVENT:
-        type_ = sio.EVENT
-    elif type_ == sio.BINARY_ACK:
-        type_ = sio.ACK
-    data = packet.get("data")
-    return sio.Packet(
-        type_, list(data) if isinstance(data, (list, tuple)) else data, packet.get("nsp") or "/"
-    )
+def _event_args(data: Any, what: str) -> list[Any]:
+    if not isinstance(data, list) or not data or not isinstance(data[0], str):
+        raise _MalformedError(f"{what} is not a list starting with an event name")
+    return data
+
+
+def _packet_in(packet: Any) -> sio.Packet:
+    """An event packet another server broadcasts; anything else is malformed.
+
+    Servers only ever broadcast events: a CONNECT, DISCONNECT or ACK packet published
+    by another program would otherwise reach every local client.
+    """
+    if not isinstance(packet, dict):
+        raise _MalformedError("packet is not a map")
+    if packet.get("type", sio.EVENT) not in (sio.EVENT, sio.BINARY_EVENT):
+        raise _MalformedError("packet is not an event")
+    nsp = packet.get("nsp", "/")
+    if not isinstance(nsp, str):
+        raise _MalformedError("packet.nsp is not a string")
+    return sio.Packet(sio.EVENT, _event_args(packet.get("data"), "packet.data"), nsp or "/")
 
 
 class RedisAdapterFactory:
     """What :func:`create_redis_adapter` returns: give it to ``Server(adapter=...)``.
 
-    ``lost`` counts the messages that could not be published while Redis was away.
+    ``lost`` counts the messages that could not be published while Redis was away,
+    ``dropped`` the malformed messages read from the adapter's channels.
     """
 
     def __init__(self, pub_client: Any, sub_client: Any, **options: Any) -> None:
@@ -946,6 +1132,10 @@ class RedisAdapterFactory:
     @property
     def lost(self) -> int:
         return self.bridge.lost
+
+    @property
+    def dropped(self) -> int:
+        return self.bridge.dropped
 
     @property
     def connected(self) -> bool:
@@ -967,8 +1157,22 @@ def create_redis_adapter(
     """An adapter factory on two ``redis.asyncio`` clients (Node's ``createAdapter``).
 
     ``sub_client`` is used for a pub/sub connection; ``pub_client`` publishes and
-    counts servers. Both stay yours to close.
+    counts servers. Both stay yours to close. Each gives the adapter connections of
+    its own (one from each pool), so one client may serve as both.
     """
+    _check_client(pub_client, "pub_client")
+    _check_client(sub_client, "sub_client")
+    if not isinstance(key, str) or not key:
+        raise TypeError(f"key must be a non-empty str, not {key!r}")
+    if not _is_number(requests_timeout) or not requests_timeout > 0:
+        raise TypeError(
+            f"requests_timeout must be a positive number of seconds, not {requests_timeout!r}"
+        )
+    if not isinstance(publish_on_specific_response_channel, bool):
+        raise TypeError(
+            "publish_on_specific_response_channel must be a bool, not "
+            f"{type(publish_on_specific_response_channel).__name__}"
+        )
     return RedisAdapterFactory(
         pub_client,
         sub_client,
@@ -976,3 +1180,19 @@ def create_redis_adapter(
         requests_timeout=requests_timeout,
         publish_on_specific_response_channel=publish_on_specific_response_channel,
     )
+
+
+def _check_client(client: Any, name: str) -> None:
+    import redis
+    import redis.asyncio
+
+    if isinstance(client, redis.asyncio.Redis):
+        return
+    if isinstance(client, redis.Redis):
+        raise TypeError(
+            f"{name} is a synchronous redis.Redis, which would block the event loop:"
+            " give a redis.asyncio.Redis"
+        )
+    if isinstance(client, redis.asyncio.RedisCluster):
+        raise TypeError(f"{name} is a redis.asyncio.RedisCluster: give a redis.asyncio.Redis")
+    raise TypeError(f"{name} must be a redis.asyncio.Redis, not {type(client).__name__}")
