@@ -452,3 +452,28 @@ async def test_a_namespace_of_its_own_crosses_both_ways() -> None:
         for sock in (ours, main_ns):
             sock.disconnect()
         await close(io, factory)
+
+
+async def test_a_server_that_never_answers_times_the_request_out() -> None:
+    # another "server" on the request channel that went silent (hung, or died between
+    # PUBSUB NUMSUB and its answer): requests end after requests_timeout with an error,
+    # as Node's adapter rejects them, and the server goes on
+    async with redis_setup() as (_redis, client):
+        factory = create_redis_adapter(client(), client(), requests_timeout=0.3)
+        io = socketio.Server(adapter=factory)
+        await until(lambda: factory.connected)
+        mute = client().pubsub()
+        await mute.subscribe("socket.io-request#/#")
+        try:
+            with pytest.raises(TimeoutError):
+                await io.fetch_sockets()
+            with pytest.raises(TimeoutError):
+                await io.server_side_emit_with_ack("anyone")
+            assert await io.local.fetch_sockets() == []  # local answers need nobody
+            # once the silent one is gone, a request needs no answer from it
+            await mute.unsubscribe()
+            await until(lambda: factory.connected)
+            assert await io.fetch_sockets() == []
+        finally:
+            await mute.aclose()
+        await close(io, factory)
