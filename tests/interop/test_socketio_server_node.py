@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from tests.helpers import next_event, until, wait_for
+from tests.helpers import DEFAULT_TIMEOUT, next_event, until, wait_for
 from tests.interop.socketio_peers import NODE_SIO_CLIENT, NodeSio, no_websocket_proxy
 
 from nodish import socketio
@@ -219,7 +219,7 @@ async def test_official_client_answers_pings_and_a_frozen_one_times_out(mode: st
     # short heartbeats: the official client answers each ping (the session lives on
     # past many ping intervals); frozen (SIGSTOP), it answers none and the server
     # drops it after ping_interval + ping_timeout with Node's 'ping timeout'
-    io = socketio.Server(ping_interval=0.1, ping_timeout=1.0)
+    io = socketio.Server(ping_interval=0.1, ping_timeout=DEFAULT_TIMEOUT / 10)
     port = await started(io)
     async with clients() as node:
         await node.send(
