@@ -475,3 +475,22 @@ async def test_one_client_for_pub_and_sub_works() -> None:
         a.server_side_emit("back", 2)
         await until(lambda: heard == [(2,)])
         assert await shared.ping()
+
+
+async def test_a_burst_before_the_publisher_connects_is_not_lost() -> None:
+    # publishes made while the publisher's first connection is being made wait for it
+    # (node-redis's offline queue does the same); only a known outage loses them
+    async with cluster() as c:
+        b, _ = await c.server()
+        sock = await c.local_client(b)
+        a, fa = await c.server()
+        assert fa.bridge._pub_conn is None
+        got: list[Any] = []
+        sock.on("n", got.append)
+        for i in range(15_000):
+            a.emit("n", i)
+        end = next_event(sock, "end")
+        a.emit("end")
+        await wait_for(end)
+        assert got == list(range(15_000))
+        assert fa.lost == 0

@@ -25,7 +25,9 @@ Redis going away never stops the server: publishes that fail are counted in
 reader reconnects with backoff and subscribes again to every channel and pattern,
 and local clients are served throughout. While the publisher cannot connect, it
 retries with the same backoff and counts what is broadcast meanwhile as lost at
-once (no connect per broadcast, no queue growing without bound). A Redis that
+once (no connect per broadcast, no queue growing while Redis is known to be away;
+during a connection attempt publishes are queued, as node-redis's offline queue
+does). A Redis that
 answers with errors (``NOAUTH``, an ACL refusal) is an outage too: the reader is
 ``connected`` only once Redis confirmed its subscriptions, and refused publishes
 are counted and logged once.
@@ -77,8 +79,6 @@ _BACKOFF_MIN = 0.05
 # bytes of PUBLISH commands the kernel has not taken yet before the publisher waits
 _MAX_UNSENT = 8 << 20
 _BACKOFF_MAX = 2.0
-# publishes held while the publisher's connection is being made; more are lost
-_MAX_PENDING = 10_000
 # at most one log line about malformed messages in this many seconds
 _DROP_LOG_INTERVAL = 10.0
 
@@ -239,11 +239,14 @@ def _is_room(value: Any) -> bool:
 
 def _rooms_in(value: Any, what: str) -> list[Any]:
     """A list of rooms (str or numbers) from another server; absent is none."""
+    if type(value) is list:
+        for room in value:
+            if type(room) is not str and not _is_number(room):
+                raise _MalformedError(f"{what} is not a list of rooms")
+        return value
     if value is None:
         return []
-    if not isinstance(value, list) or not all(_is_room(r) for r in value):
-        raise _MalformedError(f"{what} is not a list of rooms")
-    return value
+    raise _MalformedError(f"{what} is not a list of rooms")
 
 
 def _flags_in(flags: Any) -> dict[str, Any]:
@@ -462,10 +465,7 @@ class RedisBridge:
         if self._closed:
             self.lost += 1
             return
-        if self._pub_conn is None and (
-            len(self._queue) >= _MAX_PENDING
-            or (self._pub_down_until and runtime.get_loop().time() < self._pub_down_until)
-        ):
+        if self._pub_down_until and runtime.get_loop().time() < self._pub_down_until:
             self.lost += 1
             return
         self._queue.append((channel, message))
