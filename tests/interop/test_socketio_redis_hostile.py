@@ -494,3 +494,36 @@ async def test_a_burst_before_the_publisher_connects_is_not_lost() -> None:
         await wait_for(end)
         assert got == list(range(15_000))
         assert fa.lost == 0
+
+
+async def test_one_factory_for_several_servers() -> None:
+    # as with Node's createAdapter, the factory may be given to several servers: each
+    # hears the others, closing one leaves the rest on Redis, and it serves again after
+    async with cluster() as c:
+        b, _ = await c.server()
+        shared = create_redis_adapter(c.client(), c.client())
+        servers = [socketio.Server(adapter=shared) for _ in range(2)]
+        c.closers.append((servers[0], shared))
+        await until(lambda: shared.connected)
+        socks = [await c.local_client(io) for io in servers]
+
+        async def everyone_hears(sender: socketio.Server, listeners: list[Any], n: int) -> None:
+            futs = [next_event(s, "hi") for s in listeners]
+            sender.emit("hi", n)
+            for fut in futs:
+                assert await wait_for(fut) == (n,)
+
+        await everyone_hears(b, socks, 1)
+        await everyone_hears(servers[0], socks, 2)  # the other server, through Redis
+        servers[0].close()
+        await everyone_hears(b, socks[1:], 3)
+        await everyone_hears(servers[1], socks[1:], 4)
+        assert shared.lost == 0
+        servers[1].close()
+        again = socketio.Server(adapter=shared)
+        c.closers.append((again, shared))
+        await until(lambda: shared.connected)
+        heard: list[Any] = []
+        again.on("back", lambda *args: heard.append(args))
+        b.server_side_emit("back", 5)
+        await until(lambda: heard == [(5,)])

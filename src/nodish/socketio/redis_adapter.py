@@ -16,7 +16,8 @@ key prefix ``key`` (``socket.io`` by default), as the official adapter does:
   packet may hold binary), and answers on ``{key}-response#{nsp}#``; a request waits
   for as many answers as ``PUBSUB NUMSUB`` counts servers, or ``requests_timeout``.
 
-One :class:`RedisBridge` per ``create_redis_adapter`` call carries every namespace:
+One :class:`RedisBridge` per ``create_redis_adapter`` call carries every namespace
+(of every server given that factory; a channel may have several handlers):
 one pub/sub connection (from ``sub_client``) read by one task, and a publish queue
 sent as one pipeline per turn of the loop (``pub_client``), in order.
 
@@ -295,8 +296,9 @@ class RedisBridge:
         self.lost = 0
         self.dropped = 0
         self.connected = False
-        self._channels: dict[str, Callable[[str, bytes], Any]] = {}
-        self._patterns: dict[str, Callable[[str, bytes], Any]] = {}
+        # handlers by channel and pattern: several servers may share one factory
+        self._channels: dict[str, list[Callable[[str, bytes], Any]]] = {}
+        self._patterns: dict[str, list[Callable[[str, bytes], Any]]] = {}
         self._conn: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._queue: list[tuple[str, bytes]] = []
@@ -322,21 +324,21 @@ class RedisBridge:
         patterns: list[str],
         handler: Callable[[str, bytes], Any],
     ) -> None:
-        for c in channels:
-            self._channels[c] = handler
-        for p in patterns:
-            self._patterns[p] = handler
+        # a factory used again after its servers closed starts over
+        self._closed = False
+        channels = _add_handler(self._channels, channels, handler)
+        patterns = _add_handler(self._patterns, patterns, handler)
         if self._reader is None:
             self._reader = runtime.get_loop().create_task(self._read())
         elif self._conn is not None:
             self._spawn(self._command(self._conn, "PSUBSCRIBE", patterns))
             self._spawn(self._command(self._conn, "SUBSCRIBE", channels))
 
-    def unsubscribe(self, channels: list[str], patterns: list[str]) -> None:
-        for c in channels:
-            self._channels.pop(c, None)
-        for p in patterns:
-            self._patterns.pop(p, None)
+    def unsubscribe(
+        self, channels: list[str], patterns: list[str], handler: Callable[[str, bytes], Any]
+    ) -> None:
+        channels = _remove_handler(self._channels, channels, handler)
+        patterns = _remove_handler(self._patterns, patterns, handler)
         if not self._channels and not self._patterns:
             self.close()
         elif self._conn is not None:
@@ -411,22 +413,24 @@ class RedisBridge:
             return
         kind = msg[0]
         if kind == b"pmessage" and len(msg) == 4:
-            handler = self._patterns.get(msg[1].decode("utf-8", "replace"))
+            handlers = self._patterns.get(msg[1].decode("utf-8", "replace"))
             channel, data = msg[2], msg[3]
         elif kind == b"message" and len(msg) == 3:
             channel, data = msg[1], msg[2]
-            handler = self._channels.get(channel.decode("utf-8", "replace"))
+            handlers = self._channels.get(channel.decode("utf-8", "replace"))
         else:
             if kind in (b"subscribe", b"psubscribe") and not self.connected:
                 self._on_connected()
             return
-        if handler is None:
+        if handlers is None:
             return
-        try:
-            handler(channel.decode("utf-8", "replace"), data)
-        except Exception as exc:
-            # a malformed message from another program must not stop the reader
-            self._drop(channel, exc)
+        name = channel.decode("utf-8", "replace")
+        for handler in handlers:
+            try:
+                handler(name, data)
+            except Exception as exc:
+                # a malformed message from another program must not stop the reader
+                self._drop(channel, exc)
 
     def _drop(self, channel: bytes, exc: Exception) -> None:
         self.dropped += 1
@@ -572,6 +576,7 @@ class RedisBridge:
         if self._closed:
             return
         self._closed = True
+        self.connected = False
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.cancel()
@@ -591,6 +596,35 @@ class RedisBridge:
         await self._drop_pub_conn()
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _add_handler(
+    table: dict[str, list[Callable[[str, bytes], Any]]],
+    names: list[str],
+    handler: Callable[[str, bytes], Any],
+) -> list[str]:
+    """Add ``handler`` for each name; the names that were not subscribed yet."""
+    new = [n for n in names if n not in table]
+    for n in names:
+        table.setdefault(n, []).append(handler)
+    return new
+
+
+def _remove_handler(
+    table: dict[str, list[Callable[[str, bytes], Any]]],
+    names: list[str],
+    handler: Callable[[str, bytes], Any],
+) -> list[str]:
+    """Remove ``handler`` for each name; the names that no handler wants any more."""
+    gone = []
+    for n in names:
+        handlers = table.get(n)
+        if handlers is not None and handler in handlers:
+            handlers.remove(handler)
+            if not handlers:
+                del table[n]
+                gone.append(n)
+    return gone
 
 
 class _Request:
@@ -659,9 +693,11 @@ class RedisAdapter(Adapter):
         return self.bridge.lost
 
     def close(self) -> None:
+        self.bridge.unsubscribe([], [self.channel + "*"], self._on_message)
         self.bridge.unsubscribe(
             [self.request_channel, self.response_channel, self.specific_response_channel],
-            [self.channel + "*"],
+            [],
+            self._on_request,
         )
         # requests in flight end now, as they would at their timeout
         requests, self.requests = self.requests, {}
