@@ -94,12 +94,19 @@ class Cluster:
         for item in reversed(self.closers):
             if isinstance(item, tuple):
                 io, factory = item
-                io.close()
+                await close_server(io)
                 await factory.aclose()
             else:
                 item.disconnect()
         for c in self.clients:
             await c.aclose()
+
+
+async def close_server(io: socketio.Server) -> None:
+    """``io.close()``, waiting until its HTTP server has closed (when it listens)."""
+    closed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    io.close(callback=lambda *_: closed.done() or closed.set_result(None))
+    await wait_for(closed)
 
 
 @asynccontextmanager
@@ -367,7 +374,7 @@ async def test_redis_stopped_for_good(caplog: pytest.LogCaptureFixture) -> None:
 
         # closing with Redis still gone ends at once, leaving nothing behind
         started = time.monotonic()
-        a.close()
+        await close_server(a)
         await wait_for(fa.aclose(), 2)
         assert time.monotonic() - started < 2
         await assert_nothing_left(fa)
@@ -515,11 +522,11 @@ async def test_one_factory_for_several_servers() -> None:
 
         await everyone_hears(b, socks, 1)
         await everyone_hears(servers[0], socks, 2)  # the other server, through Redis
-        servers[0].close()
+        await close_server(servers[0])
         await everyone_hears(b, socks[1:], 3)
         await everyone_hears(servers[1], socks[1:], 4)
         assert shared.lost == 0
-        servers[1].close()
+        await close_server(servers[1])
         again = socketio.Server(adapter=shared)
         c.closers.append((again, shared))
         await until(lambda: shared.connected)
