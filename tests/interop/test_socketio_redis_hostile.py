@@ -12,6 +12,7 @@ import asyncio
 import gc
 import json
 import logging
+import signal
 import time
 import warnings
 from collections.abc import AsyncIterator, Callable
@@ -534,3 +535,33 @@ async def test_one_factory_for_several_servers() -> None:
         again.on("back", lambda *args: heard.append(args))
         b.server_side_emit("back", 5)
         await until(lambda: heard == [(5,)])
+
+
+async def test_a_stalled_redis_never_hangs_requests() -> None:
+    # redis-server stopped with SIGSTOP: connections stay open, nothing answers
+    async with cluster() as c:
+        a, fa = await c.server(requests_timeout=0.5)
+        b, _ = await c.server()
+        sock = await c.local_client(b)
+        assert c.redis.proc is not None
+        c.redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            # answered with this server's part once requests_timeout has passed
+            assert await wait_for(a.fetch_sockets(), 5) == []
+            assert await wait_for(a.sockets.adapter.all_rooms(), 5) == set()
+            assert time.monotonic() - started < 3
+            # broadcasts meanwhile wait in the connection, as they would in Node's
+            for i in range(3):
+                a.emit("stalled", i)
+            await served(sock, 6)
+        finally:
+            c.redis.proc.send_signal(signal.SIGCONT)
+        got: list[Any] = []
+        sock.on("stalled", got.append)
+        await until(lambda: got == [0, 1, 2])
+        assert fa.lost == 0
+        # and requests cross again
+        assert [s.id for s in await wait_for(a.fetch_sockets())] == [
+            s.id for s in b.sockets.sockets.values()
+        ]

@@ -555,14 +555,18 @@ class RedisBridge:
             with contextlib.suppress(Exception):
                 await conn.disconnect()
 
-    async def server_count(self, channel: str) -> int:
-        """How many servers listen on ``channel`` (``PUBSUB NUMSUB``); 1 when unknown."""
+    async def server_count(self, channel: str, timeout: float | None = None) -> int:
+        """How many servers listen on ``channel`` (``PUBSUB NUMSUB``); 1 when unknown.
+
+        A Redis that does not answer within ``timeout`` (stalled, or a network that
+        drops packets) counts as unknown, so that requests never hang on it.
+        """
         if not self.connected:
             # Redis is away: requests are answered with local data at once, rather than
             # after the client's own retries (seconds by default)
             return 1
         try:
-            result = await self.pub.pubsub_numsub(channel)
+            result = await asyncio.wait_for(self.pub.pubsub_numsub(channel), timeout)
         except Exception as exc:
             self._on_outage(exc)
             return 1
@@ -717,7 +721,7 @@ class RedisAdapter(Adapter):
         self.ack_requests.clear()
 
     async def server_count(self) -> int:
-        return await self.bridge.server_count(self.request_channel)
+        return await self.bridge.server_count(self.request_channel, self.requests_timeout)
 
     def _has_room(self, room: str) -> bool:
         if room in self.rooms:
