@@ -565,3 +565,28 @@ async def test_a_stalled_redis_never_hangs_requests() -> None:
         assert [s.id for s in await wait_for(a.fetch_sockets())] == [
             s.id for s in b.sockets.sockets.values()
         ]
+
+
+async def test_what_json_cannot_carry_raises_before_anything_is_sent() -> None:
+    # a set reaching the other servers as a list while the local emit raised would be
+    # half a broadcast: it raises before anything is published, as with one server
+    async with cluster() as c:
+        a, fa, b, _, sock = await c.pair()
+        far = await c.local_client(b)
+        heard: list[Any] = []
+        far.on_any(lambda event, *args: heard.append((event, *args)))
+        for emit in (
+            lambda: a.emit("bad", {1, 2}),
+            lambda: a.to("r").emit("bad", frozenset([1])),
+            lambda: a.timeout(1).emit("bad", {1}, callback=lambda *_: None),
+            lambda: a.server_side_emit("bad", {1}),
+            lambda: a.server_side_emit("bad", {1}, callback=lambda *_: None),
+        ):
+            with pytest.raises(TypeError, match="set is not JSON serializable"):
+                emit()
+        got = next_event(far, "ok")
+        a.emit("ok", (1, 2))  # a tuple is a list, here and there
+        assert await wait_for(got) == ([1, 2],)
+        assert heard == [("ok", [1, 2])]
+        assert fa.lost == 0
+        await served(sock, 7)

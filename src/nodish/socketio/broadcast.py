@@ -216,7 +216,13 @@ class _BroadcastAck:
         self.done = False
         timeout = op.flags.get("timeout")
         self.timer = timers.set_timeout(self.on_timeout, timeout) if timeout is not None else None
-        op.adapter.broadcast_with_ack(packet, op._opts(), self.on_count, self.on_answer)
+        try:
+            op.adapter.broadcast_with_ack(packet, op._opts(), self.on_count, self.on_answer)
+        except BaseException:
+            # nothing was sent (a value JSON cannot carry): no timeout to wait for
+            if self.timer is not None:
+                self.timer.close()
+            raise
         runtime.spawn(self.count_servers(op.adapter))
 
     async def count_servers(self, adapter: Adapter) -> None:

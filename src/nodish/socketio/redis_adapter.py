@@ -105,10 +105,21 @@ def _ext_hook(code: int, data: bytes) -> Any:
     return _msgpack().ExtType(code, data)
 
 
-def mp_encode(obj: Any) -> bytes:
-    """msgpack as ``notepack.io`` writes it (bytes as bin, str as str)."""
-    out: bytes = _msgpack().packb(obj, use_bin_type=True, default=_mp_default)
+def mp_encode(obj: Any, strict: bool = False) -> bytes:
+    """msgpack as ``notepack.io`` writes it (bytes as bin, str as str).
+
+    ``strict`` (what a user emits) refuses what the local JSON encoding refuses (a
+    set), so that an emit either raises before anything is sent or reaches all.
+    """
+    default = _mp_strict_default if strict else _mp_default
+    out: bytes = _msgpack().packb(obj, use_bin_type=True, default=default)
     return out
+
+
+def _mp_strict_default(obj: Any) -> Any:
+    if isinstance(obj, (set, frozenset)):
+        raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+    return _mp_default(obj)
 
 
 def _mp_default(obj: Any) -> Any:
@@ -132,10 +143,20 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
 
 
-def js_encode(obj: Any) -> bytes:
+def js_encode(obj: Any, strict: bool = False) -> bytes:
+    """JSON as ``JSON.stringify`` writes it; ``strict`` as for :func:`mp_encode`."""
     return json.dumps(
-        obj, separators=(",", ":"), ensure_ascii=False, default=_json_default
+        obj,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=_json_strict_default if strict else _json_default,
     ).encode()
+
+
+def _json_strict_default(obj: Any) -> Any:
+    if isinstance(obj, (set, frozenset)):
+        raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+    return _json_default(obj)
 
 
 def decode_request(data: bytes) -> Any:
@@ -760,7 +781,7 @@ class RedisAdapter(Adapter):
                 "except": list(opts.except_),
                 "flags": _flags_out(opts.flags),
             }
-            message = mp_encode([self.uid, _packet_out(packet), raw])
+            message = mp_encode([self.uid, _packet_out(packet), raw], strict=True)
             channel = self.channel
             if len(opts.rooms) == 1:
                 channel += f"{next(iter(opts.rooms))}#"
@@ -791,7 +812,8 @@ class RedisAdapter(Adapter):
                         "type": BROADCAST,
                         "packet": _packet_out(packet),
                         "opts": raw,
-                    }
+                    },
+                    strict=True,
                 ),
             )
             timeout = opts.flags.get("timeout") or self.requests_timeout
@@ -802,7 +824,7 @@ class RedisAdapter(Adapter):
 
     # requests to the other servers --------------------------------------------------------------
     def _publish_request(self, request: dict[str, Any]) -> None:
-        self.bridge.publish(self.request_channel, js_encode(request))
+        self.bridge.publish(self.request_channel, js_encode(request, strict=True))
 
     async def _ask(
         self, type_: int, request: dict[str, Any], init: Callable[[_Request], Any]
@@ -916,6 +938,7 @@ class RedisAdapter(Adapter):
     def server_side_emit(self, packet: list[Any]) -> None:
         if packet and callable(packet[-1]):
             ack = packet.pop()
+            js_encode(packet, strict=True)  # raises now, as without an ack
             runtime.spawn(self._server_side_emit_with_ack(packet, ack))
             return
         self._publish_request({"uid": self.uid, "type": SERVER_SIDE_EMIT, "data": packet})
