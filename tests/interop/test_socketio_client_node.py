@@ -319,5 +319,5 @@ async def test_over_https_an_unknown_ca_is_refused_unless_told_otherwise() -> No
         )
         await connected(trusting)
         assert await trusting.emit_with_ack("echo", 1) == 1
-        assert node.of_kind("connection")[0]["id"] == trusting.id
+        assert (await node.wait_kind("connection"))["id"] == trusting.id
         trusting.disconnect()
