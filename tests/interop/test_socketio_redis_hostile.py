@@ -565,6 +565,16 @@ async def test_a_stalled_redis_never_hangs_requests() -> None:
         assert [s.id for s in await wait_for(a.fetch_sockets())] == [
             s.id for s in b.sockets.sockets.values()
         ]
+        # closed while Redis is stalled: what it never confirmed is lost, nothing hangs
+        c.redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            a.emit("never", 1)
+            await close_server(a)
+            await wait_for(fa.aclose(timeout=0.5), 3)
+        finally:
+            c.redis.proc.send_signal(signal.SIGCONT)
+        assert fa.lost == 1
+        await assert_nothing_left(fa)
 
 
 async def test_what_json_cannot_carry_raises_before_anything_is_sent() -> None:
@@ -590,3 +600,20 @@ async def test_what_json_cannot_carry_raises_before_anything_is_sent() -> None:
         assert heard == [("ok", [1, 2])]
         assert fa.lost == 0
         await served(sock, 7)
+
+
+async def test_closed_at_once_and_twice() -> None:
+    async with cluster() as c:
+        # closed in the turn it was made, before its connections were up
+        factory = create_redis_adapter(c.client(), c.client())
+        io = socketio.Server(adapter=factory)
+        io.emit("early", 1)
+        io.close()
+        await wait_for(factory.aclose(), 2)
+        await wait_for(factory.aclose(), 2)  # again: nothing to do
+        assert not factory.connected
+        # a broadcast after the close is counted, not raised
+        lost = factory.lost
+        io.emit("late", 2)
+        assert factory.lost == lost + 1
+        await assert_nothing_left(factory)

@@ -500,7 +500,7 @@ class RedisBridge:
 
     def _start_flush(self) -> None:
         self._flush_scheduled = False
-        if self._flusher is None or self._flusher.done():
+        if self._queue and (self._flusher is None or self._flusher.done()):
             self._flusher = runtime.get_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
@@ -610,17 +610,27 @@ class RedisBridge:
         if self._pub_conn is not None and (self._flusher is None or self._flusher.done()):
             self._spawn(self._drop_pub_conn())
 
-    async def aclose(self) -> None:
-        """Send what is queued, stop reading and wait until both connections are closed."""
-        if self._queue and not self._closed:
-            await self._flush()
-        if self._flusher is not None and not self._flusher.done():
-            with contextlib.suppress(Exception):
-                await self._flusher
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Send what is queued, stop reading and wait until both connections are closed.
+
+        What a stalled Redis has not confirmed within ``timeout`` seconds is lost.
+        """
+        self._start_flush()
         self.close()
+        loop = runtime.get_loop()
+        deadline = loop.time() + timeout
+        while True:
+            tasks = set(self._tasks)
+            if self._flusher is not None and not self._flusher.done():
+                tasks.add(self._flusher)
+            if not tasks:
+                break
+            _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
+            if pending and loop.time() >= deadline:
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending)
         await self._drop_pub_conn()
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def _add_handler(
@@ -1204,9 +1214,9 @@ class RedisAdapterFactory:
     def connected(self) -> bool:
         return self.bridge.connected
 
-    async def aclose(self) -> None:
-        """Flush pending publishes and stop reading from Redis."""
-        await self.bridge.aclose()
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Flush pending publishes (for ``timeout`` seconds at most) and stop reading."""
+        await self.bridge.aclose(timeout)
 
 
 def create_redis_adapter(
