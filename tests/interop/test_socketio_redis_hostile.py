@@ -235,6 +235,7 @@ async def test_garbage_on_every_channel_is_dropped_alone(
         await wait_for(got)
 
         assert fa.dropped == len(items)
+        assert a.sockets.adapter.dropped == fa.dropped  # the figure, from the adapter too
         assert fa.lost == 0
         # nothing reached the local client but the good broadcasts, no event was raised
         # on the server, no room was joined or left, and the client is still served

@@ -727,6 +727,11 @@ class RedisAdapter(Adapter):
         """Messages to other servers that could not be published (all namespaces)."""
         return self.bridge.lost
 
+    @property
+    def dropped(self) -> int:
+        """Malformed messages read from Redis and dropped (all namespaces)."""
+        return self.bridge.dropped
+
     def close(self) -> None:
         self.bridge.unsubscribe([], [self.channel + "*"], self._on_message)
         self.bridge.unsubscribe(
