@@ -618,3 +618,27 @@ async def test_closed_at_once_and_twice() -> None:
         io.emit("late", 2)
         assert factory.lost == lost + 1
         await assert_nothing_left(factory)
+
+
+async def test_a_channel_refused_by_an_acl_keeps_the_reader_backing_off(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # the broadcast pattern allowed, the request channels not: the subscriptions are
+    # not all confirmed, so the reader is not connected and retries with backoff, not
+    # in a loop of connections and log lines
+    caplog.set_level(logging.WARNING, LOGGER)
+    async with cluster() as c:
+        admin = c.client()
+        await admin.execute_command("ACL", "SETUSER", "default", "resetchannels", "&socket.io#/#*")
+        factory = create_redis_adapter(c.client(), c.client())
+        io = socketio.Server(adapter=factory)
+        c.closers.append((io, factory))
+        before = (await admin.info("stats"))["total_connections_received"]
+        await until(lambda: logged(caplog, "Redis unreachable"))
+        await asyncio.sleep(1.5)  # waits-ok: counting the retries made in this time
+        after = (await admin.info("stats"))["total_connections_received"]
+        assert not factory.connected
+        assert after - before <= 8, after - before
+        assert len(logged(caplog, "")) == 1, logged(caplog, "")
+        await admin.execute_command("ACL", "SETUSER", "default", "allchannels")
+        await until(lambda: factory.connected, timeout=15)

@@ -331,6 +331,7 @@ class RedisBridge:
         self._refused_logged = False
         self._closed = False
         self._backoff = _BACKOFF_MIN
+        self._unconfirmed = 0
         # the publisher's connection failed: until this loop time, broadcasts are lost
         self._pub_down_until = 0.0
         self._pub_backoff = _BACKOFF_MIN
@@ -391,12 +392,14 @@ class RedisBridge:
         # A connection of the sub client's pool (its address, credentials, protocol),
         # read raw and parsed in bulk: redis-py's PubSub costs some 25 us per message
         # in Python, more than the whole budget of a bridged broadcast.
-        # ``connected`` once Redis confirms a subscription (_dispatch): a Redis that
-        # answers the subscription with an error is an outage, retried with backoff.
+        # ``connected`` once Redis confirms every subscription (_dispatch): a Redis that
+        # answers one with an error is an outage, retried with backoff.
         while not self._closed:
             conn = self._connection(self.sub)
             try:
                 await conn.connect()
+                # connected once Redis confirmed every one of these (_dispatch)
+                self._unconfirmed = len(self._patterns) + len(self._channels)
                 if self._patterns:
                     await conn.send_command("PSUBSCRIBE", *self._patterns)
                 if self._channels:
@@ -440,8 +443,10 @@ class RedisBridge:
             channel, data = msg[1], msg[2]
             handlers = self._channels.get(channel.decode("utf-8", "replace"))
         else:
-            if kind in (b"subscribe", b"psubscribe") and not self.connected:
-                self._on_connected()
+            if kind in (b"subscribe", b"psubscribe") and self._unconfirmed > 0:
+                self._unconfirmed -= 1
+                if not self._unconfirmed:
+                    self._on_connected()
             return
         if handlers is None:
             return
