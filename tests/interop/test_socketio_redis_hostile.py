@@ -642,3 +642,43 @@ async def test_a_channel_refused_by_an_acl_keeps_the_reader_backing_off(
         assert len(logged(caplog, "")) == 1, logged(caplog, "")
         await admin.execute_command("ACL", "SETUSER", "default", "allchannels")
         await until(lambda: factory.connected, timeout=15)
+
+
+async def test_a_namespace_made_while_the_reader_subscribes_is_subscribed() -> None:
+    async with cluster() as c:
+        b, _ = await c.server()
+        factory = create_redis_adapter(c.client(), c.client())
+        io = socketio.Server(adapter=factory)
+        c.closers.append((io, factory))
+        make = factory.bridge._connection
+        made: list[Any] = []
+
+        def connection(client: Any) -> Any:
+            conn = make(client)
+            send = conn.send_command
+
+            async def send_command(*args: Any, **kwargs: Any) -> Any:
+                # a namespace made while the reader's subscriptions are on their way
+                if args[0] == "PSUBSCRIBE" and not made:
+                    made.append(io.of("/late"))
+                return await send(*args, **kwargs)
+
+            conn.send_command = send_command
+            return conn
+
+        factory.bridge._connection = connection  # type: ignore[method-assign]
+        await until(lambda: made and factory.connected)
+        await io.listen(0, "127.0.0.1")
+        sock = socketio.connect(
+            f"http://127.0.0.1:{io.address().port}/late", transports=["websocket"]
+        )
+        c.closers.append(sock)
+        await wait_event(sock, "connect")
+        # its broadcasts (pattern) and its requests (channels) both arrive
+        got = next_event(sock, "hello")
+        b.of("/late").emit("hello", 1)
+        assert await wait_for(got) == (1,)
+        heard: list[Any] = []
+        io.of("/late").on("ask", lambda *args: heard.append(args))
+        b.of("/late").server_side_emit("ask", 2)
+        await until(lambda: heard == [(2,)])

@@ -398,13 +398,15 @@ class RedisBridge:
             conn = self._connection(self.sub)
             try:
                 await conn.connect()
+                # from now on, subscribe() sends what a new namespace needs on this
+                # connection itself (commands are written whole, never interleaved)
+                self._conn = conn
                 # connected once Redis confirmed every one of these (_dispatch)
                 self._unconfirmed = len(self._patterns) + len(self._channels)
                 if self._patterns:
                     await conn.send_command("PSUBSCRIBE", *self._patterns)
                 if self._channels:
                     await conn.send_command("SUBSCRIBE", *self._channels)
-                self._conn = conn
                 stream = conn._reader
                 parser = resp_reader()
                 while not self._closed:
