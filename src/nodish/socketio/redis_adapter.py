@@ -28,10 +28,11 @@ and local clients are served throughout. While the publisher cannot connect, it
 retries with the same backoff and counts what is broadcast meanwhile as lost at
 once (no connect per broadcast, no queue growing while Redis is known to be away;
 during a connection attempt publishes are queued, as node-redis's offline queue
-does). A Redis that
-answers with errors (``NOAUTH``, an ACL refusal) is an outage too: the reader is
-``connected`` only once Redis confirmed its subscriptions, and refused publishes
-are counted and logged once.
+does). A Redis that answers with errors (``NOAUTH``, an ACL refusal) is an outage
+too: the reader is ``connected`` only once Redis confirmed every subscription, and
+refused publishes are counted and logged once. A stalled Redis never hangs a
+request (counting servers gives up after ``requests_timeout``) nor ``aclose()``
+(its ``timeout``); closing the adapter ends its requests in flight at once.
 
 Whatever arrives on the adapter's channels is checked before it is used, as any
 program may publish there: a message that is not msgpack or JSON, or not of the
