@@ -25,6 +25,7 @@ import redis
 import redis.asyncio as aioredis
 from tests.helpers import next_event, until, wait_event, wait_for
 from tests.interop.socketio_peers import RedisServer
+from tests.interop.test_socketio_redis_node import node_peer
 
 from nodish import socketio, timers
 from nodish.socketio.redis_adapter import RedisAdapterFactory, create_redis_adapter
@@ -682,3 +683,32 @@ async def test_a_namespace_made_while_the_reader_subscribes_is_subscribed() -> N
         io.of("/late").on("ask", lambda *args: heard.append(args))
         b.of("/late").server_side_emit("ask", 2)
         await until(lambda: heard == [(2,)])
+
+
+async def test_garbage_requests_beside_node_servers() -> None:
+    # Node's adapter ignores requests it cannot parse (a broadcast that is not msgpack
+    # would throw in it, uncaught); with a Node server on the same Redis, ours drops
+    # the same garbage and delivery resumes both ways
+    async with cluster() as c, node_peer(c.redis.port) as node:
+        a, fa = await c.server()
+        sock = await c.local_client(a)
+        await node.send(cmd="client", name="n")
+        await node.wait_kind("connected", client="n")
+        other = c.client()
+        items = [
+            (REQ, b"{not json"),
+            (REQ, js({"type": 99, "requestId": "x"})),
+            (REQ, mp([1, 2])),
+            (RESP, b"\xc1"),
+            (RESP, js({"requestId": [1]})),
+        ]
+        for i, (channel, message) in enumerate(items):
+            await other.publish(channel, message)
+            got = next_event(sock, "from-node")
+            await node.send(cmd="emit", event="from-node", args=[i])
+            assert await wait_for(got) == (i,)
+            a.emit("from-nodish", i)
+            await node.wait_kind("event", client="n", event="from-nodish", args=[i])
+        assert fa.dropped == len(items)
+        assert node.of_kind("node-rejection") == []
+        await served(sock, 8)
