@@ -712,3 +712,28 @@ async def test_garbage_requests_beside_node_servers() -> None:
         assert fa.dropped == len(items)
         assert node.of_kind("node-rejection") == []
         await served(sock, 8)
+
+
+async def test_requirepass_set_while_running(caplog: pytest.LogCaptureFixture) -> None:
+    # CONFIG SET requirepass, then our connections killed: every new one fails NOAUTH
+    caplog.set_level(logging.WARNING, LOGGER)
+    async with cluster() as c:
+        a, fa, b, fb, sock = await c.pair()
+        admin = c.client()
+        await admin.ping()  # its connection stays authenticated through what follows
+        await admin.config_set("requirepass", "s3cret")
+        await admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        await admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        await until(lambda: not fa.connected and not fb.connected)
+        for i in range(20):
+            a.emit("during", i)
+        await until(lambda: fa.lost == 20)
+        assert await wait_for(a.fetch_sockets(), 2) != []  # local data, at once
+        await served(sock, 9)
+        assert len(logged(caplog, "Redis unreachable")) == 2  # once per server
+        await admin.config_set("requirepass", "")
+        await until(lambda: fa.connected and fb.connected, timeout=15)
+        got = next_event(sock, "good")
+        b.emit("good", 1)
+        assert await wait_for(got) == (1,)
+        assert len(logged(caplog, "Redis is back")) == 2
