@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import socket
 import subprocess
 import sys
 import textwrap
 
 import pytest
 from tests.helpers import until, wait_event, wait_for
+from tests.tls_fixtures import pki
 
-from nodish import net, runtime
+from nodish import net, runtime, tls
 
 GIB = 1 << 30
 CHUNK = 64 * 1024
@@ -174,3 +177,35 @@ def test_run_returns_once_the_server_is_closed_after_many_connections() -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "returned 500"
+
+
+@pytest.mark.parametrize("kind", ["net", "tls"])
+async def test_a_connection_accepted_as_the_server_closes_is_not_left_open(kind) -> None:
+    # Plain asyncio builds an accepted connection's transport a turn after accept(); a
+    # close() in between made that build fail and left the connection open, unread,
+    # until a garbage collection. Every client must see its connection end (EOF, or a
+    # reset when the listener closed first), with close() at each turn after connect.
+    loop = asyncio.get_running_loop()
+    for i in range(48):
+        if kind == "net":
+            server = net.create_server(lambda s: s.end())
+        else:
+            server = tls.create_server(lambda s: s.end(), **pki().server_options())
+        await wait_event(server.listen(0, "127.0.0.1"), "listening")
+        client = socket.socket()
+        client.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            client.connect(("127.0.0.1", server.address().port))
+        for _ in range(i % 4):
+            await asyncio.sleep(0)  # close() at the accept's turn, or one to three later
+        server.close()
+        if kind == "tls":
+            # not a ClientHello: a connection the server took up fails its handshake
+            # and ends; one left half-built would never read this
+            with contextlib.suppress(OSError):
+                client.send(b"not tls\r\n\r\n")
+        try:
+            with contextlib.suppress(ConnectionError):
+                assert await wait_for(loop.sock_recv(client, 16), 5) == b""
+        finally:
+            client.close()

@@ -26,6 +26,7 @@ import contextlib
 import os
 import socket as _socket
 import stat
+import sys
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -116,6 +117,7 @@ class Server(EventEmitter):
         "_make_tried",
         "_opts",
         "_pause_on_connect",
+        "_refusing",
         "_sockname",
         "_unix_path",
         "max_connections",
@@ -152,6 +154,8 @@ class Server(EventEmitter):
         self._listen_task: asyncio.Task[None] | None = None
         self._connections = 0
         self._closing = False
+        # set by close() on a plain-asyncio listener: see _refuse_late_accept()
+        self._refusing = False
         self._sockname: Any = None
         self._unix_path: str | None = None
         # the listening socket's address family (its accepted sockets have it too)
@@ -197,6 +201,7 @@ class Server(EventEmitter):
         runtime.check_thread(self._loop, "net.Server.listen()")
         if self._aserver is not None or self._listen_task is not None:
             raise ERR_SERVER_ALREADY_LISTEN()
+        self._refusing = False
         if path is None:
             port = validate_port(0 if port is None else port, "options.port")
             validate_host(host)
@@ -322,6 +327,8 @@ class Server(EventEmitter):
             runtime.report_uncaught(exc, None)
 
     def _factory(self) -> Socket:
+        if self._refusing:
+            self._refuse_late_accept()
         make = self._make
         if make is None and not self._make_tried:
             self._make_tried = True
@@ -329,6 +336,31 @@ class Server(EventEmitter):
         if make is not None:
             return make(self)
         return Socket(_server=self, **self._opts)
+
+    @staticmethod
+    def _refuse_late_accept() -> None:
+        """Refuse a connection plain asyncio accepted in the turn the server closed.
+
+        asyncio accepts in one turn and builds the transport in the next; by then
+        close() has closed its ``asyncio.Server``, whose ``_attach()`` asserts, and the
+        half-built transport (a reference cycle) would keep the connection open and
+        unread until a garbage collection. Raising here stops the build before it
+        starts, and the accepted socket (asyncio's ``_accept_connection2`` holds it as
+        ``conn``) is closed now, so the client sees the connection end at once, as
+        it would have had the connection still been in the listen queue. uvloop builds
+        the transport at accept() and never comes here.
+        """
+        frame = sys._getframe(1)
+        for _ in range(4):
+            frame = frame.f_back  # type: ignore[assignment]
+            if frame is None:
+                break
+            if frame.f_code.co_name == "_accept_connection2":
+                conn = frame.f_locals.get("conn")
+                if isinstance(conn, _socket.socket):
+                    conn.close()
+                break
+        raise ConnectionAbortedError("the server closed before this connection was set up")
 
     # ------------------------------------------------------------------ connections
 
@@ -395,6 +427,8 @@ class Server(EventEmitter):
             self._listen_task.cancel()
             self._listen_task = None
         if self._aserver is not None:
+            # uvloop's server, or cluster's, builds its transports at accept()
+            self._refusing = type(self._aserver) is asyncio.base_events.Server
             self._aserver.close()
             self._aserver = None
             if self._unix_path is not None:

@@ -214,6 +214,8 @@ class Server(NetServer):
         super()._add(event, listener, prepend, once)
 
     def _factory(self) -> TLSSocket:  # type: ignore[override]
+        if self._refusing:
+            self._refuse_late_accept()
         make = self._make
         if make is None and not self._make_tried:
             # built as net.Server builds its sockets (accepted_socket_maker), from a
