@@ -11,11 +11,15 @@ see the same clients:
 - fan-out: 1,000 connected clients; one asks the server for 200 broadcasts of a 32-byte
   message; messages delivered per second = 1,000 x 200 / time until the last arrives.
 - echo: 64 clients each emit with an ack and wait for it, in a loop; acks per second
-  over 3 s after a 1 s warm-up (the client's JIT settles in it). A second row gives the
-  server's own CPU per round trip over the same window, read by the client from
-  /proc/<server pid>/stat: the client costs as much per round trip as either server, so
-  on one core it sets the round-trip rate for both, and this row is what tells the
-  servers apart.
+  over 3 s after a 1 s warm-up (the client's JIT settles in it). The official client
+  costs as much per round trip as either server, so on one core it sets the round-trip
+  rate for both: this row is client-bound. A second row gives the server's own CPU per
+  round trip over the same window, read by the client from /proc/<server pid>/stat.
+- echo, server-bound: the same round trips (64 connections, ``42<id>["echo","<32
+  bytes>"]`` answered by ``43<id>["<32 bytes>"]``, checked byte for byte) driven by
+  bench/clients/ws_echo_client.c in its ``--socketio`` mode, which does the official
+  client's handshake and per-message work in C at about half a core, so each server
+  runs flat out on its own core and the rate is the server's.
 - bridged: two servers of the same kind on one ``redis-server`` (started here); a client
   of server A asks for 20,000 broadcasts, a client of server B counts them; messages
   per second end to end (client, server A, Redis, server B, client).
@@ -40,6 +44,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 
 from bench import harness
+from bench.bench_tcp import Tally, _measure, _pct
 from bench.harness import BenchError, Row, Server
 
 NODISH_SERVER = harness.BENCH_DIR / "servers" / "nodish_sio.py"
@@ -47,6 +52,7 @@ NODE_SERVER = harness.BENCH_DIR / "peers" / "sio_server.js"
 NODISH_BRIDGE = harness.BENCH_DIR / "servers" / "nodish_sio_bridge.py"
 NODE_BRIDGE = harness.BENCH_DIR / "peers" / "sio_bridge.js"
 LOAD = harness.BENCH_DIR / "clients" / "sio_load.js"
+C_CLIENT = harness.BENCH_DIR / "clients" / "ws_echo_client.c"
 
 
 def _servers(missing: str | None) -> dict[str, list[str] | None]:
@@ -197,6 +203,7 @@ def run(quick: bool = False) -> list[Row]:
         samples = harness.interleave([(name, measure(name, key, args)) for name in servers], n)
         rows.append(_row(f"socket.io {title}", unit, samples, cpu, key, missing))
     rows.append(_server_cost_row(cpu, missing))
+    rows.append(_server_bound_echo(servers, n, echo_secs, echo_warmup, missing))
     samples = harness.interleave([(name, bridged(name)) for name in servers], n)
     rows.append(_row("socket.io bridged via Redis", "messages/s", samples, cpu, "bridge", missing))
 
@@ -225,6 +232,34 @@ def run(quick: bool = False) -> list[Row]:
     row["notes"] = row["notes"].replace("load client CPU", "process CPU")
     rows.append(row)
     return rows
+
+
+def _server_bound_echo(
+    servers: dict[str, list[str] | None], n: int, secs: str, warmup: str, missing: str | None
+) -> Row:
+    """Echo with ack driven by the C client, so that the server, not the client, is busy."""
+    client = str(harness.build_c(C_CLIENT, "ws_echo_client"))
+    args = ["--socketio", "--conns", "64", "--size", "32", "--duration", secs, "--warmup", warmup]
+    tallies = {name: Tally() for name in servers}
+
+    def one(name: str) -> Callable[[], float | None]:
+        return lambda: _measure(servers[name], client, args, "rate", tallies[name])
+
+    samples = harness.interleave([(name, one(name)) for name in servers], n)
+    return Row(
+        name="socket.io echo with ack, server-bound",
+        unit="round trips/s",
+        nodish=harness.median(samples.get("nodish", [])),
+        peer=harness.median(samples.get("node", [])),
+        peer_name="Node socket.io",
+        notes=(f"{missing}; " if missing else "")
+        + "64 connections driven by the C client (bench/clients/ws_echo_client.c --socketio); "
+        + "client CPU nodish/node "
+        + "/".join(_pct(tallies[k].client_cpu) for k in ("nodish", "node"))
+        + ", server CPU "
+        + "/".join(_pct(tallies[k].server_cpu) for k in ("nodish", "node")),
+        samples=samples,
+    )
 
 
 def _server_cost_row(cpu: dict[str, list[float]], missing: str | None) -> Row:

@@ -17,6 +17,15 @@
  *       -> {"mode":"pingpong","messages":..,"seconds":..,"rate":..,"mb_per_s":..,"cpu":..}
  *       (mb_per_s counts the payload once per round trip)
  *
+ *   --socketio  (with ping-pong)
+ *       Each connection is a Socket.IO client of the main namespace over WebSocket
+ *       (path /socket.io/?EIO=4&transport=websocket): it reads the Engine.IO OPEN
+ *       packet, sends CONNECT ("40") and reads the server's CONNECT. Each message is
+ *       then an event with an ack, 42<id>["echo","<S bytes>"], and the answer waited
+ *       for is the ack 43<id>["<S bytes>"] (checked byte for byte): the echo-with-ack
+ *       round trip of the official client, at a fraction of its CPU. The server's
+ *       heartbeat is not answered: runs must end within its ping interval (25 s).
+ *
  *   --hold N [--window K]
  *       N connections, at most K handshaking at once; each sends one 1-byte message
  *       and waits for its echo, then stays idle. Prints {"mode":"hold","held":N,..}
@@ -54,7 +63,8 @@ struct conn {
 
 static const char *host = "127.0.0.1";
 static int port = 0;
-static const char *path = "/";
+static const char *path = NULL;
+static int socketio = 0;
 static char request[512];
 static size_t request_len;
 
@@ -144,6 +154,56 @@ static void handshake_blocking(int fd) {
     fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* Socket.IO handshake, blocking: the 101's head (read a byte at a time, since the
+ * Engine.IO OPEN packet follows it at once), the OPEN frame, our CONNECT, the server's
+ * CONNECT. */
+static void read_exact(int fd, char *buf, size_t n) {
+    for (size_t got = 0; got < n;) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r <= 0) {
+            if (r == 0) errno = ECONNRESET;
+            die("read handshake");
+        }
+        got += (size_t)r;
+    }
+}
+
+static void read_text_frame(int fd, char *payload, size_t cap, char first) {
+    unsigned char h[4];
+    read_exact(fd, (char *)h, 2);
+    size_t len = h[1] & 0x7f;
+    if (h[0] != 0x81 || (h[1] & 0x80)) fail("socket.io: expected an unmasked text frame");
+    if (len == 126) {
+        read_exact(fd, (char *)h + 2, 2);
+        len = ((size_t)h[2] << 8) | h[3];
+    } else if (len == 127) {
+        fail("socket.io: handshake frame too long");
+    }
+    if (len + 1 > cap) fail("socket.io: handshake frame too long");
+    read_exact(fd, payload, len);
+    payload[len] = 0;
+    if (len == 0 || payload[0] != first) fail("socket.io: unexpected handshake packet");
+}
+
+static char *client_frame(const char *payload, size_t size, int binary, size_t *len);
+
+static void handshake_socketio(int fd) {
+    if (write(fd, request, request_len) != (ssize_t)request_len) die("write");
+    struct conn c = {.fd = fd};
+    char b[1024];
+    do read_exact(fd, b, 1);
+    while (!head_done(&c, b, 1));
+    read_text_frame(fd, b, sizeof b, '0');
+    size_t flen;
+    char *connect = client_frame("40", 2, 0, &flen);
+    if (write(fd, connect, flen) != (ssize_t)flen) die("write");
+    free(connect);
+    read_text_frame(fd, b, sizeof b, '4');
+    if (b[1] != '0') fail("socket.io: CONNECT refused");
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
 /* A masked client frame carrying `size` bytes of `payload`. */
 static char *client_frame(const char *payload, size_t size, int binary, size_t *len) {
     char *f = malloc(size + 14);
@@ -213,9 +273,18 @@ static int run_pingpong(int nconns, size_t size, int binary, double duration, do
     char *payload = calloc(size + 1, 1);
     if (!payload) die("malloc");
     for (size_t i = 0; i < size; i++) payload[i] = (char)('a' + i % 26);
-    size_t flen;
-    char *frame = client_frame(payload, size, binary, &flen);
-    size_t hl = server_header_len(size), want = hl + size;
+    size_t flen, out_size = size, in_size = size;
+    char *out = payload, *in = payload;
+    if (socketio) {
+        /* an event with ack id 1, and the ack the server answers it with */
+        out = malloc(size + 32);
+        in = malloc(size + 32);
+        if (!out || !in) die("malloc");
+        out_size = (size_t)sprintf(out, "421[\"echo\",\"%s\"]", payload);
+        in_size = (size_t)sprintf(in, "431[\"%s\"]", payload);
+    }
+    char *frame = client_frame(out, out_size, binary, &flen);
+    size_t hl = server_header_len(in_size), want = hl + in_size;
     char *buf = malloc(want);
     struct conn *conns = calloc((size_t)nconns, sizeof *conns);
     if (!buf || !conns) die("malloc");
@@ -224,7 +293,10 @@ static int run_pingpong(int nconns, size_t size, int binary, double duration, do
     if (ep < 0) die("epoll_create1");
     for (int i = 0; i < nconns; i++) {
         conns[i].fd = open_socket(1);
-        handshake_blocking(conns[i].fd);
+        if (socketio)
+            handshake_socketio(conns[i].fd);
+        else
+            handshake_blocking(conns[i].fd);
         epoll_set(ep, EPOLL_CTL_ADD, conns[i].fd, EPOLLIN, (uint64_t)i);
     }
     /* a frame bigger than the socket buffer is written in pieces: track each one */
@@ -268,7 +340,7 @@ static int run_pingpong(int nconns, size_t size, int binary, double duration, do
                 c->got += (size_t)r;
                 if (c->got < want) continue;
                 if ((unsigned char)buf[0] != (0x80 | (binary ? 2 : 1)) ||
-                    memcmp(buf + hl, payload, size) != 0)
+                    memcmp(buf + hl, in, in_size) != 0)
                     fail("echo does not match what was sent");
                 c->got = 0;
                 count += measuring;
@@ -398,17 +470,19 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--conns") && v) nconns = atoi(argv[++i]);
         else if (!strcmp(a, "--size") && v) size = (size_t)atol(argv[++i]);
         else if (!strcmp(a, "--binary")) binary = 1;
+        else if (!strcmp(a, "--socketio")) socketio = 1;
         else if (!strcmp(a, "--duration") && v) duration = atof(argv[++i]);
         else if (!strcmp(a, "--warmup") && v) warmup = atof(argv[++i]);
         else if (!strcmp(a, "--hold") && v) hold = atoi(argv[++i]);
         else if (!strcmp(a, "--window") && v) window = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: ws_echo_client --port P [--conns 64] [--size 32] [--binary]\n"
+            fprintf(stderr, "usage: ws_echo_client --port P [--conns 64] [--size 32] [--binary | --socketio]\n"
                             "         [--duration 2] [--warmup 0.5] | --hold N [--window 256]\n");
             return 2;
         }
     }
-    if (port <= 0) return 2;
+    if (port <= 0 || (socketio && (binary || hold))) return 2;
+    if (path == NULL) path = socketio ? "/socket.io/?EIO=4&transport=websocket" : "/";
     request_len = (size_t)snprintf(request, sizeof request,
                                    "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                                    "Connection: Upgrade\r\n"
