@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import runtime
 from ..events import EventEmitter
+from . import parser as sio
+from .adapter import BroadcastOptions
 from .broadcast import BroadcastOperator, check_callback, check_event, check_loop
 from .socket import Socket
 
@@ -126,7 +128,14 @@ class Namespace(EventEmitter):
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> bool:  # type: ignore[override]
         """Send ``event`` to every socket of the namespace (on every server)."""
-        return self._operator().emit(event, *args, callback=callback)
+        if callback is not None:
+            return self._operator().emit(event, *args, callback=callback)
+        # the common broadcast, without an operator: no rooms, no flags (what
+        # BroadcastOperator.emit does for it)
+        check_loop(self.server._loop, "socketio.Server.emit()")
+        check_event(event)
+        self.adapter.broadcast(sio.Packet(sio.EVENT, [event, *args]), BroadcastOptions())
+        return True
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         return await self._operator().emit_with_ack(event, *args)
