@@ -492,3 +492,36 @@ async def test_close_calls_back_once_its_http_server_has_closed() -> None:
     called: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     idle.close(lambda *args: called.set_result(args))
     assert await wait_for(called) == ()
+
+
+async def test_a_long_burst_in_one_turn_is_written_as_it_grows_and_arrives_in_order() -> None:
+    # 600 emits in one turn of the loop: the client starts reading while the server still
+    # emits (a write per 256 frames, not one at the turn's end), and direct emits mixed
+    # with broadcasts (whose frames are built once for all) arrive in order, each once
+    io, url = await started()
+    one, two = ws_client(url), ws_client(url)
+    connected = [next_event(one, "connect"), next_event(two, "connect")]
+    for fut in connected:
+        await wait_for(fut)
+    got: dict[str, list[int]] = {"one": [], "two": []}
+    one.on("n", got["one"].append)
+    two.on("n", got["two"].append)
+    target = io.sockets.sockets[one.id]
+    wire = target.client.conn.transport.ws._socket
+    written: list[int] = []
+    for i in range(600):
+        if i % 2:
+            io.emit("n", i)
+        else:
+            target.emit("n", i)
+        if i in (0, 299):
+            written.append(wire.bytes_written)
+    # 300 frames into the turn, more than the first one has gone out already
+    frame = 10  # at least: header, "42" and ["n",0]
+    assert written[1] - written[0] >= 256 * frame
+    await until(lambda: len(got["one"]) == 600 and len(got["two"]) == 300)
+    assert got["one"] == list(range(600))
+    assert got["two"] == list(range(1, 600, 2))
+    one.disconnect()
+    two.disconnect()
+    await stopped(io)

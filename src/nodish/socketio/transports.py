@@ -51,6 +51,9 @@ PARSE_ERROR = "parse error"
 _DIGITS = "0123456789"
 # bytes queued to one WebSocket client beyond which it is dropped as not reading
 MAX_BUFFERED = 64 << 20
+# frames of one turn held for one write; more are written at once (one write per 256
+# frames costs nothing next to building them)
+_PENDING_MAX = 256
 _H4 = struct.Struct("!BBH").pack
 
 
@@ -404,6 +407,8 @@ class WebSocketTransport(Transport):
             self._write(frame)
         else:
             pending.append(frame)
+            if len(pending) >= _PENDING_MAX:
+                self._write_pending(pending)
 
     def send_frames(self, frames: list[bytes]) -> None:
         pending = self._pending
@@ -412,6 +417,15 @@ class WebSocketTransport(Transport):
             self._write(frames[0] if len(frames) == 1 else b"".join(frames))
         else:
             pending.extend(frames)
+            if len(pending) >= _PENDING_MAX:
+                self._write_pending(pending)
+
+    def _write_pending(self, pending: list[bytes]) -> None:
+        # a long burst in one turn goes out as it grows, so that the client reads it
+        # while the server still emits (the rest, at the turn's end)
+        data = b"".join(pending)
+        pending.clear()
+        self._write(data)
 
     def _turn_begins(self) -> None:
         self._pending = []
