@@ -372,9 +372,10 @@ class WebSocketTransport(Transport):
     # Frames are built here (server frames are unmasked, and the server never
     # compresses) and written straight to the socket: the first write of a turn of the
     # loop at once (an ack waits for no one), what follows in the same turn joined into
-    # one write at its end, so a burst of emits costs two writes per client, and a
-    # broadcast builds its frames once for everyone. One callback per turn ends the
-    # turn for every transport of the server that wrote in it.
+    # one write at its end, or every 256 frames in a longer burst (so that the client
+    # reads while the server still emits): a burst of emits costs a few writes per
+    # client, and a broadcast builds its frames once for everyone. One callback per turn
+    # ends the turn for every transport of the server that wrote in it.
     def send(self, packets: list[eio.Packet]) -> None:
         frames = []
         for packet in packets:
