@@ -202,6 +202,10 @@ def run(quick: bool = False) -> list[Row]:
     for title, unit, key, args in specs:
         samples = harness.interleave([(name, measure(name, key, args)) for name in servers], n)
         rows.append(_row(f"socket.io {title}", unit, samples, cpu, key, missing))
+    rows[-1]["notes"] = (
+        "client-bound: one official client process at about 1.0 CPU sets the rate for "
+        "both servers (the server-bound row compares the servers); " + rows[-1]["notes"]
+    )
     rows.append(_server_cost_row(cpu, missing))
     rows.append(_server_bound_echo(servers, n, echo_secs, echo_warmup, missing))
     samples = harness.interleave([(name, bridged(name)) for name in servers], n)
